@@ -1,0 +1,75 @@
+#pragma once
+/// AmgConfig: the one parameter struct of the generator. Field names, defaults and meaning are
+/// those of SAM2AutomaticMaskGenerator.__init__ (ref: sam2/automatic_mask_generator.py:36-150 @
+/// 2b90b9f). The CLI, the config loader and the tests all fill this struct.
+#include <array>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sam2amg {
+
+/// One point grid: normalised (x, y) pairs in [0, 1], in the order they are prompted.
+using PointGrid = std::vector<std::array<double, 2>>;
+
+/// How `min_mask_region_area` acts. ref: spec §1.5 step 5(a) and SAM 1 postprocess_small_regions.
+enum class SmallRegionMode {
+  /// SAM 2: holes/sprinkles of area <= A filled on the 256x256 logits before upsampling (the
+  /// reference does this only with its CUDA extension; we do it on every device).
+  kSam2LowRes,
+  /// SAM 1: holes/islands of area < A removed from the full-resolution masks after cross-crop
+  /// NMS, then NMS again (ref: segment_anything/automatic_mask_generator.py:323-372).
+  kSam1FullRes,
+};
+
+struct AmgConfig {
+  /// Grid size per side for crop layer 0; nullopt when `point_grids` is given. Must be >= 1.
+  std::optional<int> points_per_side = 32;
+  /// Points sent to the decoder at once; also the m2m sub-batch. Does not change the result.
+  int points_per_batch = 64;
+  /// Keep masks whose predicted IoU is strictly greater. Skipped when <= 0.
+  double pred_iou_thresh = 0.8;
+  /// Keep masks whose stability score is >= this. Skipped when <= 0.
+  double stability_score_thresh = 0.95;
+  /// Logit offset around mask_threshold used by the stability score.
+  double stability_score_offset = 1.0;
+  /// Logit cutoff for binarising masks and the stability score (not the hole fill, which is 0).
+  double mask_threshold = 0.0;
+  /// Box IoU above which a lower-scored mask of the same crop is suppressed. In [0, 1].
+  double box_nms_thresh = 0.7;
+  /// Number of crop layers; layer i has 4^i crops. 0 = whole image only.
+  int crop_n_layers = 0;
+  /// Box IoU above which masks from different crops are deduplicated. In [0, 1].
+  double crop_nms_thresh = 0.7;
+  /// Overlap between neighbouring crops as a fraction of the image's short side (layer 1).
+  double crop_overlap_ratio = 512.0 / 1500.0;
+  /// Points per side in layer i are points_per_side / factor^i (truncated).
+  int crop_n_points_downscale_factor = 1;
+  /// Explicit grids, one per crop layer (at least crop_n_layers + 1); needs points_per_side unset.
+  std::vector<PointGrid> point_grids;
+  /// Holes and islands of at most this area (low-res pixels for kSam2LowRes) are removed. 0 = off.
+  double min_mask_region_area = 0.0;
+  /// "binary_mask", "uncompressed_rle" or "coco_rle": the segmentation format of the records.
+  std::string output_mode = "binary_mask";
+  /// Re-run each candidate once with its own low-res mask as mask prompt (mask-to-mask refine).
+  bool use_m2m = false;
+  /// Three masks per point (tokens 1..3) when true; one (token 0 or dynamic fallback) when false.
+  bool multimask_output = true;
+
+  /// Extension (not a reference parameter): which small-region removal min_mask_region_area uses.
+  SmallRegionMode min_mask_region_mode = SmallRegionMode::kSam2LowRes;
+
+  /// Throws UsageError naming the first invalid field, its value and the accepted range.
+  void validate() const;
+};
+
+/// The names accepted for AmgConfig::output_mode, in documentation order.
+inline const std::array<const char*, 3> kOutputModes = {"binary_mask", "uncompressed_rle",
+                                                         "coco_rle"};
+
+/// Parses "sam2" / "sam1" (the CLI spelling of SmallRegionMode). Throws UsageError.
+SmallRegionMode parse_small_region_mode(const std::string& name);
+/// The CLI spelling of a SmallRegionMode.
+const char* to_string(SmallRegionMode mode);
+
+}  // namespace sam2amg

@@ -1,0 +1,32 @@
+#pragma once
+/// MaskData: the columns of per-mask data the generator carries between stages, all with the
+/// same first dimension N. ref: sam2/utils/amg.py:17-77 (MaskData), with typed fields instead of
+/// a dict. Tensors stay on the model's device; `rles` lives on the host.
+#include <ATen/ATen.h>
+
+#include <vector>
+
+#include "amg/rle_codec.h"
+
+namespace sam2amg {
+
+struct MaskData {
+  at::Tensor masks;            ///< (N, h, w) float logits, then bool; dropped after RLE
+  at::Tensor iou_preds;        ///< (N,) float32
+  at::Tensor points;           ///< (N, 2) float32 prompt points (crop frame, then image frame)
+  at::Tensor low_res_masks;    ///< (N, s, s) clamped logits, only while m2m needs them
+  at::Tensor stability_score;  ///< (N,) float32
+  at::Tensor boxes;            ///< (N, 4) int64 XYXY, inclusive max
+  at::Tensor crop_boxes;       ///< (N, 4) int64 XYXY crop of each mask
+  std::vector<Rle> rles;       ///< N uncompressed RLEs (host)
+
+  /// Number of rows (from the first defined column).
+  int64_t size() const;
+  /// Keeps rows selected by `keep`: a bool mask (N,) or int64 indices (kept in that order).
+  void filter(const at::Tensor& keep);
+  /// Appends the rows of `other`; columns undefined on either side must be undefined on both
+  /// unless this is empty.
+  void cat(const MaskData& other);
+};
+
+}  // namespace sam2amg

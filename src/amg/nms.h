@@ -1,0 +1,21 @@
+#pragma once
+/// Greedy box NMS with torchvision's semantics, on any device.
+/// ref: torchvision/ops/boxes.py (nms, batched_nms) and csrc/ops/cpu/nms_kernel.cpp.
+#include <ATen/ATen.h>
+
+namespace sam2amg {
+
+/// Indices (int64, on the boxes' device) of the boxes kept, in descending score order.
+/// boxes: (N, 4) XYXY (any numeric dtype, computed in float32); scores: (N,).
+/// IoU uses area = (x1-x0)*(y1-y0) without +1; a box is suppressed when IoU > iou_threshold
+/// (strict; a NaN IoU from two zero-area boxes never suppresses).
+/// Ties: the reference sorts scores with a non-stable sort, so the order of equal scores is
+/// implementation-defined there. Here the sort is stable: among equal scores the lower input
+/// index comes first and wins. This makes every run, device and batch size give the same result.
+at::Tensor nms(const at::Tensor& boxes, const at::Tensor& scores, double iou_threshold);
+
+/// NMS per category `idxs` (N,) int64, via torchvision's coordinate offset trick.
+at::Tensor batched_nms(const at::Tensor& boxes, const at::Tensor& scores, const at::Tensor& idxs,
+                       double iou_threshold);
+
+}  // namespace sam2amg

@@ -1,0 +1,61 @@
+#pragma once
+/// Typed errors. Every error carries the process exit code the CLI returns for it and a message
+/// that says what to do. Library code throws these; only apps/ catches and prints them.
+/// Exit codes (stable, documented in README "Exit codes"):
+///   2 usage/config error, 3 model error, 4 input image error, 5 output error, 1 internal.
+#include <stdexcept>
+#include <string>
+
+namespace sam2amg {
+
+enum class ExitCode : int {
+  kOk = 0,
+  kInternal = 1,
+  kUsage = 2,
+  kModel = 3,
+  kImage = 4,
+  kOutput = 5,
+};
+
+/// Base class of all sam2-amg errors.
+class Error : public std::runtime_error {
+ public:
+  Error(ExitCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  /// The process exit code for this error.
+  int exit_code() const noexcept { return static_cast<int>(code_); }
+
+ private:
+  ExitCode code_;
+};
+
+/// Invalid flag, config value or parameter combination.
+class UsageError : public Error {
+ public:
+  explicit UsageError(const std::string& message) : Error(ExitCode::kUsage, message) {}
+};
+
+/// The model file is missing, unreadable or breaks docs/model-contract.md.
+class ModelError : public Error {
+ public:
+  explicit ModelError(const std::string& message) : Error(ExitCode::kModel, message) {}
+};
+
+/// One input image cannot be read; the run reports it and goes on with the next image.
+class ImageReadError : public Error {
+ public:
+  ImageReadError(const std::string& path, const std::string& why)
+      : Error(ExitCode::kImage, "cannot read image '" + path + "': " + why), path_(path) {}
+  const std::string& path() const noexcept { return path_; }
+
+ private:
+  std::string path_;
+};
+
+/// An output file cannot be written (disk full, permissions, missing folder).
+class OutputError : public Error {
+ public:
+  OutputError(const std::string& path, const std::string& why)
+      : Error(ExitCode::kOutput, "cannot write '" + path + "': " + why) {}
+};
+
+}  // namespace sam2amg

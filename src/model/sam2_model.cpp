@@ -1,0 +1,206 @@
+#include "model/sam2_model.h"
+
+#include <torch/cuda.h>
+#include <torch/script.h>
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "common/error.h"
+#include "model/transforms.h"
+
+namespace sam2amg {
+
+namespace {
+
+constexpr int kContractVersion = 1;
+constexpr const char* kMetadataFile = "sam2_amg.json";
+
+struct MethodSpec {
+  const char* name;
+  size_t n_args;  // including self
+  const char* signature;
+};
+
+constexpr MethodSpec kMethods[] = {
+    {"encode_image", 2, "encode_image(image) -> (image_embed, feat_s0, feat_s1)"},
+    {"predict_masks", 6,
+     "predict_masks(image_embed, feat_s0, feat_s1, point_coords, point_labels) -> (low_res_logits, iou)"},
+    {"predict_masks_with_mask_input", 7,
+     "predict_masks_with_mask_input(image_embed, feat_s0, feat_s1, point_coords, point_labels, mask_input) "
+     "-> (low_res_logits, iou)"},
+};
+
+at::Device choose_device(const std::string& requested) {
+  if (requested == "auto") return torch::cuda::is_available() ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+  try {
+    at::Device d(requested);
+    if (d.is_cuda() && !torch::cuda::is_available())
+      throw ModelError("--device " + requested +
+                       " was requested but CUDA is not available (no GPU, or a CPU-only LibTorch build); "
+                       "use --device cpu");
+    if (!d.is_cpu() && !d.is_cuda()) throw ModelError("unsupported device '" + requested + "': use cpu or cuda[:N]");
+    return d;
+  } catch (const c10::Error&) {
+    throw ModelError("invalid device '" + requested + "': use auto, cpu, cuda or cuda:N");
+  }
+}
+
+at::ScalarType dtype_of(const std::string& precision, const std::string& path) {
+  if (precision == "fp32") return at::kFloat;
+  if (precision == "bf16") return at::kBFloat16;
+  if (precision == "fp16") return at::kHalf;
+  throw ModelError(path + ": metadata precision '" + precision + "' is not one of fp32, bf16, fp16");
+}
+
+ModelMetadata parse_metadata(const std::string& text, const std::string& path) {
+  if (text.empty())
+    throw ModelError(path + ": no " + std::string(kMetadataFile) +
+                     " metadata inside the file; it was not made by scripts/export_sam2.py or "
+                     "`sam2-amg make-synthetic-model` (see docs/model-contract.md)");
+  ModelMetadata m;
+  try {
+    const auto j = nlohmann::json::parse(text);
+    m.contract_version = j.at("contract_version").get<int>();
+    m.architecture = j.at("architecture").get<std::string>();
+    m.image_size = j.at("image_size").get<int>();
+    m.pixel_mean = j.at("pixel_mean").get<std::array<float, 3>>();
+    m.pixel_std = j.at("pixel_std").get<std::array<float, 3>>();
+    m.precision = j.at("precision").get<std::string>();
+    m.device = j.value("device", std::string("any"));
+    const auto& dyn = j.at("dynamic_multimask_via_stability");
+    m.dynamic_multimask.enabled = dyn.at("enabled").get<bool>();
+    m.dynamic_multimask.delta = dyn.value("delta", 0.05);
+    m.dynamic_multimask.thresh = dyn.value("thresh", 0.98);
+  } catch (const nlohmann::json::exception& e) {
+    throw ModelError(path + ": bad " + std::string(kMetadataFile) + " metadata: " + e.what() +
+                     " (see docs/model-contract.md for the required keys)");
+  }
+  if (m.contract_version != kContractVersion)
+    throw ModelError(path + ": model contract version " + std::to_string(m.contract_version) +
+                     ", this sam2-amg reads version " + std::to_string(kContractVersion) +
+                     "; re-export the model with this release's scripts/export_sam2.py");
+  if (m.image_size <= 0 || m.image_size % 16 != 0)
+    throw ModelError(path + ": metadata image_size " + std::to_string(m.image_size) + " is not a positive multiple of 16");
+  return m;
+}
+
+std::vector<at::Tensor> tuple_outputs(const c10::IValue& v, size_t n, const char* method) {
+  if (!v.isTuple()) throw ModelError(std::string(method) + " did not return a tuple (see docs/model-contract.md)");
+  const auto& elems = v.toTupleRef().elements();
+  if (elems.size() != n)
+    throw ModelError(std::string(method) + " returned " + std::to_string(elems.size()) + " values, expected " +
+                     std::to_string(n));
+  std::vector<at::Tensor> out;
+  for (const auto& e : elems) out.push_back(e.toTensor().to(at::kFloat));
+  return out;
+}
+
+}  // namespace
+
+struct Sam2Model::Impl {
+  torch::jit::Module module;
+  ModelMetadata metadata;
+  at::Device device{at::kCPU};
+  at::ScalarType dtype = at::kFloat;
+  std::string path;
+};
+
+Sam2Model::Sam2Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Sam2Model::Sam2Model(Sam2Model&&) noexcept = default;
+Sam2Model& Sam2Model::operator=(Sam2Model&&) noexcept = default;
+Sam2Model::~Sam2Model() = default;
+
+Sam2Model Sam2Model::load(const std::string& path, const ModelOptions& options) {
+  if (!std::ifstream(path).good())
+    throw ModelError("cannot open model file '" + path + "': check the path (make one with scripts/export_sam2.py, "
+                     "or `sam2-amg make-synthetic-model FILE` for a test model)");
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->device = choose_device(options.device);
+  torch::jit::ExtraFilesMap extra{{kMetadataFile, ""}};
+  try {
+    impl->module = torch::jit::load(path, impl->device, extra);
+  } catch (const c10::Error& e) {
+    std::string what = e.what_without_backtrace();
+    throw ModelError("cannot load '" + path + "' as TorchScript: " + what.substr(0, 400));
+  }
+  impl->metadata = parse_metadata(extra[kMetadataFile], path);
+  impl->dtype = dtype_of(impl->metadata.precision, path);
+  const std::string& traced = impl->metadata.device;
+  if (traced == "cuda" && !impl->device.is_cuda())
+    throw ModelError(path + " was exported for CUDA and cannot run on " + impl->device.str() +
+                     "; run with --device cuda or export a CPU variant (scripts/export_sam2.py --device cpu)");
+  if (traced == "cpu" && !impl->device.is_cpu())
+    throw ModelError(path + " was exported for the CPU; run with --device cpu or export a CUDA variant "
+                     "(scripts/export_sam2.py --device cuda)");
+  for (const MethodSpec& spec : kMethods) {
+    auto method = impl->module.find_method(spec.name);
+    if (!method)
+      throw ModelError(path + " has no method '" + spec.name + "': expected " + spec.signature +
+                       " (see docs/model-contract.md)");
+    const size_t n_args = method->function().getSchema().arguments().size();
+    if (n_args != spec.n_args)
+      throw ModelError(path + ": method '" + spec.name + "' takes " + std::to_string(n_args - 1) +
+                       " arguments, expected " + spec.signature);
+  }
+  impl->module.eval();
+  return Sam2Model(std::move(impl));
+}
+
+ImageEmbedding Sam2Model::encode_image(const ImageU8& image, const CropBoxXyxy& crop_box) const {
+  c10::InferenceMode guard;
+  const auto [x0, y0, x1, y1] = crop_box;
+  TORCH_CHECK(x0 >= 0 && y0 >= 0 && x1 <= image.width && y1 <= image.height && x0 < x1 && y0 < y1,
+              "encode_image: crop box outside the image");
+  // The image is borrowed, not copied; slicing gives the crop view and preprocessing copies it.
+  const at::Tensor full = at::from_blob(const_cast<std::uint8_t*>(image.rgb.data()), {image.height, image.width, 3},
+                                        at::TensorOptions().dtype(at::kByte));
+  const at::Tensor crop = full.slice(0, y0, y1).slice(1, x0, x1);
+  const ModelMetadata& m = impl_->metadata;
+  const at::Tensor input = preprocess_image(crop, m.image_size, m.pixel_mean, m.pixel_std)
+                               .to(impl_->device)
+                               .to(impl_->dtype);
+  const auto out = tuple_outputs(impl_->module.get_method("encode_image")({input}), 3, "encode_image");
+  return {out[0], out[1], out[2]};
+}
+
+DecoderOutput Sam2Model::predict_points(const ImageEmbedding& embedding, const at::Tensor& point_coords,
+                                        const at::Tensor& mask_input) const {
+  c10::InferenceMode guard;
+  TORCH_CHECK(point_coords.dim() == 2 && point_coords.size(1) == 2, "predict_points: point_coords must be (B, 2), got ",
+              point_coords.sizes());
+  const int64_t b = point_coords.size(0);
+  const auto fopts = at::TensorOptions().dtype(at::kFloat).device(impl_->device);
+  // The padding point (0, 0) with label -1, appended here as the prompt encoder does without boxes.
+  const at::Tensor coords = at::cat({point_coords.to(fopts).unsqueeze(1), at::zeros({b, 1, 2}, fopts)}, 1);
+  const at::Tensor labels = at::tensor({1, -1}, at::TensorOptions().dtype(at::kInt).device(impl_->device))
+                                .unsqueeze(0)
+                                .expand({b, 2})
+                                .contiguous();
+  const at::ScalarType dt = impl_->dtype;
+  std::vector<c10::IValue> args{embedding.image_embed.to(dt), embedding.feat_s0.to(dt), embedding.feat_s1.to(dt),
+                                coords.to(dt), labels};
+  const char* method = "predict_masks";
+  if (mask_input.defined()) {
+    args.emplace_back(mask_input.to(impl_->device).to(dt));
+    method = "predict_masks_with_mask_input";
+  }
+  const auto out = tuple_outputs(impl_->module.get_method(method)(args), 2, method);
+  return {out[0], out[1]};
+}
+
+const ModelMetadata& Sam2Model::metadata() const { return impl_->metadata; }
+at::Device Sam2Model::device() const { return impl_->device; }
+
+std::string Sam2Model::describe() const {
+  std::ostringstream os;
+  const ModelMetadata& m = impl_->metadata;
+  os << m.architecture << " (" << m.precision << ", input " << m.image_size << "x" << m.image_size
+     << ", dynamic multimask " << (m.dynamic_multimask.enabled ? "on" : "off") << ") on " << impl_->device.str();
+  return os.str();
+}
+
+}  // namespace sam2amg

@@ -1,0 +1,73 @@
+#pragma once
+/// Sam2Model: the model boundary. The only class that talks to TorchScript; it loads a file
+/// that follows docs/model-contract.md and exposes the two graphs as plain tensor calls.
+#include <ATen/ATen.h>
+
+#include <array>
+#include <memory>
+#include <string>
+
+#include "amg/crop_boxes.h"
+#include "amg/mask_ops.h"
+#include "common/image.h"
+#include "model/model_options.h"
+
+namespace sam2amg {
+
+/// Metadata embedded in the model file (extra file `sam2_amg.json`, see docs/model-contract.md).
+struct ModelMetadata {
+  int contract_version = 0;
+  std::string architecture;            ///< e.g. "sam2.1_hiera_l" or "synthetic"
+  int image_size = 1024;               ///< square model input side
+  std::array<float, 3> pixel_mean{};   ///< on the [0, 1] scale
+  std::array<float, 3> pixel_std{};
+  std::string precision = "fp32";      ///< fp32, bf16 or fp16: dtype of the graphs' float inputs
+  std::string device = "any";          ///< device the file was traced for: cpu, cuda or any
+  DynamicMultimask dynamic_multimask;  ///< the decoder's single-mask fallback (build_sam2 default on)
+};
+
+/// Graph A's outputs for one crop, on the model's device, float32.
+struct ImageEmbedding {
+  at::Tensor image_embed;  ///< (1, 256, S/16, S/16), no_mem_embed already added
+  at::Tensor feat_s0;      ///< (1, 32, S/4, S/4)
+  at::Tensor feat_s1;      ///< (1, 64, S/8, S/8)
+};
+
+/// Graph B's outputs for a batch of B prompts, all four mask tokens, float32.
+struct DecoderOutput {
+  at::Tensor low_res_logits;  ///< (B, 4, S/4, S/4), unclamped
+  at::Tensor iou_preds;       ///< (B, 4), sigmoid-ed
+};
+
+class Sam2Model {
+ public:
+  /// Loads and checks a model file. Throws ModelError naming the missing method, metadata key
+  /// or device problem, and what to do about it.
+  static Sam2Model load(const std::string& path, const ModelOptions& options = {});
+
+  Sam2Model(Sam2Model&&) noexcept;
+  Sam2Model& operator=(Sam2Model&&) noexcept;
+  ~Sam2Model();
+
+  /// Preprocesses the crop of `image` (square antialiased resize to S on the CPU, ImageNet
+  /// normalisation, as SAM2Transforms) and runs graph A. ref: sam2_image_predictor.py:85-129.
+  ImageEmbedding encode_image(const ImageU8& image, const CropBoxXyxy& crop_box) const;
+
+  /// Runs graph B for B single-point prompts (label 1) plus the padding point.
+  /// point_coords: (B, 2) float32 in model space (x/w*S, y/h*S, before the encoder's +0.5).
+  /// mask_input: undefined, or (B, 1, S/4, S/4) float32 low-res logits (m2m).
+  DecoderOutput predict_points(const ImageEmbedding& embedding, const at::Tensor& point_coords,
+                               const at::Tensor& mask_input = {}) const;
+
+  const ModelMetadata& metadata() const;
+  at::Device device() const;
+  /// One line for logs: architecture, precision, device.
+  std::string describe() const;
+
+ private:
+  struct Impl;
+  explicit Sam2Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sam2amg

@@ -1,0 +1,24 @@
+#pragma once
+/// Image, point and mask transforms between image and model space.
+/// ref: sam2/utils/transforms.py (SAM2Transforms) @ 2b90b9f.
+#include <ATen/ATen.h>
+
+#include <array>
+
+namespace sam2amg {
+
+/// HWC uint8 RGB crop (CPU) -> (1, 3, S, S) float32 on the CPU: x/255, square bilinear resize
+/// with antialias (skipped when already S x S), then (x - mean) / std. No aspect ratio is kept,
+/// as in the reference (SAM 1 padded instead).
+at::Tensor preprocess_image(const at::Tensor& crop_hwc_u8, int64_t resolution,
+                            const std::array<float, 3>& mean, const std::array<float, 3>& std);
+
+/// (..., 2) float32 pixel points of an h x w crop -> model space: (x / w) * S, (y / h) * S.
+at::Tensor transform_coords(const at::Tensor& coords, int64_t h, int64_t w, int64_t resolution);
+
+/// (B, C, s, s) low-res logits -> (B, C, h, w) float32: optional hole/sprinkle fill at low
+/// resolution (area <= the given values, 0 = off), then one bilinear upsampling, no antialias.
+at::Tensor postprocess_masks(const at::Tensor& low_res, int64_t h, int64_t w, double max_hole_area,
+                             double max_sprinkle_area);
+
+}  // namespace sam2amg

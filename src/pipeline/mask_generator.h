@@ -1,0 +1,39 @@
+#pragma once
+/// MaskGenerator: SAM2AutomaticMaskGenerator in C++ (ref: sam2/automatic_mask_generator.py @
+/// 2b90b9f). Torch-free header: the model and tensors stay behind the pimpl.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "amg/amg_config.h"
+#include "amg/mask_record.h"
+#include "common/image.h"
+#include "model/model_options.h"
+
+namespace sam2amg {
+
+class MaskGenerator {
+ public:
+  /// Loads the model and validates the config. Throws ModelError or UsageError.
+  MaskGenerator(const std::string& model_path, const AmgConfig& config, const ModelOptions& options = {});
+  MaskGenerator(MaskGenerator&&) noexcept;
+  ~MaskGenerator();
+
+  /// Every mask of `image`, in the reference's order: per-crop NMS keep order (descending
+  /// predicted IoU, ties by prompt order), crops concatenated, then cross-crop NMS order.
+  /// Differences from the reference, on purpose (README "Deviations"):
+  ///  - no mask surviving with several crops gives an empty list (the reference raises);
+  ///  - min_mask_region_area works on every device (the reference skips it without CUDA);
+  ///  - NMS ties are broken by input order (the reference's order is implementation-defined).
+  std::vector<MaskRecord> generate(const ImageU8& image) const;
+
+  const AmgConfig& config() const;
+  /// The model, its precision and its device, for logs.
+  std::string describe() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sam2amg

@@ -1,0 +1,233 @@
+// End-to-end runs of the generator with the synthetic model, whose right answer is known:
+// every palette colour under a grid point is one mask, pixel-exact on 256x256 images.
+#include <cmath>
+#include <cstring>
+
+#include "pipeline/mask_generator.h"
+#include "support/catch.h"
+#include "support/fixtures.h"
+
+using namespace sam2amg;
+using namespace sam2amg::test;
+
+namespace {
+
+std::vector<MaskRecord> run(const AmgConfig& config, const ImageU8& image) {
+  return MaskGenerator(synthetic_model_path(), config, {"cpu"}).generate(image);
+}
+
+struct Expected {
+  Rgb colour;
+  std::array<float, 2> first_point;  // first grid point (row-major) inside the object
+};
+
+// The four-object scene sorted by area (= the order of predicted IoU in the synthetic model).
+const std::vector<Expected> kScene = {
+    {kBlack, {4, 4}}, {kGreen, {140, 36}}, {kBlue, {44, 156}}, {kRed, {20, 20}}, {kWhite, {164, 164}}};
+
+void require_same_records(const std::vector<MaskRecord>& a, const std::vector<MaskRecord>& b) {
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    CHECK(a[i].segmentation == b[i].segmentation);
+    CHECK(a[i].bbox_xywh == b[i].bbox_xywh);
+    CHECK(a[i].point_coords == b[i].point_coords);
+    CHECK(a[i].crop_box_xywh == b[i].crop_box_xywh);
+    // Bitwise equality of the floats (NaN stability included).
+    CHECK(std::memcmp(&a[i].predicted_iou, &b[i].predicted_iou, sizeof(float)) == 0);
+    CHECK(std::memcmp(&a[i].stability_score, &b[i].stability_score, sizeof(float)) == 0);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("Defaults find exactly the known objects, in the reference's order", "[pipeline][e2e]") {
+  const ImageU8 img = four_object_scene();
+  const auto records = run(AmgConfig{}, img);
+  REQUIRE(records.size() == kScene.size());
+  for (size_t i = 0; i < kScene.size(); ++i) {
+    INFO("record " << i);
+    const Rle truth = colour_mask(img, kScene[i].colour);
+    const MaskRecord& r = records[i];
+    CHECK(r.segmentation == truth);
+    CHECK(r.area == area_from_rle(truth));
+    const auto coco = rle_to_coco_bbox(truth);  // reference bbox is one pixel narrower
+    CHECK(r.bbox_xywh == std::array<float, 4>{float(coco[0]), float(coco[1]), float(coco[2] - 1), float(coco[3] - 1)});
+    // Equal scores tie inside an object; the first prompt of the object wins.
+    CHECK(r.point_coords == kScene[i].first_point);
+    const float frac = float(r.area) / 65536.f;
+    CHECK(std::abs(r.predicted_iou - (0.9f + 0.09f * frac)) < 1e-6f);
+    CHECK(r.stability_score == 1.f);
+    CHECK(r.crop_box_xywh == std::array<float, 4>{0, 0, 256, 256});
+  }
+}
+
+TEST_CASE("points_per_batch does not change a single byte", "[pipeline][e2e]") {
+  const ImageU8 img = four_object_scene();
+  AmgConfig base;
+  base.points_per_side = 16;
+  base.crop_n_layers = 1;
+  base.pred_iou_thresh = 0;  // keep all three tokens, ties everywhere
+  base.stability_score_thresh = 0;
+  const auto reference = run(base, img);
+  REQUIRE(reference.size() > 5);
+  for (int ppb : {1, 7, 64, 1024}) {
+    INFO("points_per_batch " << ppb);
+    AmgConfig c = base;
+    c.points_per_batch = ppb;
+    require_same_records(run(c, img), reference);
+  }
+}
+
+TEST_CASE("multimask_output=false uses token 0's mask and score", "[pipeline][e2e]") {
+  const ImageU8 img = four_object_scene();
+  AmgConfig c;
+  c.multimask_output = false;
+  const auto records = run(c, img);
+  REQUIRE(records.size() == kScene.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    CHECK(records[i].segmentation == colour_mask(img, kScene[i].colour));
+    const float frac = float(records[i].area) / 65536.f;
+    CHECK(std::abs(records[i].predicted_iou - (0.85f + 0.1f * frac)) < 1e-6f);
+  }
+}
+
+TEST_CASE("use_m2m replaces masks and scores with the refined prediction", "[pipeline][e2e]") {
+  const ImageU8 img = four_object_scene();
+  AmgConfig c;
+  c.use_m2m = true;
+  const auto records = run(c, img);
+  REQUIRE(records.size() == kScene.size());
+  for (const MaskRecord& r : records) CHECK(r.predicted_iou == 0.93f);  // the m2m pass's score
+  // All scores tie, so NMS keeps prompt order: the first prompt (background) comes first.
+  CHECK(records[0].point_coords == std::array<float, 2>{4, 4});
+  for (const Expected& e : kScene) {
+    const Rle truth = colour_mask(img, e.colour);
+    bool found = false;
+    for (const MaskRecord& r : records) found = found || r.segmentation == truth;
+    CHECK(found);
+  }
+}
+
+TEST_CASE("min_mask_region_area fills a small hole, on the CPU too", "[pipeline][e2e]") {
+  // A red square with a one-pixel white speck that no grid point hits.
+  const ImageU8 img = make_image(256, 256, kBlack, {{40, 40, 120, 120, kRed}, {61, 61, 62, 62, kWhite}});
+  const Rle square = colour_mask(make_image(256, 256, kBlack, {{40, 40, 120, 120, kRed}}), kRed);
+  auto find_red = [&](const std::vector<MaskRecord>& rs) -> const MaskRecord* {
+    for (const MaskRecord& r : rs)
+      if (r.point_coords == std::array<float, 2>{44, 44}) return &r;
+    return nullptr;
+  };
+  const auto plain = run(AmgConfig{}, img);
+  const MaskRecord* red = find_red(plain);
+  REQUIRE(red != nullptr);
+  CHECK(red->area == 80 * 80 - 1);  // the hole is there without the option
+
+  AmgConfig c;
+  c.min_mask_region_area = 4;
+  const auto filled = run(c, img);
+  red = find_red(filled);
+  REQUIRE(red != nullptr);
+  CHECK(red->segmentation == square);
+  CHECK(filled.size() == plain.size());
+
+  // SAM 1's full-resolution removal: the same hole is filled and the changed mask's NMS score
+  // drops to 0, so it moves after the unchanged background mask.
+  c.min_mask_region_mode = SmallRegionMode::kSam1FullRes;
+  const auto sam1 = run(c, img);
+  REQUIRE(sam1.size() == 2);
+  CHECK(sam1.back().segmentation == square);
+  CHECK(sam1.back().bbox_xywh == std::array<float, 4>{40, 40, 79, 79});
+}
+
+TEST_CASE("crop_n_layers=1 finds each object in a crop, the background in the full image", "[pipeline][e2e]") {
+  const ImageU8 img = four_object_scene();
+  AmgConfig c;
+  c.crop_n_layers = 1;
+  const auto records = run(c, img);
+  REQUIRE(records.size() == kScene.size());
+  const std::array<float, 4> full{0, 0, 256, 256};
+  for (const Expected& e : kScene) {
+    INFO("colour " << int(e.colour[0]) << "," << int(e.colour[1]) << "," << int(e.colour[2]));
+    const Rle truth = colour_mask(img, e.colour);
+    const MaskRecord* best = nullptr;
+    for (const MaskRecord& r : records)
+      if (!best || rle_iou(r.segmentation, truth) > rle_iou(best->segmentation, truth)) best = &r;
+    CHECK(rle_iou(best->segmentation, truth) > 0.95);
+    // Smaller crops win the cross-crop NMS; the background touches every crop's inner edges.
+    if (e.colour == kBlack)
+      CHECK(best->crop_box_xywh == full);
+    else
+      CHECK(best->crop_box_xywh != full);
+  }
+}
+
+TEST_CASE("Explicit point_grids prompt exactly the given points", "[pipeline][e2e]") {
+  const ImageU8 img = four_object_scene();
+  AmgConfig c;
+  c.points_per_side.reset();
+  c.point_grids = {{{185.0 / 256, 75.0 / 256}}};  // inside the green rectangle
+  const auto records = run(c, img);
+  REQUIRE(records.size() == 1);
+  CHECK(records[0].segmentation == colour_mask(img, kGreen));
+  CHECK(records[0].point_coords == std::array<float, 2>{185, 75});
+
+  // With one crop layer, layer 1's grid is prompted in every crop, in crop coordinates.
+  c.crop_n_layers = 1;
+  c.point_grids.push_back({{0.5, 0.5}});
+  // The four crop centres fall in red, blue, green and white; the crop's green mask beats the
+  // full image's in the cross-crop NMS (smaller crop), so every mask comes from a crop.
+  const auto layered = run(c, img);
+  REQUIRE(layered.size() == 4);
+  for (const MaskRecord& r : layered) {
+    CHECK(r.crop_box_xywh[2] < 256);
+    // A layer-1 mask's prompt is the centre of its crop, e.g. 85 + 171 / 2 = 170.5.
+    CHECK(r.point_coords[0] == r.crop_box_xywh[0] + r.crop_box_xywh[2] / 2);
+    CHECK(r.point_coords[1] == r.crop_box_xywh[1] + r.crop_box_xywh[3] / 2);
+  }
+}
+
+TEST_CASE("Loose thresholds let empty masks through, as the reference does", "[pipeline][e2e]") {
+  const ImageU8 img = four_object_scene();
+  AmgConfig c;
+  c.points_per_side = 4;
+  c.pred_iou_thresh = 0;
+  c.stability_score_thresh = 0;
+  const auto records = run(c, img);
+  // Five regions under the 4x4 grid; the 16 empty token-3 masks have zero-area boxes whose IoU
+  // is 0/0 (never suppressed); the full-image token-2 masks lose to the background's box.
+  REQUIRE(records.size() == 5 + 16);
+  int empty = 0;
+  for (const MaskRecord& r : records) {
+    if (r.area != 0) continue;
+    ++empty;
+    CHECK(std::isnan(r.stability_score));
+    CHECK(r.bbox_xywh == std::array<float, 4>{0, 0, 0, 0});
+    CHECK(r.predicted_iou == 0.2f);
+  }
+  CHECK(empty == 16);
+}
+
+TEST_CASE("Nothing surviving with crops gives an empty list (the reference raises)", "[pipeline][e2e]") {
+  AmgConfig c;
+  c.crop_n_layers = 1;
+  c.pred_iou_thresh = 0.999;  // above every score the synthetic model gives
+  CHECK(run(c, four_object_scene()).empty());
+  c.crop_n_layers = 0;
+  CHECK(run(c, four_object_scene()).empty());
+}
+
+TEST_CASE("Non-square images: square resize, masks back at full resolution", "[pipeline][e2e]") {
+  const ImageU8 img = make_image(320, 200, kBlack, {{40, 30, 160, 130, kYellow}, {200, 60, 300, 180, kBlue}});
+  const auto records = run(AmgConfig{}, img);
+  REQUIRE(records.size() == 3);
+  for (const Rgb& colour : {kBlack, kYellow, kBlue}) {
+    const Rle truth = colour_mask(img, colour);
+    double best = 0;
+    for (const MaskRecord& r : records) {
+      CHECK(r.segmentation.h == 200);
+      CHECK(r.segmentation.w == 320);
+      best = std::max(best, rle_iou(r.segmentation, truth));
+    }
+    CHECK(best > 0.97);
+  }
+}

@@ -1,0 +1,117 @@
+// The model boundary: contract checks on load, and the synthetic model's outputs.
+#include <torch/script.h>
+
+#include <fstream>
+
+#include "common/error.h"
+#include "model/sam2_model.h"
+#include "model/transforms.h"
+#include "support/catch.h"
+#include "support/fixtures.h"
+
+using namespace sam2amg;
+using namespace sam2amg::test;
+
+namespace {
+
+std::string load_error(const std::string& path, const std::string& device = "cpu") {
+  try {
+    Sam2Model::load(path, {device});
+  } catch (const ModelError& e) {
+    CHECK(e.exit_code() == 3);
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("Sam2Model::load explains what is wrong with a file", "[model]") {
+  TempDir dir;
+  CHECK(load_error(dir.file("missing.pt")).find("cannot open model file") != std::string::npos);
+
+  std::ofstream(dir.file("junk.pt")) << "not a zip archive";
+  CHECK(load_error(dir.file("junk.pt")).find("as TorchScript") != std::string::npos);
+
+  // A TorchScript file without our metadata.
+  torch::jit::Module bare("bare");
+  bare.define("def forward(self, x: Tensor) -> Tensor:\n    return x\n");
+  bare.save(dir.file("bare.pt"));
+  CHECK(load_error(dir.file("bare.pt")).find("no sam2_amg.json metadata") != std::string::npos);
+
+  // Metadata present but a method missing: the message names it and its signature.
+  const std::string meta =
+      R"({"contract_version": 1, "architecture": "x", "image_size": 1024, "pixel_mean": [0,0,0],
+          "pixel_std": [1,1,1], "precision": "fp32", "dynamic_multimask_via_stability": {"enabled": false}})";
+  torch::jit::Module partial("partial");
+  partial.define(
+      "def encode_image(self, image: Tensor) -> Tuple[Tensor, Tensor, Tensor]:\n    return image, image, image\n");
+  partial.save(dir.file("partial.pt"), {{"sam2_amg.json", meta}});
+  const std::string msg = load_error(dir.file("partial.pt"));
+  CHECK(msg.find("no method 'predict_masks'") != std::string::npos);
+  CHECK(msg.find("point_labels") != std::string::npos);
+
+  // Wrong contract version, and a CUDA-only export on the CPU.
+  torch::jit::Module old("old");
+  old.define("def forward(self, x: Tensor) -> Tensor:\n    return x\n");
+  std::string v0 = meta;
+  v0.replace(v0.find("\"contract_version\": 1"), 21, "\"contract_version\": 0");
+  old.save(dir.file("old.pt"), {{"sam2_amg.json", v0}});
+  CHECK(load_error(dir.file("old.pt")).find("contract version 0") != std::string::npos);
+  std::string cuda = meta;
+  cuda.insert(1, "\"device\": \"cuda\", ");
+  partial.save(dir.file("cuda.pt"), {{"sam2_amg.json", cuda}});
+  CHECK(load_error(dir.file("cuda.pt")).find("exported for CUDA") != std::string::npos);
+
+  CHECK(load_error(synthetic_model_path(), "tpu").find("device") != std::string::npos);
+}
+
+TEST_CASE("The synthetic model follows the contract's shapes", "[model]") {
+  const Sam2Model model = Sam2Model::load(synthetic_model_path(), {"cpu"});
+  CHECK(model.metadata().architecture == "synthetic");
+  CHECK(model.metadata().dynamic_multimask.enabled);
+  const ImageU8 img = four_object_scene();
+  const ImageEmbedding emb = model.encode_image(img, {0, 0, 256, 256});
+  CHECK(emb.image_embed.sizes() == at::IntArrayRef({1, 256, 64, 64}));
+  CHECK(emb.feat_s0.sizes() == at::IntArrayRef({1, 32, 256, 256}));
+  CHECK(emb.feat_s1.sizes() == at::IntArrayRef({1, 64, 128, 128}));
+
+  // Red object at (50, 50) in a 256-pixel image: model-space (200, 200).
+  for (int64_t b : {1, 3}) {
+    const at::Tensor pts = at::full({b, 2}, 200.f);
+    const DecoderOutput out = model.predict_points(emb, pts);
+    REQUIRE(out.low_res_logits.sizes() == at::IntArrayRef({b, 4, 256, 256}));
+    REQUIRE(out.iou_preds.sizes() == at::IntArrayRef({b, 4}));
+    const at::Tensor region = out.low_res_logits[0][1] > 0;
+    CHECK(region.sum().item<int64_t>() == 80 * 70);  // the red rectangle, pixel-exact
+    CHECK(region[20][20].item<bool>());
+    CHECK_FALSE(region[19][20].item<bool>());
+    CHECK(out.iou_preds[0][2].item<float>() == 0.5f);
+  }
+  // With a mask input token 0 is region AND mask.
+  at::Tensor mask_input = at::full({1, 1, 256, 256}, -20.f);
+  mask_input.slice(2, 0, 50).fill_(20.f);
+  const DecoderOutput m2m = model.predict_points(emb, at::full({1, 2}, 200.f), mask_input);
+  CHECK((m2m.low_res_logits[0][0] > 0).sum().item<int64_t>() == 80 * 30);
+  CHECK(m2m.iou_preds[0][0].item<float>() == 0.93f);
+}
+
+TEST_CASE("Preprocessing matches torchvision's ToTensor/Resize(antialias)/Normalize", "[model]") {
+  // A constant image stays constant through the resize: (v/255 - mean)/std exactly.
+  const at::Tensor crop = at::full({30, 50, 3}, 128, at::kByte);
+  const at::Tensor x = preprocess_image(crop, 1024, {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f});
+  REQUIRE(x.sizes() == at::IntArrayRef({1, 3, 1024, 1024}));
+  const float expect = (128.f / 255.f - 0.485f) / 0.229f;
+  CHECK(std::abs(x[0][0][500][700].item<float>() - expect) < 1e-6f);
+  // Downscaling by 3 uses the antialias filter: a 1-pixel checkerboard averages to 40/81 or
+  // 41/81 (plain bilinear samples one input pixel at this scale and gives 0 or 1).
+  at::Tensor checker = (at::arange(3072).view({1, 3072}) + at::arange(3072).view({3072, 1})).remainder(2);
+  checker = (checker * 255).to(at::kByte).unsqueeze(-1).expand({3072, 3072, 3}).contiguous();
+  const at::Tensor y = preprocess_image(checker, 1024, {0.f, 0.f, 0.f}, {1.f, 1.f, 1.f});
+  const float v = y[0][0][512][512].item<float>();
+  CHECK((std::abs(v - 40.f / 81.f) < 1e-5f || std::abs(v - 41.f / 81.f) < 1e-5f));
+  // Model-space coordinates: x / w * S, y / h * S.
+  const at::Tensor c = transform_coords(at::tensor({25.f, 15.f}).view({1, 2}), 30, 50, 1024);
+  CHECK(c[0][0].item<float>() == 512.f);
+  CHECK(c[0][1].item<float>() == 512.f);
+}
