@@ -2,6 +2,7 @@
 
 #include "amg/mask_ops.h"
 #include "support/catch.h"
+#include "support/fixtures.h"
 
 using namespace sam2amg;
 
@@ -14,7 +15,7 @@ TEST_CASE("calculate_stability_score counts strictly above t +- offset", "[amg][
   // U = 0 gives NaN (dropped by any >= filter); I = 0 gives 0.
   const at::Tensor neg = at::full({2, 4, 4}, -5.f);
   neg[1][0][0] = 0.f;
-  const at::Tensor s = calculate_stability_score(neg, 0.0, 1.0);
+  const at::Tensor s = calculate_stability_score(neg.to(at::Device(test::test_device())), 0.0, 1.0).cpu();
   CHECK(std::isnan(s[0].item<float>()));
   CHECK(s[1].item<float>() == 0.f);
   CHECK(s.scalar_type() == at::kFloat);
@@ -25,7 +26,7 @@ TEST_CASE("batched_mask_to_box: inclusive max, empty is zeros", "[amg][boxes]") 
   m[0][1][2] = true;
   m[0][3][4] = true;
   m[1][2][3] = true;  // one pixel: x0 == x1
-  const at::Tensor boxes = batched_mask_to_box(m);
+  const at::Tensor boxes = batched_mask_to_box(m.to(at::Device(test::test_device()))).cpu();
   REQUIRE(boxes.sizes() == at::IntArrayRef({3, 4}));
   CHECK(boxes.scalar_type() == at::kLong);
   CHECK(at::equal(boxes[0], at::tensor({2, 1, 4, 3}, at::kLong)));

@@ -1,5 +1,6 @@
 #include "amg/nms.h"
 #include "support/catch.h"
+#include "support/fixtures.h"
 
 using namespace sam2amg;
 
@@ -51,7 +52,8 @@ TEST_CASE("nms on many boxes is the greedy answer", "[amg][nms]") {
   const at::Tensor wh = at::randint(1, 60, {n, 2}).to(at::kFloat);
   const at::Tensor b = at::cat({xy, xy + wh}, 1);
   const at::Tensor s = at::randint(0, 50, {n}).to(at::kFloat) / 50;  // many ties
-  const auto keep = to_vec(nms(b, s, 0.5));
+  const at::Device dev(test::test_device());
+  const auto keep = to_vec(nms(b.to(dev), s.to(dev), 0.5).cpu());
 
   const at::Tensor order = std::get<1>(s.sort(true, 0, true));
   auto bb = b.accessor<float, 2>();

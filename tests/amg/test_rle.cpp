@@ -4,6 +4,7 @@
 #include "amg/rle.h"
 #include "amg/rle_codec.h"
 #include "support/catch.h"
+#include "support/fixtures.h"
 
 using namespace sam2amg;
 
@@ -78,7 +79,7 @@ TEST_CASE("mask_to_rle_pytorch encodes a batch like the host encoder", "[amg][rl
     }
   }
   const at::Tensor t = at::tensor(std::vector<int64_t>(all.begin(), all.end()), at::kLong).view({n, h, w}).to(at::kBool);
-  const auto rles = mask_to_rle_pytorch(t);
+  const auto rles = mask_to_rle_pytorch(t.to(at::Device(test::test_device())));
   REQUIRE(rles.size() == size_t(n));
   CHECK(rles[0].counts == std::vector<std::uint32_t>{std::uint32_t(h * w)});
   CHECK(rles[1].counts == std::vector<std::uint32_t>{0, std::uint32_t(h * w)});

@@ -1,5 +1,6 @@
 #include "amg/small_regions.h"
 #include "support/catch.h"
+#include "support/fixtures.h"
 
 using namespace sam2amg;
 
@@ -50,7 +51,7 @@ TEST_CASE("fill_holes_and_sprinkles: SAM 2's low-res fill, area <= A", "[amg][re
                                          ".........###"});
   // A = 1: the one-pixel holes at (4,5) and (8,10) are filled with +10; the 3-pixel island at
   // the top-left corner is untouched.
-  const at::Tensor a1 = fill_holes_and_sprinkles(logits, 1, 1);
+  const at::Tensor a1 = fill_holes_and_sprinkles(logits.to(at::Device(test::test_device())), 1, 1).cpu();
   CHECK(at_yx(a1, 4, 5) == 10.f);
   CHECK(at_yx(a1, 8, 10) == 10.f);
   CHECK(at_yx(a1, 0, 0) == 5.f);

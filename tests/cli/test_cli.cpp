@@ -61,7 +61,7 @@ TEST_CASE("sam2-amg runs a folder with the synthetic model and skips a bad image
 
   const std::string out = dir.file("masks.json");
   const int rc = run_command(bin() + " --model " + model + " --input " + dir.file("in") + " --out " + out +
-                             " --device cpu --points_per_side 16 2> " + dir.file("log.txt"));
+                             " --device " + test_device() + " --points_per_side 16 2> " + dir.file("log.txt"));
   CHECK(rc == 4);  // the bad image is reported with its own exit code, after a complete run
   const std::string log = slurp(dir.file("log.txt"));
   CHECK(log.find("c.png") != std::string::npos);

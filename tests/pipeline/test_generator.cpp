@@ -13,7 +13,7 @@ using namespace sam2amg::test;
 namespace {
 
 std::vector<MaskRecord> run(const AmgConfig& config, const ImageU8& image) {
-  return MaskGenerator(synthetic_model_path(), config, {"cpu"}).generate(image);
+  return MaskGenerator(synthetic_model_path(), config, {test_device()}).generate(image);
 }
 
 struct Expected {

@@ -67,7 +67,7 @@ TEST_CASE("Sam2Model::load explains what is wrong with a file", "[model]") {
 }
 
 TEST_CASE("The synthetic model follows the contract's shapes", "[model]") {
-  const Sam2Model model = Sam2Model::load(synthetic_model_path(), {"cpu"});
+  const Sam2Model model = Sam2Model::load(synthetic_model_path(), {test_device()});
   CHECK(model.metadata().architecture == "synthetic");
   CHECK(model.metadata().dynamic_multimask.enabled);
   const ImageU8 img = four_object_scene();
@@ -78,7 +78,7 @@ TEST_CASE("The synthetic model follows the contract's shapes", "[model]") {
 
   // Red object at (50, 50) in a 256-pixel image: model-space (200, 200).
   for (int64_t b : {1, 3}) {
-    const at::Tensor pts = at::full({b, 2}, 200.f);
+    const at::Tensor pts = at::full({b, 2}, 200.f, at::TensorOptions().device(model.device()));
     const DecoderOutput out = model.predict_points(emb, pts);
     REQUIRE(out.low_res_logits.sizes() == at::IntArrayRef({b, 4, 256, 256}));
     REQUIRE(out.iou_preds.sizes() == at::IntArrayRef({b, 4}));
@@ -91,7 +91,7 @@ TEST_CASE("The synthetic model follows the contract's shapes", "[model]") {
   // With a mask input token 0 is region AND mask.
   at::Tensor mask_input = at::full({1, 1, 256, 256}, -20.f);
   mask_input.slice(2, 0, 50).fill_(20.f);
-  const DecoderOutput m2m = model.predict_points(emb, at::full({1, 2}, 200.f), mask_input);
+  const DecoderOutput m2m = model.predict_points(emb, at::full({1, 2}, 200.f).to(model.device()), mask_input);
   CHECK((m2m.low_res_logits[0][0] > 0).sum().item<int64_t>() == 80 * 30);
   CHECK(m2m.iou_preds[0][0].item<float>() == 0.93f);
 }

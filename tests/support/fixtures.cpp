@@ -56,6 +56,11 @@ ImageU8 four_object_scene() {
                      {160, 160, 200, 200, kWhite}});
 }
 
+std::string test_device() {
+  const char* d = std::getenv("SAM2AMG_TEST_DEVICE");
+  return d && *d ? d : "cpu";
+}
+
 const std::string& synthetic_model_path() {
   static TempDir dir;
   static const std::string path = [] {

@@ -43,6 +43,9 @@ Rle colour_mask(const ImageU8& image, Rgb colour);
 /// The 256x256 scene used across tests: black background, red, green, blue, white rectangles.
 ImageU8 four_object_scene();
 
+/// Device for model and pipeline tests: $SAM2AMG_TEST_DEVICE (e.g. "cuda"), else "cpu".
+std::string test_device();
+
 /// Path of a synthetic model written once per test process (make-synthetic-model).
 const std::string& synthetic_model_path();
 

@@ -1,0 +1,30 @@
+# Finds the header-only and small dependencies. Debian 12 ships CMake package files for all of
+# them; some systems (e.g. a CUDA LibTorch machine with plain headers in /usr/include) do not,
+# so each has a header-only fallback target.
+
+find_package(nlohmann_json 3 CONFIG QUIET)
+if(NOT TARGET nlohmann_json::nlohmann_json)
+  find_path(SAM2AMG_JSON_INCLUDE nlohmann/json.hpp REQUIRED)
+  add_library(nlohmann_json::nlohmann_json INTERFACE IMPORTED)
+  target_include_directories(nlohmann_json::nlohmann_json INTERFACE ${SAM2AMG_JSON_INCLUDE})
+endif()
+
+if(SAM2AMG_BUILD_APPS)
+  find_package(CLI11 CONFIG QUIET)
+  if(NOT TARGET CLI11::CLI11)
+    find_path(SAM2AMG_CLI11_INCLUDE CLI/CLI.hpp REQUIRED)
+    add_library(CLI11::CLI11 INTERFACE IMPORTED)
+    target_include_directories(CLI11::CLI11 INTERFACE ${SAM2AMG_CLI11_INCLUDE})
+  endif()
+  find_package(spdlog CONFIG QUIET)
+  if(NOT TARGET spdlog::spdlog)
+    find_path(SAM2AMG_SPDLOG_INCLUDE spdlog/spdlog.h REQUIRED)
+    find_package(fmt CONFIG QUIET)
+    add_library(spdlog::spdlog INTERFACE IMPORTED)
+    target_include_directories(spdlog::spdlog INTERFACE ${SAM2AMG_SPDLOG_INCLUDE})
+    if(TARGET fmt::fmt)
+      target_compile_definitions(spdlog::spdlog INTERFACE SPDLOG_FMT_EXTERNAL)
+      target_link_libraries(spdlog::spdlog INTERFACE fmt::fmt)
+    endif()
+  endif()
+endif()
