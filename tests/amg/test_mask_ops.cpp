@@ -19,6 +19,11 @@ TEST_CASE("calculate_stability_score counts strictly above t +- offset", "[amg][
   CHECK(std::isnan(s[0].item<float>()));
   CHECK(s[1].item<float>() == 0.f);
   CHECK(s.scalar_type() == at::kFloat);
+  // Rows wider than 32767 pixels: counts do not wrap (the reference's int16 row sums would give
+  // -25536 / -25526 here).
+  at::Tensor wide = at::full({1, 1, 40010}, 5.f);
+  wide.slice(2, 40000).fill_(0.f);
+  CHECK(calculate_stability_score(wide, 0.0, 1.0)[0].item<float>() == 40000.f / 40010.f);
 }
 
 TEST_CASE("batched_mask_to_box: inclusive max, empty is zeros", "[amg][boxes]") {
