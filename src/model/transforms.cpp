@@ -12,8 +12,7 @@ at::Tensor preprocess_image(const at::Tensor& crop_hwc_u8, int64_t resolution,
   at::Tensor x = crop_hwc_u8.permute({2, 0, 1}).to(at::kFloat).div(255).unsqueeze(0).contiguous();
   // Resize((S, S)): torchvision >= 0.17 uses antialias=True; returns early at the target size.
   if (x.size(2) != resolution || x.size(3) != resolution)
-    x = at::_upsample_bilinear2d_aa(x, {resolution, resolution}, /*align_corners=*/false, c10::nullopt,
-                                    c10::nullopt);
+    x = at::_upsample_bilinear2d_aa(x, {resolution, resolution}, /*align_corners=*/false);
   const at::Tensor m = at::tensor({mean[0], mean[1], mean[2]}, at::kFloat).view({1, 3, 1, 1});
   const at::Tensor s = at::tensor({std[0], std[1], std[2]}, at::kFloat).view({1, 3, 1, 1});
   return (x - m) / s;
@@ -29,7 +28,7 @@ at::Tensor transform_coords(const at::Tensor& coords, int64_t h, int64_t w, int6
 at::Tensor postprocess_masks(const at::Tensor& low_res, int64_t h, int64_t w, double max_hole_area,
                              double max_sprinkle_area) {
   at::Tensor masks = fill_holes_and_sprinkles(low_res.to(at::kFloat), max_hole_area, max_sprinkle_area);
-  return at::upsample_bilinear2d(masks, {h, w}, /*align_corners=*/false, c10::nullopt, c10::nullopt);
+  return at::upsample_bilinear2d(masks, {h, w}, /*align_corners=*/false);
 }
 
 }  // namespace sam2amg
