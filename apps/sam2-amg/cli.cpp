@@ -1,5 +1,8 @@
 #include "cli.h"
 
+#include <optional>
+#include <type_traits>
+
 #include "common/error.h"
 #include "io/point_grids_file.h"
 
@@ -7,82 +10,108 @@ namespace sam2amg::cli {
 
 namespace {
 
-// "--points-per-side,--points_per_side" for the Python name "points_per_side".
-std::string flag_names(const std::string& snake) {
+// "--points-per-side,--points_per_side" for the name "points_per_side".
+std::string flag_names(const std::string& snake, const std::string& extra = "") {
   std::string kebab = snake;
   for (char& c : kebab)
     if (c == '_') c = '-';
-  return "--" + kebab + ",--" + snake;
+  std::string names = "--" + kebab;
+  if (kebab != snake) names += ",--" + snake;
+  return extra.empty() ? names : extra + "," + names;
+}
+
+// Short and legacy spellings: -m, -i, -o, and SAM 1 amg.py's --output (a folder).
+std::string extra_names(const std::string& name) {
+  if (name == "model") return "-m";
+  if (name == "input") return "-i";
+  if (name == "out") return "-o";
+  if (name == "out_dir") return "--output";
+  return "";
+}
+
+template <typename T>
+CLI::Option* add_value(CLI::App& app, const std::string& names, T& ref, const std::string& help) {
+  if constexpr (std::is_same_v<T, bool>) {
+    // --use-m2m, --use-m2m=false, --no-multimask-output
+    std::string n = names;
+    const std::string first = names.substr(2, names.find(',') == std::string::npos ? std::string::npos : names.find(',') - 2);
+    n += ",!--no-" + first;
+    return app.add_flag(n, ref, help + (ref ? " (default: true)" : " (default: false)"));
+  } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+    return app.add_option(names, ref, help);
+  } else {
+    return app.add_option(names, ref, help)->capture_default_str();
+  }
 }
 
 }  // namespace
 
-void setup_cli(CLI::App& app, CliOptions& opts, AmgConfig& c) {
+void setup_cli(CLI::App& app, CliState& s) {
   app.description(
       "SAM 2 automatic mask generation (\"segment everything\") over images.\n"
-      "Parameters mean exactly what they mean in SAM2AutomaticMaskGenerator.");
+      "AMG parameters mean exactly what they mean in SAM2AutomaticMaskGenerator.");
   app.require_subcommand(0, 1);
+  app.add_option("-c,--config", s.config_file, "YAML config; flags given on the command line override it");
+  app.add_flag("--print-config", s.print_config, "Print the effective config as YAML and exit");
+  app.add_flag("-q,--quiet", s.quiet, "Only warnings and errors on stderr");
+  app.add_flag("-v,--verbose", s.verbose, "Debug logging on stderr");
+  app.add_flag("--no-color", s.no_color, "No colours on stderr (NO_COLOR is honoured too)");
+  app.add_option("--progress", s.progress, "auto, bar, lines or none")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
 
-  app.add_option("-m,--model", opts.model_path, "TorchScript model (scripts/export_sam2.py, or make-synthetic-model)");
-  app.add_option("-i,--input", opts.inputs, "Image files or folders (folder contents sorted by name)");
-  app.add_option("-o,--out", opts.out_json, "COCO instances JSON written for the whole run");
-  app.add_option("--device", opts.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-  app.add_flag("-q,--quiet", opts.quiet, "Only warnings and errors on stderr");
-  app.add_flag("-v,--verbose", opts.verbose, "Debug logging on stderr");
+  const char* amg = "AMG parameters (SAM2AutomaticMaskGenerator)";
+  for_each_amg_param([&](const char* name, auto member, const char* help) {
+    using T = std::decay_t<decltype(s.flags.amg.*member)>;
+    CLI::Option* opt = nullptr;
+    std::function<void(const CliState&, RunConfig&)> copy;
+    if constexpr (std::is_same_v<T, std::optional<int>>) {
+      opt = app.add_option(flag_names(name), s.points_per_side, help)->capture_default_str();
+      copy = [](const CliState& st, RunConfig& c) { c.amg.points_per_side = st.points_per_side; };
+    } else if constexpr (std::is_same_v<T, std::vector<PointGrid>>) {
+      opt = app.add_option(flag_names(name), s.point_grids_file, std::string(help) + " (JSON file; default: none)");
+      copy = [](const CliState& st, RunConfig& c) { c.amg.point_grids = read_point_grids(st.point_grids_file); };
+    } else if constexpr (std::is_same_v<T, SmallRegionMode>) {
+      opt = app.add_option(flag_names(name), s.min_mask_region_mode, help)
+                ->capture_default_str()
+                ->check(CLI::IsMember({"sam2", "sam1"}));
+      copy = [](const CliState& st, RunConfig& c) {
+        c.amg.min_mask_region_mode = parse_small_region_mode(st.min_mask_region_mode);
+      };
+    } else {
+      opt = add_value(app, flag_names(name), s.flags.amg.*member, help);
+      copy = [member](const CliState& st, RunConfig& c) { c.amg.*member = st.flags.amg.*member; };
+    }
+    if (std::string(name) == "output_mode") opt->check(CLI::IsMember({"binary_mask", "uncompressed_rle", "coco_rle"}));
+    opt->group(amg);
+    s.overrides.emplace_back(opt, std::move(copy));
+  });
+  for_each_io_param([&](const char* name, auto member, const char* help) {
+    CLI::Option* opt = add_value(app, flag_names(name, extra_names(name)), s.flags.io.*member, help);
+    opt->group("Inputs and outputs");
+    s.overrides.emplace_back(opt, [member](const CliState& st, RunConfig& c) { c.io.*member = st.flags.io.*member; });
+  });
 
-  auto* amg = "AMG parameters (SAM2AutomaticMaskGenerator)";
-  app.add_option(flag_names("points_per_side"), opts.points_per_side,
-                 "Grid points per side in crop layer 0 (exclusive with --point-grids)")
-      ->capture_default_str()->group(amg);
-  app.add_option(flag_names("points_per_batch"), c.points_per_batch, "Prompts per decoder call (result unchanged)")
-      ->capture_default_str()->group(amg);
-  app.add_option(flag_names("pred_iou_thresh"), c.pred_iou_thresh, "Keep masks with predicted IoU > this")
-      ->capture_default_str()->group(amg);
-  app.add_option(flag_names("stability_score_thresh"), c.stability_score_thresh, "Keep masks with stability >= this")
-      ->capture_default_str()->group(amg);
-  app.add_option(flag_names("stability_score_offset"), c.stability_score_offset,
-                 "Logit offset for the stability score")->capture_default_str()->group(amg);
-  app.add_option(flag_names("mask_threshold"), c.mask_threshold, "Logit threshold that binarises masks")
-      ->capture_default_str()->group(amg);
-  app.add_option(flag_names("box_nms_thresh"), c.box_nms_thresh, "Box IoU for NMS within a crop")
-      ->capture_default_str()->group(amg);
-  app.add_option(flag_names("crop_n_layers"), c.crop_n_layers, "Crop layers (layer i has 4^i crops)")
-      ->capture_default_str()->group(amg);
-  app.add_option(flag_names("crop_nms_thresh"), c.crop_nms_thresh, "Box IoU for NMS between crops")
-      ->capture_default_str()->group(amg);
-  app.add_option(flag_names("crop_overlap_ratio"), c.crop_overlap_ratio, "Crop overlap, fraction of the short side")
-      ->capture_default_str()->group(amg);
-  app.add_option(flag_names("crop_n_points_downscale_factor"), c.crop_n_points_downscale_factor,
-                 "Points per side shrink by this per crop layer")->capture_default_str()->group(amg);
-  app.add_option(flag_names("point_grids"), opts.point_grids_file,
-                 "JSON file: one list of normalised [x, y] per crop layer (default: none)")->group(amg);
-  app.add_option(flag_names("min_mask_region_area"), c.min_mask_region_area,
-                 "Remove holes/islands up to this area (0 = off)")->capture_default_str()->group(amg);
-  app.add_option(flag_names("output_mode"), c.output_mode, "binary_mask, uncompressed_rle or coco_rle")
-      ->capture_default_str()->check(CLI::IsMember({"binary_mask", "uncompressed_rle", "coco_rle"}))->group(amg);
-  app.add_option(flag_names("use_m2m"), c.use_m2m, "Refine each mask once with its own mask as prompt (true/false)")
-      ->capture_default_str()->group(amg);
-  app.add_option(flag_names("multimask_output"), c.multimask_output, "Three masks per point (true/false)")
-      ->capture_default_str()->group(amg);
-  app.add_option(flag_names("min_mask_region_mode"), opts.min_mask_region_mode,
-                 "sam2: low-res fill before upsampling (reference); sam1: full-res removal after NMS")
-      ->capture_default_str()->check(CLI::IsMember({"sam2", "sam1"}))->group("Extensions");
-
-  auto* make = app.add_subcommand("make-synthetic-model",
-                                  "Write the synthetic test model (docs/model-contract.md) to FILE");
-  make->add_option("file", opts.synthetic_model_path, "Output .pt file")->required();
+  auto* make = app.add_subcommand("make-synthetic-model", "Write the synthetic test model (docs/model-contract.md)");
+  make->add_option("file", s.synthetic_model_path, "Output .pt file")->required();
 }
 
-void finalize_config(const CLI::App& app, const CliOptions& opts, AmgConfig& config) {
-  const bool pps_given = app.count("--points-per-side") > 0;
-  config.points_per_side = opts.points_per_side;
-  if (!opts.point_grids_file.empty()) {
-    config.point_grids = read_point_grids(opts.point_grids_file);
-    // Python needs points_per_side=None with point_grids; an explicit flag stays a conflict.
-    if (!pps_given) config.points_per_side.reset();
+RunConfig effective_config(const CliState& s) {
+  RunConfig c;
+  if (!s.config_file.empty()) load_yaml_config(s.config_file, c);
+  bool pps_given = false, grids_given = false;
+  for (const auto& [opt, copy] : s.overrides) {
+    if (opt->count() == 0) continue;
+    copy(s, c);
+    pps_given = pps_given || opt->check_name("--points-per-side");
+    grids_given = grids_given || opt->check_name("--point-grids");
   }
-  config.min_mask_region_mode = parse_small_region_mode(opts.min_mask_region_mode);
-  config.validate();
+  // Python needs points_per_side=None with point_grids; grids given alone mean "use the grids".
+  if (grids_given && !pps_given) c.amg.points_per_side.reset();
+  if (pps_given && !grids_given && s.points_per_side > 0) c.amg.point_grids.clear();
+  c.amg.validate();
+  validate_io(c.io);
+  return c;
 }
 
 }  // namespace sam2amg::cli

@@ -1,34 +1,37 @@
 #pragma once
-/// Command-line surface of sam2-amg: flags bound to AmgConfig and CliOptions.
+/// Command-line surface: every RunConfig field as a flag, plus the app's own switches.
 #include <CLI/CLI.hpp>
 
+#include <functional>
 #include <string>
 #include <vector>
 
-#include "amg/amg_config.h"
+#include "io/run_config.h"
 
 namespace sam2amg::cli {
 
-/// Options of the main job that are not AMG parameters.
-struct CliOptions {
-  std::string model_path;
-  std::vector<std::string> inputs;
-  std::string out_json;
-  std::string device = "auto";
-  std::string point_grids_file;
-  std::string min_mask_region_mode = "sam2";
-  int points_per_side = 32;
+struct CliState {
+  RunConfig flags;                  ///< values bound to the flags (only given ones are used)
+  std::string config_file;          ///< --config
+  bool print_config = false;        ///< --print-config
   bool quiet = false;
   bool verbose = false;
-  std::string synthetic_model_path;  ///< make-synthetic-model FILE
+  bool no_color = false;
+  std::string progress = "auto";    ///< auto, bar, lines, none
+  std::string synthetic_model_path; ///< make-synthetic-model FILE
+  int points_per_side = 32;         ///< bound separately: the field is optional
+  std::string point_grids_file;
+  std::string min_mask_region_mode = "sam2";
+  /// Copies a given flag's value from `flags` into the effective config.
+  std::vector<std::pair<const CLI::Option*, std::function<void(const CliState&, RunConfig&)>>> overrides;
 };
 
-/// Declares every flag. AMG flags are named after the Python parameters, in kebab-case with the
-/// snake_case spelling accepted too, and show the reference defaults in --help.
-void setup_cli(CLI::App& app, CliOptions& opts, AmgConfig& config);
+/// Declares every flag: AMG parameters named after the Python parameters (kebab-case, the
+/// snake_case spelling accepted too), I/O options, config handling, and the subcommands.
+void setup_cli(CLI::App& app, CliState& state);
 
-/// Applies the flags that need more than a plain bind (points_per_side vs point_grids, the
-/// small-region mode) to `config`, then validates it. Throws UsageError.
-void finalize_config(const CLI::App& app, const CliOptions& opts, AmgConfig& config);
+/// Defaults, then the --config file, then the flags given on the command line (absent flags
+/// never override the file). Validates the result. Throws UsageError.
+RunConfig effective_config(const CliState& state);
 
 }  // namespace sam2amg::cli

@@ -63,6 +63,32 @@ struct AmgConfig {
   void validate() const;
 };
 
+/// Calls v(name, member pointer, help) for every AmgConfig field, in the reference's parameter
+/// order, with the Python parameter names. The CLI, the config loader and --print-config all walk
+/// this one list, so a parameter cannot be forgotten by one of them.
+template <typename V>
+void for_each_amg_param(V&& v) {
+  v("points_per_side", &AmgConfig::points_per_side, "Grid points per side in crop layer 0 (null with point_grids)");
+  v("points_per_batch", &AmgConfig::points_per_batch, "Prompts per decoder call (never changes the output)");
+  v("pred_iou_thresh", &AmgConfig::pred_iou_thresh, "Keep masks with predicted IoU > this (off when <= 0)");
+  v("stability_score_thresh", &AmgConfig::stability_score_thresh, "Keep masks with stability >= this (off when <= 0)");
+  v("stability_score_offset", &AmgConfig::stability_score_offset, "Logit offset of the stability score");
+  v("mask_threshold", &AmgConfig::mask_threshold, "Logit cutoff that binarises masks");
+  v("box_nms_thresh", &AmgConfig::box_nms_thresh, "Box IoU for NMS within a crop");
+  v("crop_n_layers", &AmgConfig::crop_n_layers, "Crop layers (layer i adds 4^i crops)");
+  v("crop_nms_thresh", &AmgConfig::crop_nms_thresh, "Box IoU for NMS between crops");
+  v("crop_overlap_ratio", &AmgConfig::crop_overlap_ratio, "Crop overlap as a fraction of the short side");
+  v("crop_n_points_downscale_factor", &AmgConfig::crop_n_points_downscale_factor,
+    "Points per side divide by this per crop layer");
+  v("point_grids", &AmgConfig::point_grids, "Explicit grids, one per crop layer, normalised [x, y]");
+  v("min_mask_region_area", &AmgConfig::min_mask_region_area, "Fill holes / remove islands up to this area (0 = off)");
+  v("output_mode", &AmgConfig::output_mode, "binary_mask, uncompressed_rle or coco_rle");
+  v("use_m2m", &AmgConfig::use_m2m, "Refine each mask once with its own low-res mask as prompt");
+  v("multimask_output", &AmgConfig::multimask_output, "Three masks per point");
+  v("min_mask_region_mode", &AmgConfig::min_mask_region_mode,
+    "Extension: sam2 (low-res fill, the reference) or sam1 (full-res removal)");
+}
+
 /// The names accepted for AmgConfig::output_mode, in documentation order.
 inline const std::array<const char*, 3> kOutputModes = {"binary_mask", "uncompressed_rle",
                                                          "coco_rle"};

@@ -24,28 +24,32 @@ at::Tensor nms(const at::Tensor& boxes, const at::Tensor& scores, double iou_thr
   const at::Tensor x1 = b.select(1, 0), y1 = b.select(1, 1), x2 = b.select(1, 2), y2 = b.select(1, 3);
   const at::Tensor areas = (x2 - x1) * (y2 - y1);
 
-  // suppress[i][j]: box j (sorted) would be removed if box i is kept.
-  std::vector<at::Tensor> blocks;
-  for (int64_t r0 = 0; r0 < n; r0 += kNmsBlockRows) {
-    const int64_t r1 = std::min(n, r0 + kNmsBlockRows);
-    const at::Tensor xx1 = at::maximum(x1.slice(0, r0, r1).unsqueeze(1), x1.unsqueeze(0));
-    const at::Tensor yy1 = at::maximum(y1.slice(0, r0, r1).unsqueeze(1), y1.unsqueeze(0));
-    const at::Tensor xx2 = at::minimum(x2.slice(0, r0, r1).unsqueeze(1), x2.unsqueeze(0));
-    const at::Tensor yy2 = at::minimum(y2.slice(0, r0, r1).unsqueeze(1), y2.unsqueeze(0));
-    const at::Tensor inter = (xx2 - xx1).clamp_min(0) * (yy2 - yy1).clamp_min(0);
-    const at::Tensor iou = inter / (areas.slice(0, r0, r1).unsqueeze(1) + areas.unsqueeze(0) - inter);
-    blocks.push_back(iou > iou_threshold);
-  }
-  // One device->host copy of the whole matrix, then the inherently sequential greedy pass.
-  const at::Tensor suppress = at::cat(blocks, 0).to(at::kCPU).contiguous();
-  const bool* sup = suppress.data_ptr<bool>();
+  // torchvision compares the float32 IoU with the double threshold on the CPU and with a
+  // float32 threshold on CUDA; the two differ when the IoU equals float(threshold).
+  const bool on_cuda = boxes.is_cuda();
   std::vector<char> removed(n, 0);
   std::vector<int64_t> keep;
-  for (int64_t i = 0; i < n; ++i) {
-    if (removed[i]) continue;
-    keep.push_back(i);
-    const bool* row = sup + i * n;
-    for (int64_t j = i + 1; j < n; ++j) removed[j] = removed[j] || row[j];
+  // Rows of the suppression matrix (block x remaining columns), one host copy per block, so
+  // memory stays bounded for tens of thousands of candidates.
+  for (int64_t r0 = 0; r0 < n; r0 += kNmsBlockRows) {
+    const int64_t r1 = std::min(n, r0 + kNmsBlockRows);
+    const auto rows = [&](const at::Tensor& t) { return t.slice(0, r0, r1).unsqueeze(1); };
+    const auto cols = [&](const at::Tensor& t) { return t.slice(0, r0).unsqueeze(0); };
+    const at::Tensor xx1 = at::maximum(rows(x1), cols(x1)), yy1 = at::maximum(rows(y1), cols(y1));
+    const at::Tensor xx2 = at::minimum(rows(x2), cols(x2)), yy2 = at::minimum(rows(y2), cols(y2));
+    const at::Tensor inter = (xx2 - xx1).clamp_min(0) * (yy2 - yy1).clamp_min(0);
+    const at::Tensor iou = inter / (rows(areas) + cols(areas) - inter);
+    const at::Tensor sup_t = (on_cuda ? iou > static_cast<float>(iou_threshold) : iou.to(at::kDouble) > iou_threshold)
+                                 .to(at::kCPU)
+                                 .contiguous();
+    const bool* sup = sup_t.data_ptr<bool>();
+    const int64_t width = n - r0;  // column c of the block is sorted box r0 + c
+    for (int64_t i = r0; i < r1; ++i) {
+      if (removed[i]) continue;
+      keep.push_back(i);
+      const bool* row = sup + (i - r0) * width;
+      for (int64_t j = i + 1; j < n; ++j) removed[j] = removed[j] || row[j - r0];
+    }
   }
   const at::Tensor keep_t = at::tensor(keep, at::kLong).to(boxes.device());
   return order.index_select(0, keep_t);

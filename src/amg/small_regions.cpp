@@ -151,7 +151,10 @@ std::pair<at::Tensor, bool> remove_small_regions(const at::Tensor& mask, double 
     for (int64_t l = 1; l < n_labels; ++l) fill[l] = small[l];
   } else {
     bool any = false;
-    for (int64_t l = 1; l < n_labels; ++l) any = any || (fill[l] = !small[l]);
+    for (int64_t l = 1; l < n_labels; ++l) {
+      fill[l] = !small[l];
+      any = any || fill[l];
+    }
     if (!any) {  // every island is small: keep the largest (first on ties, like np.argmax)
       int64_t best = 1;
       for (int64_t l = 2; l < n_labels; ++l)

@@ -2,7 +2,9 @@
 /// Typed errors. Every error carries the process exit code the CLI returns for it and a message
 /// that says what to do. Library code throws these; only apps/ catches and prints them.
 /// Exit codes (stable, documented in README "Exit codes"):
-///   2 usage/config error, 3 model error, 4 input image error, 5 output error, 1 internal.
+///   0 done, 1 internal, 2 usage/config, 3 model, 4 some inputs unreadable (do not retry),
+///   5 output not writable, 75 transient runtime failure such as a device error (retry),
+///   128 + signal when interrupted (130 SIGINT, 143 SIGTERM).
 #include <stdexcept>
 #include <string>
 
@@ -15,6 +17,7 @@ enum class ExitCode : int {
   kModel = 3,
   kImage = 4,
   kOutput = 5,
+  kTransient = 75,  // EX_TEMPFAIL
 };
 
 /// Base class of all sam2-amg errors.
@@ -40,11 +43,12 @@ class ModelError : public Error {
   explicit ModelError(const std::string& message) : Error(ExitCode::kModel, message) {}
 };
 
-/// One input image cannot be read; the run reports it and goes on with the next image.
+/// One input image cannot be read or used; the run reports it and goes on with the next image.
+/// An empty path means the caller knows which image it was (e.g. the generator's checks).
 class ImageReadError : public Error {
  public:
   ImageReadError(const std::string& path, const std::string& why)
-      : Error(ExitCode::kImage, "cannot read image '" + path + "': " + why), path_(path) {}
+      : Error(ExitCode::kImage, path.empty() ? why : "cannot read image '" + path + "': " + why), path_(path) {}
   const std::string& path() const noexcept { return path_; }
 
  private:

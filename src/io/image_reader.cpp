@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
 
 #include "common/error.h"
 
@@ -14,16 +16,92 @@ namespace sam2amg {
 
 namespace fs = std::filesystem;
 
-ImageU8 read_image_rgb(const std::string& path) {
-  if (!fs::is_regular_file(path)) throw ImageReadError(path, "no such file");
+namespace {
+
+std::uint32_t be32(const std::uint8_t* p) { return (p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]; }
+std::uint32_t le32(const std::uint8_t* p) { return p[0] | (p[1] << 8) | (p[2] << 16) | (std::uint32_t(p[3]) << 24); }
+
+bool is_png(const std::vector<std::uint8_t>& b) {
+  return b.size() >= 8 && b[0] == 0x89 && b[1] == 'P' && b[2] == 'N' && b[3] == 'G';
+}
+bool is_jpeg(const std::vector<std::uint8_t>& b) { return b.size() >= 3 && b[0] == 0xFF && b[1] == 0xD8; }
+
+// A truncated file decodes "successfully" with grey or missing rows in libjpeg/libpng; refuse it.
+std::string truncation_problem(const std::vector<std::uint8_t>& b) {
+  if (is_png(b)) {
+    static const std::uint8_t iend[] = {'I', 'E', 'N', 'D'};
+    const auto it = std::search(b.begin(), b.end(), std::begin(iend), std::end(iend));
+    if (it == b.end()) return "truncated PNG (no IEND chunk)";
+  } else if (is_jpeg(b)) {
+    // The last end-of-image marker must follow the first start-of-scan.
+    size_t sos = std::string::npos, eoi = std::string::npos;
+    for (size_t i = 2; i + 1 < b.size(); ++i) {
+      if (b[i] != 0xFF) continue;
+      if (b[i + 1] == 0xDA && sos == std::string::npos) sos = i;
+      if (b[i + 1] == 0xD9) eoi = i;
+    }
+    if (sos == std::string::npos || eoi == std::string::npos || eoi < sos) return "truncated JPEG (no end of image)";
+  }
+  return "";
+}
+
+std::string lower_ext(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext;
+}
+
+}  // namespace
+
+std::pair<std::int64_t, std::int64_t> probe_image_size(const std::vector<std::uint8_t>& b) {
+  if (is_png(b) && b.size() >= 24) return {be32(&b[16]), be32(&b[20])};
+  if (b.size() >= 26 && b[0] == 'B' && b[1] == 'M') {
+    const std::int32_t h = static_cast<std::int32_t>(le32(&b[22]));
+    return {static_cast<std::int32_t>(le32(&b[18])), h < 0 ? -std::int64_t{h} : h};
+  }
+  if (is_jpeg(b)) {
+    size_t i = 2;
+    while (i + 9 < b.size()) {
+      if (b[i] != 0xFF) return {0, 0};
+      const std::uint8_t marker = b[i + 1];
+      if (marker == 0xFF) {
+        ++i;
+        continue;
+      }
+      const size_t len = (b[i + 2] << 8) | b[i + 3];
+      // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC) carry the frame size.
+      if (marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC)
+        return {(b[i + 7] << 8) | b[i + 8], (b[i + 5] << 8) | b[i + 6]};
+      i += 2 + len;
+    }
+  }
+  return {0, 0};
+}
+
+ImageU8 read_image_rgb(const std::string& path, const ReadOptions& options) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) throw ImageReadError(path, "no such file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ImageReadError(path, "cannot open the file (permissions?)");
+  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (bytes.empty()) throw ImageReadError(path, "empty file");
+  const auto [w, h] = probe_image_size(bytes);
+  if (w * h > options.max_pixels)
+    throw ImageReadError(path, std::to_string(w) + "x" + std::to_string(h) + " pixels is above max_image_pixels (" +
+                                   std::to_string(options.max_pixels) + "); raise --max-image-pixels to read it");
+  if (const std::string t = truncation_problem(bytes); !t.empty()) throw ImageReadError(path, t);
+
+  int flags = cv::IMREAD_COLOR;
+  if (!options.apply_exif) flags |= cv::IMREAD_IGNORE_ORIENTATION;
   cv::Mat bgr;
   try {
-    // IMREAD_COLOR: 3-channel 8-bit output, EXIF orientation applied.
-    bgr = cv::imread(path, cv::IMREAD_COLOR);
+    bgr = cv::imdecode(cv::Mat(1, static_cast<int>(bytes.size()), CV_8UC1, bytes.data()), flags);
   } catch (const cv::Exception& e) {
-    throw ImageReadError(path, e.what());
+    throw ImageReadError(path, std::string("decoder error: ") + e.what());
   }
   if (bgr.empty()) throw ImageReadError(path, "not a readable image (unknown format or corrupt data)");
+  if (std::int64_t(bgr.cols) * bgr.rows > options.max_pixels)
+    throw ImageReadError(path, "image is above max_image_pixels; raise --max-image-pixels to read it");
   ImageU8 out;
   out.width = bgr.cols;
   out.height = bgr.rows;
@@ -47,27 +125,74 @@ void write_image_rgb(const std::string& path, const ImageU8& image) {
 }
 
 bool has_image_extension(const std::string& path) {
-  std::string ext = fs::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  const std::string ext = lower_ext(path);
   for (const char* e : {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm"})
     if (ext == e) return true;
   return false;
 }
 
-std::vector<std::string> collect_inputs(const std::vector<std::string>& paths) {
-  std::vector<std::string> out;
-  for (const std::string& p : paths) {
-    if (fs::is_directory(p)) {
-      for (const auto& entry : fs::directory_iterator(p))
-        if (entry.is_regular_file() && has_image_extension(entry.path().string())) out.push_back(entry.path().string());
-    } else if (fs::exists(p)) {
-      out.push_back(p);
+bool glob_match(const std::string& pattern, const std::string& name) {
+  // Iterative wildcard match with backtracking to the last '*'.
+  size_t p = 0, n = 0, star = std::string::npos, mark = 0;
+  while (n < name.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == name[n])) {
+      ++p;
+      ++n;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = n;
+    } else if (star != std::string::npos) {
+      p = star + 1;
+      n = ++mark;
     } else {
-      throw UsageError("input '" + p + "' does not exist");
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+std::vector<InputFile> collect_inputs(const IoOptions& io) {
+  std::vector<std::string> roots;
+  for (const std::string& p : io.input) {
+    if (p != "-") {
+      roots.push_back(p);
+      continue;
+    }
+    for (std::string line; std::getline(std::cin, line);)
+      if (!line.empty()) roots.push_back(line);
+  }
+  if (!io.input_list.empty()) {
+    std::ifstream list(io.input_list);
+    if (!list) throw UsageError("cannot open input list '" + io.input_list + "'");
+    for (std::string line; std::getline(list, line);)
+      if (!line.empty() && line[0] != '#') roots.push_back(line);
+  }
+  std::vector<InputFile> out;
+  auto keep = [&](const fs::path& file) {
+    const std::string name = file.filename().string();
+    return has_image_extension(name) && (io.glob.empty() || glob_match(io.glob, name));
+  };
+  for (const std::string& root : roots) {
+    std::error_code ec;
+    if (fs::is_directory(root, ec)) {
+      auto add = [&](const fs::directory_entry& e) {
+        if (e.is_regular_file() && keep(e.path()))
+          out.push_back({e.path().string(), fs::relative(e.path(), root).generic_string()});
+      };
+      if (io.recursive) {
+        for (const auto& e : fs::recursive_directory_iterator(root)) add(e);
+      } else {
+        for (const auto& e : fs::directory_iterator(root)) add(e);
+      }
+    } else if (fs::exists(root, ec)) {
+      out.push_back({root, fs::path(root).filename().string()});
+    } else {
+      throw UsageError("input '" + root + "' does not exist");
     }
   }
   // Never filesystem order: runs must be reproducible.
-  std::sort(out.begin(), out.end());
+  std::sort(out.begin(), out.end(), [](const InputFile& a, const InputFile& b) { return a.path < b.path; });
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }

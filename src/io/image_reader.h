@@ -1,25 +1,49 @@
 #pragma once
-/// Image decoding (OpenCV stays inside io/).
+/// Image inputs: finding them and decoding them (OpenCV stays inside io/).
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "common/image.h"
+#include "io/run_config.h"
 
 namespace sam2amg {
 
-/// Reads any image OpenCV decodes as 8-bit RGB. Policy: EXIF orientation is applied (the pixels
-/// are rotated as viewers show them); grayscale is replicated to RGB; alpha is dropped (not
-/// composited); 16-bit samples are scaled to 8 bits. Throws ImageReadError naming the path.
-ImageU8 read_image_rgb(const std::string& path);
+/// How images are decoded. Policy (README "Inputs"): 8-bit RGB always; EXIF orientation applied
+/// or ignored as asked; grayscale replicated to RGB; alpha dropped (not composited); 16-bit
+/// samples reduced to 8 bits by OpenCV; CMYK JPEGs converted to RGB by libjpeg.
+struct ReadOptions {
+  bool apply_exif = true;
+  std::int64_t max_pixels = std::int64_t{1} << 28;
+};
 
-/// Writes an RGB image (PNG/JPEG by extension); used by tests and tools. Throws OutputError.
+/// Reads and decodes one image. The header is checked before decoding: empty, truncated and
+/// oversized files are refused without decoding. Throws ImageReadError naming path and reason.
+ImageU8 read_image_rgb(const std::string& path, const ReadOptions& options = {});
+
+/// Width and height from a PNG, JPEG or BMP header, or {0, 0} for other formats.
+std::pair<std::int64_t, std::int64_t> probe_image_size(const std::vector<std::uint8_t>& bytes);
+
+/// Writes an RGB image (PNG/JPEG by extension). Throws OutputError.
 void write_image_rgb(const std::string& path, const ImageU8& image);
 
 /// True for file names with an image extension OpenCV reads (case-insensitive).
 bool has_image_extension(const std::string& path);
 
-/// Expands files and folders (folders: their image files, not recursive) into a sorted,
-/// de-duplicated list. Throws UsageError for a path that does not exist.
-std::vector<std::string> collect_inputs(const std::vector<std::string>& paths);
+/// One input image: where it is, and the name outputs use (relative to its folder input).
+struct InputFile {
+  std::string path;
+  std::string name;
+  bool operator==(const InputFile& o) const { return path == o.path; }
+};
+
+/// Expands io.input (files, folders, "-" for paths on stdin) and io.input_list into a sorted,
+/// de-duplicated list; folders give their image files (sub-folders with io.recursive), filtered
+/// by io.glob. Explicit files are kept whatever their extension. Throws UsageError for a path that
+/// does not exist.
+std::vector<InputFile> collect_inputs(const IoOptions& io);
+
+/// Shell-style match of a file name against a pattern with * and ?.
+bool glob_match(const std::string& pattern, const std::string& name);
 
 }  // namespace sam2amg

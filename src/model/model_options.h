@@ -7,6 +7,10 @@ namespace sam2amg {
 struct ModelOptions {
   /// "auto" (CUDA when available, else CPU), "cpu", "cuda" or "cuda:N".
   std::string device = "auto";
+  /// "auto" (the file's precision) or fp32 / bf16 / fp16, which must match the file's.
+  std::string precision = "auto";
+  /// CPU threads for LibTorch's intra-op pool; 0 keeps its default.
+  int threads = 0;
 };
 
 }  // namespace sam2amg

@@ -3,6 +3,8 @@
 #include <torch/cuda.h>
 #include <torch/script.h>
 
+#include <ATen/Parallel.h>
+
 #include <nlohmann/json.hpp>
 
 #include <fstream>
@@ -58,8 +60,8 @@ at::ScalarType dtype_of(const std::string& precision, const std::string& path) {
 ModelMetadata parse_metadata(const std::string& text, const std::string& path) {
   if (text.empty())
     throw ModelError(path + ": no " + std::string(kMetadataFile) +
-                     " metadata inside the file; it was not made by scripts/export_sam2.py or "
-                     "`sam2-amg make-synthetic-model` (see docs/model-contract.md)");
+                     " metadata inside the file; it is not an export that follows docs/model-contract.md "
+                     "(for a test model run `sam2-amg make-synthetic-model FILE`)");
   ModelMetadata m;
   try {
     const auto j = nlohmann::json::parse(text);
@@ -81,7 +83,7 @@ ModelMetadata parse_metadata(const std::string& text, const std::string& path) {
   if (m.contract_version != kContractVersion)
     throw ModelError(path + ": model contract version " + std::to_string(m.contract_version) +
                      ", this sam2-amg reads version " + std::to_string(kContractVersion) +
-                     "; re-export the model with this release's scripts/export_sam2.py");
+                     "; re-export the model for this release (docs/model-contract.md)");
   if (m.image_size <= 0 || m.image_size % 16 != 0)
     throw ModelError(path + ": metadata image_size " + std::to_string(m.image_size) + " is not a positive multiple of 16");
   return m;
@@ -115,7 +117,7 @@ Sam2Model::~Sam2Model() = default;
 
 Sam2Model Sam2Model::load(const std::string& path, const ModelOptions& options) {
   if (!std::ifstream(path).good())
-    throw ModelError("cannot open model file '" + path + "': check the path (make one with scripts/export_sam2.py, "
+    throw ModelError("cannot open model file '" + path + "': check the path (an export per docs/model-contract.md, "
                      "or `sam2-amg make-synthetic-model FILE` for a test model)");
   auto impl = std::make_unique<Impl>();
   impl->path = path;
@@ -129,13 +131,17 @@ Sam2Model Sam2Model::load(const std::string& path, const ModelOptions& options) 
   }
   impl->metadata = parse_metadata(extra[kMetadataFile], path);
   impl->dtype = dtype_of(impl->metadata.precision, path);
+  if (options.precision != "auto" && options.precision != impl->metadata.precision)
+    throw ModelError(path + " was exported in " + impl->metadata.precision + ", not " + options.precision +
+                     "; export it in " + options.precision + " or use --precision auto");
+  if (options.threads > 0) at::set_num_threads(options.threads);
   const std::string& traced = impl->metadata.device;
   if (traced == "cuda" && !impl->device.is_cuda())
     throw ModelError(path + " was exported for CUDA and cannot run on " + impl->device.str() +
-                     "; run with --device cuda or export a CPU variant (scripts/export_sam2.py --device cpu)");
+                     "; run with --device cuda or export a CPU variant");
   if (traced == "cpu" && !impl->device.is_cpu())
     throw ModelError(path + " was exported for the CPU; run with --device cpu or export a CUDA variant "
-                     "(scripts/export_sam2.py --device cuda)");
+                     "of it");
   for (const MethodSpec& spec : kMethods) {
     auto method = impl->module.find_method(spec.name);
     if (!method)

@@ -47,7 +47,7 @@ std::string MaskGenerator::describe() const { return impl_->model.describe(); }
 
 std::vector<MaskRecord> MaskGenerator::generate(const ImageU8& image) const {
   if (image.empty() || image.rgb.size() != size_t(image.width) * image.height * 3)
-    throw ImageReadError("<memory>", "image buffer does not hold width*height*3 bytes");
+    throw ImageReadError("", "the image buffer does not hold width*height*3 bytes");
   c10::InferenceMode guard;
   MaskData data = impl_->generate_masks(image);
 
@@ -81,6 +81,11 @@ std::vector<MaskRecord> MaskGenerator::generate(const ImageU8& image) const {
 MaskData MaskGenerator::Impl::generate_masks(const ImageU8& image) const {
   const int64_t orig_h = image.height, orig_w = image.width;
   const CropBoxes crops = generate_crop_boxes(orig_h, orig_w, config.crop_n_layers, config.crop_overlap_ratio);
+  // Tiny images make empty crops (the reference fails in its resize there); refuse the image.
+  for (const CropBoxXyxy& b : crops.boxes)
+    if (b[2] <= b[0] || b[3] <= b[1])
+      throw ImageReadError("", std::to_string(orig_w) + "x" + std::to_string(orig_h) + " is too small for crop_n_layers " +
+                                   std::to_string(config.crop_n_layers) + " (it gives an empty crop)");
 
   // Iterate over image crops.
   MaskData data;
@@ -168,12 +173,19 @@ MaskData MaskGenerator::Impl::process_batch(const at::Tensor& points, const Imag
   data.iou_preds = iou.flatten(0, 1);
   data.points = points.repeat_interleave(c, 0);
   if (!config.use_m2m) {
-    // The IoU filter is per mask, so applying it before upsampling is exact and saves the
-    // upsampling (and memory) of every rejected candidate.
-    data.low_res_masks = logits.flatten(0, 1);
-    filter_by_iou(data);
-    data.masks = postprocess_masks(data.low_res_masks.unsqueeze(1), crop_h, crop_w, fill, fill).squeeze(1);
-    data.low_res_masks = at::Tensor();
+    if (logits.is_cuda()) {
+      // The CUDA kernel computes every output pixel alone, so rejecting by IoU before
+      // upsampling is exact and saves upsampling (and memory) for every rejected candidate.
+      data.low_res_masks = logits.flatten(0, 1);
+      filter_by_iou(data);
+      data.masks = postprocess_masks(data.low_res_masks.unsqueeze(1), crop_h, crop_w, fill, fill).squeeze(1);
+      data.low_res_masks = at::Tensor();
+    } else {
+      // LibTorch's CPU kernel picks its arithmetic by shape and thread count: upsample the
+      // (B, C) block like the reference so the last bits agree.
+      data.masks = postprocess_masks(logits, crop_h, crop_w, fill, fill).flatten(0, 1);
+      filter_by_iou(data);
+    }
     filter_by_stability(data);
   } else {
     // One step refinement using the previous low-res predictions (clamped like the predictor's).

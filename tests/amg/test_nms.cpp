@@ -23,6 +23,12 @@ TEST_CASE("nms: IoU without +1, strict greater-than", "[amg][nms]") {
   const at::Tensor half = boxes_of({0, 0, 10, 10, 0, 0, 10, 5});
   CHECK(to_vec(nms(half, s, 0.5)) == std::vector<int64_t>{0, 1});
   CHECK(to_vec(nms(half, s, 0.49)) == std::vector<int64_t>{0});
+  // IoU 4/5 is float(0.8), a hair above 0.8: torchvision suppresses on the CPU (double
+  // threshold) and keeps on CUDA (float threshold); we do the same on each device.
+  const at::Device dev(test::test_device());
+  const at::Tensor fifth = boxes_of({0, 0, 5, 1, 0, 0, 4, 1}).to(dev);
+  const auto kept = to_vec(nms(fifth, s.to(dev), 0.8).cpu());
+  CHECK(kept.size() == (dev.is_cuda() ? 2u : 1u));
 }
 
 TEST_CASE("nms: keep order is descending score, ties by input index", "[amg][nms]") {

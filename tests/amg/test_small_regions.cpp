@@ -108,6 +108,15 @@ TEST_CASE("remove_small_regions: SAM 1 semantics, area < A", "[amg][regions]") {
   CHECK(changed2);
   CHECK_FALSE(cleaned[4][5].item<bool>());
   CHECK(cleaned[0][0].item<bool>());
+  // Every island that is not small stays, not just the first one.
+  const at::Tensor two = logits_from({"###..###",
+                                      "###..###",
+                                      "........",
+                                      "...#...."})[0][0] > 0;
+  auto [both, changed4] = remove_small_regions(two, 3, "islands");
+  CHECK(changed4);
+  CHECK(both.sum().item<int64_t>() == 12);
+  CHECK_FALSE(both[3][3].item<bool>());
   auto [largest, changed3] = remove_small_regions(mask, 100, "islands");
   CHECK(changed3);
   CHECK(largest.sum().item<int64_t>() == 13);

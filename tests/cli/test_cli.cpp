@@ -1,4 +1,6 @@
 // Runs the real sam2-amg binary (path from SAM2AMG_BIN, set by CTest).
+#include <opencv2/imgcodecs.hpp>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +13,8 @@
 
 using namespace sam2amg;
 using namespace sam2amg::test;
+namespace fs = std::filesystem;
+using nlohmann::json;
 
 namespace {
 
@@ -20,15 +24,35 @@ std::string bin() {
 }
 
 std::string slurp(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
 }
 
+// A folder of small images and a synthetic model, shared by the tests below.
+struct Corpus {
+  TempDir dir;
+  std::string model = dir.file("synthetic.pt");
+  std::string images = dir.file("in");
+  Corpus(int n_images) {
+    REQUIRE(run_command(bin() + " make-synthetic-model " + model + " 2>/dev/null") == 0);
+    fs::create_directory(images);
+    for (int i = 0; i < n_images; ++i) {
+      const int s = 8 * (i % 4);
+      char name[32];
+      std::snprintf(name, sizeof name, "/img%02d.png", i);
+      write_image_rgb(images + name, make_image(64, 48, kBlack, {{4 + s, 4, 30 + s, 20, kRed}, {20, 28, 60, 44, kBlue}}));
+    }
+  }
+  std::string run(const std::string& args) const {
+    return bin() + " --model " + model + " --device " + test_device() + " --points-per-side 8 " + args;
+  }
+};
+
 }  // namespace
 
-TEST_CASE("--help lists every AMG flag with its reference default", "[cli]") {
+TEST_CASE("The help text lists every AMG flag with its reference default", "[cli]") {
   TempDir dir;
   REQUIRE(run_command(bin() + " --help > " + dir.file("help.txt") + " 2>&1") == 0);
   const std::string help = slurp(dir.file("help.txt"));
@@ -38,44 +62,139 @@ TEST_CASE("--help lists every AMG flag with its reference default", "[cli]") {
       {"--stability-score-offset", "1"},  {"--mask-threshold", "0"},
       {"--box-nms-thresh", "0.7"},        {"--crop-n-layers", "0"},
       {"--crop-nms-thresh", "0.7"},       {"--crop-overlap-ratio", "0.341333"},
-      {"--crop-n-points-downscale-factor", "1"}, {"--point-grids", ""},
+      {"--crop-n-points-downscale-factor", "1"}, {"--point-grids", "none"},
       {"--min-mask-region-area", "0"},    {"--output-mode", "binary_mask"},
       {"--use-m2m", "false"},             {"--multimask-output", "true"}};
   for (const auto& [flag, def] : flags) {
     INFO(flag);
     const size_t at = help.find(flag);
     REQUIRE(at != std::string::npos);
-    const std::string line = help.substr(at, help.find('\n', at) - at);
-    CHECK(line.find(def) != std::string::npos);
+    // The flag's entry: its line and the description line under it.
+    const size_t end = help.find('\n', help.find('\n', at) + 1);
+    const std::string entry = help.substr(at, end - at);
+    CHECK(entry.find(def) != std::string::npos);
   }
 }
 
-TEST_CASE("sam2-amg runs a folder with the synthetic model and skips a bad image", "[cli][e2e]") {
+TEST_CASE("Config file, flags and --print-config", "[cli][config]") {
   TempDir dir;
-  const std::string model = dir.file("synthetic.pt");
-  REQUIRE(run_command(bin() + " make-synthetic-model " + model + " 2>/dev/null") == 0);
-  std::filesystem::create_directory(dir.file("in"));
-  write_image_rgb(dir.file("in/b.png"), four_object_scene());
-  write_image_rgb(dir.file("in/a.png"), make_image(64, 48, kBlack, {{8, 8, 40, 40, kRed}}));
-  std::ofstream(dir.file("in/c.png")) << "corrupt";
+  std::ofstream(dir.file("run.yaml")) << "pred_iou_thresh: 0.5\npoints_per_side: 16\nuse_m2m: true\n";
+  const std::string base = bin() + " --config " + dir.file("run.yaml") + " --print-config";
+  // Absent flags never override the file; given ones do.
+  REQUIRE(run_command(base + " --points-per-side 8 --no-multimask-output > " + dir.file("eff.yaml")) == 0);
+  const std::string eff = slurp(dir.file("eff.yaml"));
+  CHECK(eff.find("\npred_iou_thresh: 0.5\n") != std::string::npos);
+  CHECK(eff.find("\npoints_per_side: 8\n") != std::string::npos);
+  CHECK(eff.find("\nuse_m2m: true\n") != std::string::npos);
+  CHECK(eff.find("\nmultimask_output: false\n") != std::string::npos);
+  // The printed config reproduces itself.
+  REQUIRE(run_command(bin() + " --config " + dir.file("eff.yaml") + " --print-config > " + dir.file("eff2.yaml")) == 0);
+  CHECK(slurp(dir.file("eff2.yaml")) == eff);
+  // A typo in the file: exit 2, with the line and the closest key.
+  std::ofstream(dir.file("bad.yaml")) << "pred_iou_thresh: 0.5\nstability_score_tresh: 0.9\n";
+  CHECK(run_command(bin() + " --config " + dir.file("bad.yaml") + " --print-config 2> " + dir.file("e.txt")) == 2);
+  CHECK(slurp(dir.file("e.txt")).find("bad.yaml:2: unknown key 'stability_score_tresh'; did you mean "
+                                      "'stability_score_thresh'?") != std::string::npos);
+  // SAM 1 habits: a float --crop-overlap-ratio and --output for the folder.
+  REQUIRE(run_command(bin() + " --crop-overlap-ratio 0.25 --output masks_dir --print-config > " + dir.file("s1.yaml")) == 0);
+  CHECK(slurp(dir.file("s1.yaml")).find("\nout_dir: \"masks_dir\"\n") != std::string::npos);
+  CHECK(slurp(dir.file("s1.yaml")).find("\ncrop_overlap_ratio: 0.25\n") != std::string::npos);
+}
 
-  const std::string out = dir.file("masks.json");
-  const int rc = run_command(bin() + " --model " + model + " --input " + dir.file("in") + " --out " + out +
-                             " --device " + test_device() + " --points_per_side 16 2> " + dir.file("log.txt"));
-  CHECK(rc == 4);  // the bad image is reported with its own exit code, after a complete run
-  const std::string log = slurp(dir.file("log.txt"));
-  CHECK(log.find("c.png") != std::string::npos);
+TEST_CASE("A folder with broken files: each reported, nothing else lost", "[cli][e2e]") {
+  Corpus c(3);
+  std::ofstream(c.images + "/empty.png").flush();
+  std::ofstream(c.images + "/text.jpg") << "not a jpeg";
+  const std::string good = slurp(c.images + "/img00.png");
+  std::ofstream(c.images + "/cut.png", std::ios::binary) << good.substr(0, good.size() / 2);
 
-  std::ifstream in(out);
-  const auto j = nlohmann::json::parse(in);
-  REQUIRE(j["images"].size() == 2);
-  CHECK(j["images"][0]["file_name"] == "a.png");  // sorted order
-  CHECK(j["images"][1]["width"] == 256);
-  int per_image[3] = {0, 0, 0};
-  for (const auto& a : j["annotations"]) ++per_image[a["image_id"].get<int>()];
-  CHECK(per_image[1] == 2);  // background and the red square
-  CHECK(per_image[2] == 5);
-  CHECK(j["annotations"][0]["id"] == 1);
+  const std::string out = c.dir.file("masks.json");
+  const int rc = run_command(c.run("--input " + c.images + " --out " + out + " 2> " + c.dir.file("log.txt")));
+  CHECK(rc == 4);  // some inputs bad: do not retry
+  const std::string log = slurp(c.dir.file("log.txt"));
+  CHECK(log.find("empty.png': empty file") != std::string::npos);
+  CHECK(log.find("text.jpg': truncated JPEG") == std::string::npos);  // not a JPEG at all
+  CHECK(log.find("text.jpg': not a readable image") != std::string::npos);
+  CHECK(log.find("cut.png': truncated PNG") != std::string::npos);
+
+  const json j = json::parse(slurp(out));
+  REQUIRE(j["images"].size() == 3);
+  CHECK(j["images"][0]["file_name"] == "img00.png");  // sorted order
+  CHECK(j["annotations"].size() == 9);  // background, red and blue in each good image
+}
+
+TEST_CASE("The COCO file and the amg.py PNG folders hold the same masks", "[cli][e2e]") {
+  Corpus c(2);
+  const std::string out = c.dir.file("masks.json"), dir = c.dir.file("png");
+  REQUIRE(run_command(c.run("-q --input " + c.images + " --out " + out + " --out-dir " + dir)) == 0);
+  const json j = json::parse(slurp(out));
+  for (const json& img : j["images"]) {
+    const std::string stem = fs::path(img["file_name"].get<std::string>()).stem().string();
+    const std::string csv = slurp(dir + "/" + stem + "/metadata.csv");
+    CHECK(csv.rfind("id,area,bbox_x0,bbox_y0,bbox_w,bbox_h,point_input_x,point_input_y,predicted_iou,"
+                    "stability_score,crop_box_x0,crop_box_y0,crop_box_w,crop_box_h\n", 0) == 0);
+    int k = 0;
+    for (const json& a : j["annotations"]) {
+      if (a["image_id"] != img["id"]) continue;
+      const Rle rle = rle_from_string(a["segmentation"]["counts"], a["segmentation"]["size"][0],
+                                      a["segmentation"]["size"][1]);
+      const cv::Mat png = cv::imread(dir + "/" + stem + "/" + std::to_string(k++) + ".png", cv::IMREAD_UNCHANGED);
+      REQUIRE(png.type() == CV_8UC1);
+      std::vector<std::uint8_t> bits(png.begin<std::uint8_t>(), png.end<std::uint8_t>());
+      for (auto& b : bits) b = b == 255;
+      CHECK(rle_to_mask(rle) == bits);
+      CHECK(a["area"] == area_from_rle(rle));
+    }
+    CHECK(k > 0);
+  }
+}
+
+TEST_CASE("JSON lines on stdout with nothing else there, paths from stdin", "[cli][e2e]") {
+  Corpus c(3);
+  const std::string cmd = "ls " + c.images + "/*.png | " + c.run("--input - --jsonl -") + " > " + c.dir.file("out.jsonl") +
+                          " 2> " + c.dir.file("err.txt");
+  REQUIRE(run_command(cmd) == 0);
+  std::istringstream lines(slurp(c.dir.file("out.jsonl")));
+  int n = 0;
+  for (std::string line; std::getline(lines, line); ++n) {
+    const json j = json::parse(line);  // throws if anything else reached stdout
+    CHECK(j["image"]["width"] == 64);
+    CHECK(j["annotations"].size() == 3);
+    CHECK(j["sam2_amg"]["model_sha256"].get<std::string>().size() == 64);
+  }
+  CHECK(n == 3);
+  CHECK(slurp(c.dir.file("err.txt")).find("3 images") != std::string::npos);
+}
+
+TEST_CASE("A killed run resumes to the same COCO file as an uninterrupted one", "[cli][e2e][resume]") {
+  Corpus c(12);
+  // Same output path for every run: the path is part of the config each output records.
+  const std::string whole = c.dir.file("whole.json"), part = c.dir.file("part.json");
+  REQUIRE(run_command(c.run("-q --input " + c.images + " --out " + part)) == 0);
+  fs::rename(part, whole);
+
+  // SIGKILL once three images are journalled: no chance to clean up.
+  const std::string journal = part + ".partial.jsonl";
+  const std::string kill_script = c.run("-q --input " + c.images + " --out " + part) + " & pid=$!; " +
+                                  "while [ \"$(cat " + journal + " 2>/dev/null | wc -l)\" -lt 3 ]; do sleep 0.05; done; " +
+                                  "kill -9 $pid; wait $pid; exit 0";
+  REQUIRE(run_command("bash -c '" + kill_script + "'") == 0);
+  CHECK_FALSE(fs::exists(part));
+  REQUIRE(run_command(c.run("-q --resume --input " + c.images + " --out " + part + " 2> " + c.dir.file("r.txt"))) == 0);
+  CHECK(slurp(part) == slurp(whole));
+  CHECK_FALSE(fs::exists(journal));
+
+  // SIGTERM: the current image finishes, a valid file is written, exit 143; --resume completes.
+  fs::remove(part);
+  const std::string term_script = c.run("-q --input " + c.images + " --out " + part) + " & pid=$!; " +
+                                  "while [ \"$(cat " + journal + " 2>/dev/null | wc -l)\" -lt 2 ]; do sleep 0.05; done; " +
+                                  "kill -TERM $pid; wait $pid; exit $?";
+  CHECK(run_command("bash -c '" + term_script + "'") == 143);
+  const json partial = json::parse(slurp(part));
+  CHECK(partial["images"].size() >= 2);
+  CHECK(partial["images"].size() < 12);
+  REQUIRE(run_command(c.run("-q --resume --input " + c.images + " --out " + part)) == 0);
+  CHECK(slurp(part) == slurp(whole));
 }
 
 TEST_CASE("Invalid values exit with code 2 and a message", "[cli]") {
@@ -86,8 +205,9 @@ TEST_CASE("Invalid values exit with code 2 and a message", "[cli]") {
   CHECK(run_command(base + " --box-nms-thresh 2 2>" + dir.file("e1.txt")) == 2);
   CHECK(slurp(dir.file("e1.txt")).find("box_nms_thresh") != std::string::npos);
   CHECK(run_command(base + " --output-mode png 2>/dev/null") == 2);
+  CHECK(run_command(base + " --exif sideways 2>/dev/null") == 2);
   CHECK(run_command(base + " --no-such-flag 2>/dev/null") == 2);
-  CHECK(run_command(bin() + " --input " + dir.path() + " 2>/dev/null") == 2);  // --model and --out missing
-  CHECK(run_command(base + " 2>" + dir.file("e2.txt")) == 3);    // model file missing
+  CHECK(run_command(bin() + " --input " + dir.path() + " 2>/dev/null") == 2);  // no model, no output
+  CHECK(run_command(base + " 2>" + dir.file("e2.txt")) == 3);                   // model file missing
   CHECK(slurp(dir.file("e2.txt")).find("x.pt") != std::string::npos);
 }

@@ -1,23 +1,35 @@
+#include <opencv2/imgcodecs.hpp>
+
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "common/error.h"
-#include "io/coco_writer.h"
 #include "io/image_reader.h"
 #include "io/point_grids_file.h"
+#include "io/sha256.h"
+#include "io/writers.h"
 #include "support/catch.h"
 #include "support/fixtures.h"
 
 using namespace sam2amg;
 using namespace sam2amg::test;
 namespace fs = std::filesystem;
+using nlohmann::json;
 
 namespace {
 
-nlohmann::json read_json(const std::string& path) {
+json read_json(const std::string& path) {
   std::ifstream in(path);
-  return nlohmann::json::parse(in);
+  return json::parse(in);
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 MaskRecord record_of(const Rle& rle, float iou) {
@@ -32,61 +44,154 @@ MaskRecord record_of(const Rle& rle, float iou) {
   return r;
 }
 
+const Provenance kProv{"9.9.9", "m.pt", "abc123", "points_per_side: 32\n", "apply"};
+const ImageU8 kImage = make_image(4, 4, kBlack, {});
+
+ImageInfo info_of(const std::string& name) { return {{"/data/" + name, name}, 4, 4}; }
+
 }  // namespace
 
-TEST_CASE("CocoWriter writes a COCO instances file pycocotools can load", "[io][coco]") {
+TEST_CASE("COCO writer: a pycocotools-style instances file", "[io][coco]") {
   TempDir dir;
   const std::string path = dir.file("masks.json");
   {
-    CocoWriter w(path, {"coco_rle", "test run"});
-    w.add_image("a.png", 4, 4, {record_of({4, 4, {5, 3, 8}}, 0.9f), record_of({4, 4, {0, 16}}, 0.8f)});
-    w.add_image("b.png", 4, 4, {});
-    w.add_image("c.png", 4, 4, {record_of({4, 4, {16}}, 0.7f)});
-    w.close();
+    auto w = make_coco_writer(path, SegmentationFormat::kCompressedRle, kProv, false);
+    w->write(info_of("a.png"), kImage, {record_of({4, 4, {5, 3, 8}}, 0.9f), record_of({4, 4, {0, 16}}, 0.8f)});
+    w->write(info_of("b.png"), kImage, {});
+    w->write(info_of("c.png"), kImage, {record_of({4, 4, {16}}, 0.7f)});
+    w->finish(true);
   }
-  const auto j = read_json(path);
+  const json j = read_json(path);
   REQUIRE(j["images"].size() == 3);
   CHECK(j["images"][0]["id"] == 1);
   CHECK(j["images"][2]["file_name"] == "c.png");
-  CHECK(j["categories"][0]["id"] == 1);
-  const auto& anns = j["annotations"];
+  CHECK(j["categories"] == json::array({{{"id", 1}, {"name", "object"}, {"supercategory", "object"}}}));
+  CHECK(j["info"]["sam2_amg"]["model_sha256"] == "abc123");
+  CHECK(j["info"]["sam2_amg"]["config"] == "points_per_side: 32\n");
+  const json& anns = j["annotations"];
   REQUIRE(anns.size() == 3);
   CHECK(anns[0]["id"] == 1);
   CHECK(anns[2]["id"] == 3);
   CHECK(anns[2]["image_id"] == 3);
-  CHECK(anns[0]["segmentation"]["counts"] == "538");
-  CHECK(anns[0]["segmentation"]["size"] == nlohmann::json::array({4, 4}));
-  CHECK(anns[0]["bbox"] == nlohmann::json::array({1.0, 1.0, 1.0, 3.0}));  // pycocotools' toBbox
-  CHECK(anns[0]["bbox_xywh_ref"] == nlohmann::json::array({1.0, 1.0, 0.0, 2.0}));
+  CHECK(anns[0]["segmentation"] == json{{"size", {4, 4}}, {"counts", "538"}});
+  CHECK(anns[0]["bbox"] == json::array({1.0, 1.0, 1.0, 3.0}));  // pycocotools' toBbox
+  CHECK(anns[0]["bbox_xywh_ref"] == json::array({1.0, 1.0, 0.0, 2.0}));
   CHECK(anns[0]["area"] == 3);
   CHECK(anns[0]["iscrowd"] == 0);
   CHECK(anns[0]["score"].get<double>() == double(0.9f));
   CHECK(anns[1]["segmentation"]["counts"] == "0`0");
-  CHECK(anns[0]["point_coords"] == nlohmann::json::array({nlohmann::json::array({1.5, 2.5})}));
+  CHECK(anns[0]["point_coords"] == json::array({json::array({1.5, 2.5})}));
   // Nothing temporary is left next to the output.
   CHECK(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()) == 1);
 }
 
-TEST_CASE("CocoWriter: uncompressed counts, and a run without masks", "[io][coco]") {
+TEST_CASE("COCO writer: uncompressed counts with iscrowd 1, polygons, an empty run", "[io][coco]") {
   TempDir dir;
-  {
-    CocoWriter w(dir.file("u.json"), {"uncompressed_rle", ""});
-    w.add_image("a.png", 4, 4, {record_of({4, 4, {5, 3, 8}}, 0.9f)});
-    w.close();
-  }
-  CHECK(read_json(dir.file("u.json"))["annotations"][0]["segmentation"]["counts"] ==
-        nlohmann::json::array({5, 3, 8}));
-  {
-    CocoWriter w(dir.file("empty.json"), {});
-    w.close();
-  }
-  const auto e = read_json(dir.file("empty.json"));
-  CHECK(e["images"].empty());
-  CHECK(e["annotations"].empty());
-  CHECK_THROWS_AS(CocoWriter(dir.file("no/such/dir/x.json"), {}), OutputError);
+  const Rle square{4, 4, {5, 2, 2, 2, 5}};  // pixels (1..2, 1..2)
+  auto u = make_coco_writer(dir.file("u.json"), SegmentationFormat::kUncompressedRle, kProv, false);
+  u->write(info_of("a.png"), kImage, {record_of(square, 0.9f)});
+  u->finish(true);
+  const json ua = read_json(dir.file("u.json"))["annotations"][0];
+  CHECK(ua["segmentation"]["counts"] == json::array({5, 2, 2, 2, 5}));
+  CHECK(ua["iscrowd"] == 1);
+
+  auto p = make_coco_writer(dir.file("p.json"), SegmentationFormat::kPolygon, kProv, false);
+  p->write(info_of("a.png"), kImage, {record_of(square, 0.9f)});
+  p->finish(true);
+  const json poly = read_json(dir.file("p.json"))["annotations"][0]["segmentation"];
+  REQUIRE(poly.size() == 1);
+  CHECK(poly[0] == json::array({1, 1, 1, 2, 2, 2, 2, 1}));  // the square's corner pixels
+
+  auto e = make_coco_writer(dir.file("empty.json"), SegmentationFormat::kCompressedRle, kProv, false);
+  e->finish(true);
+  const json ej = read_json(dir.file("empty.json"));
+  CHECK(ej["images"].empty());
+  CHECK(ej["annotations"].empty());
+  CHECK_THROWS_AS(make_coco_writer(dir.file("no/such/dir/x.json"), SegmentationFormat::kCompressedRle, kProv, false),
+                  OutputError);
 }
 
-TEST_CASE("Images are read as 8-bit RGB and bad files raise ImageReadError", "[io][image]") {
+TEST_CASE("COCO writer: a killed run resumes from its journal", "[io][coco][resume]") {
+  TempDir dir;
+  const std::string path = dir.file("m.json");
+  {
+    auto w = make_coco_writer(path, SegmentationFormat::kCompressedRle, kProv, false);
+    w->write(info_of("a.png"), kImage, {record_of({4, 4, {5, 3, 8}}, 0.9f)});
+    w->write(info_of("b.png"), kImage, {record_of({4, 4, {0, 16}}, 0.8f)});
+    // Destroyed without finish(), as a killed process; a torn line follows the last image.
+  }
+  std::ofstream(path + ".partial.jsonl", std::ios::app) << "{\"path\": \"/data/c.png\", \"ima";
+  CHECK_FALSE(fs::exists(path));
+  auto w = make_coco_writer(path, SegmentationFormat::kCompressedRle, kProv, true);
+  CHECK(w->done({"/data/a.png", "a.png"}));
+  CHECK(w->done({"/data/b.png", "b.png"}));
+  CHECK_FALSE(w->done({"/data/c.png", "c.png"}));
+  w->write(info_of("c.png"), kImage, {record_of({4, 4, {16}}, 0.7f)});
+  w->finish(true);
+  const json j = read_json(path);
+  REQUIRE(j["images"].size() == 3);
+  CHECK(j["images"][2]["file_name"] == "c.png");
+  REQUIRE(j["annotations"].size() == 3);
+  CHECK(j["annotations"][2]["id"] == 3);
+  CHECK(j["annotations"][1]["image_id"] == 2);
+  CHECK_FALSE(fs::exists(path + ".partial.jsonl"));  // complete: the journal is gone
+}
+
+TEST_CASE("Per-image writer: SAM 1 amg.py PNG folders and SA-1B JSON", "[io][writers]") {
+  TempDir dir;
+  const std::vector<InputFile> inputs{{"/d/x.png", "x.png"}, {"/d/x.jpg", "x.jpg"}, {"/d/sub/y.png", "sub/y.png"}};
+  MaskRecord r = record_of({4, 4, {5, 3, 8}}, 0.9076904058456421f);
+  r.bbox_xywh = {20, 20, 79, 69};
+  r.point_coords = {20, 20.5f};
+  {
+    auto w = make_per_image_writer(dir.path(), "binary_mask", SegmentationFormat::kCompressedRle, false, kProv, inputs);
+    w->write({inputs[0], 4, 4}, kImage, {r, record_of({4, 4, {16}}, 0.5f)});
+    w->write({inputs[2], 4, 4}, kImage, {});
+    CHECK(w->done(inputs[0]));
+    CHECK_FALSE(w->done(inputs[1]));
+    w->finish(true);
+  }
+  // x.png and x.jpg would collide on the stem "x": both keep their extension.
+  const std::string csv = slurp(dir.file("x.png/metadata.csv"));
+  CHECK(csv.substr(0, csv.find('\n')) == kAmgCsvHeader);
+  CHECK(csv.find("\n0,3,20.0,20.0,79.0,69.0,20.0,20.5,0.9076904058456421,0.9700000286102295,0.0,0.0,4.0,4.0\n") !=
+        std::string::npos);
+  CHECK(csv.back() != '\n');  // amg.py joins lines without a final newline
+  const cv::Mat png = cv::imread(dir.file("x.png/0.png"), cv::IMREAD_UNCHANGED);
+  REQUIRE(png.type() == CV_8UC1);
+  CHECK(png.at<std::uint8_t>(1, 1) == 255);
+  CHECK(png.at<std::uint8_t>(0, 1) == 0);
+  CHECK(fs::exists(dir.file("sub/y/metadata.csv")));
+  CHECK(read_json(dir.file("run.json"))["version"] == "9.9.9");
+
+  TempDir dir2;
+  auto w = make_per_image_writer(dir2.path(), "coco_rle", SegmentationFormat::kCompressedRle, true, kProv, inputs);
+  w->write({inputs[2], 4, 4}, kImage, {r});
+  w->finish(true);
+  const json sa = read_json(dir2.file("sub/y.json"));
+  CHECK(sa["image"] == json{{"image_id", 3}, {"width", 4}, {"height", 4}, {"file_name", "sub/y.png"}});
+  const json& a = sa["annotations"][0];
+  std::vector<std::string> keys;
+  for (auto it = a.begin(); it != a.end(); ++it) keys.push_back(it.key());
+  CHECK(keys == std::vector<std::string>{"area", "bbox", "crop_box", "id", "point_coords", "predicted_iou",
+                                         "segmentation", "stability_score"});
+  CHECK(a["bbox"] == json::array({20.0, 20.0, 79.0, 69.0}));  // SA-1B keeps SAM's own bbox
+  CHECK(fs::exists(dir2.file("sub/y.overlay.jpg")));
+}
+
+TEST_CASE("python_float_str matches Python's str(float)", "[io][writers]") {
+  CHECK(python_float_str(20.0) == "20.0");
+  CHECK(python_float_str(0.0) == "0.0");
+  CHECK(python_float_str(double(0.9f)) == "0.8999999761581421");
+  CHECK(python_float_str(0.0001) == "0.0001");
+  CHECK(python_float_str(0.00001) == "1e-05");
+  CHECK(python_float_str(1.5e-7) == "1.5e-07");
+  CHECK(python_float_str(1e16) == "1e+16");
+  CHECK(python_float_str(123456.0) == "123456.0");
+  CHECK(python_float_str(-2.5) == "-2.5");
+}
+
+TEST_CASE("Images are read as 8-bit RGB whatever the file holds", "[io][image]") {
   TempDir dir;
   const ImageU8 img = make_image(7, 5, kBlack, {{1, 1, 3, 4, kRed}, {4, 0, 7, 2, kBlue}});
   write_image_rgb(dir.file("x.png"), img);
@@ -95,22 +200,95 @@ TEST_CASE("Images are read as 8-bit RGB and bad files raise ImageReadError", "[i
   CHECK(back.height == 5);
   CHECK(back.rgb == img.rgb);  // RGB order survives OpenCV's BGR
 
-  std::ofstream(dir.file("bad.png")) << "this is not a png";
-  CHECK_THROWS_AS(read_image_rgb(dir.file("bad.png")), ImageReadError);
-  CHECK_THROWS_AS(read_image_rgb(dir.file("none.png")), ImageReadError);
+  cv::Mat gray(3, 2, CV_8UC1, cv::Scalar(77));
+  cv::imwrite(dir.file("g.png"), gray);
+  const ImageU8 g = read_image_rgb(dir.file("g.png"));
+  CHECK(g.rgb == std::vector<std::uint8_t>(3 * 2 * 3, 77));  // replicated to three channels
+
+  cv::Mat rgba(2, 2, CV_8UC4, cv::Scalar(10, 20, 30, 0));  // BGRA, fully transparent
+  cv::imwrite(dir.file("a.png"), rgba);
+  const ImageU8 a = read_image_rgb(dir.file("a.png"));
+  CHECK(a.rgb[0] == 30);  // alpha dropped, not composited
+  CHECK(a.rgb[2] == 10);
+
+  cv::Mat deep(2, 2, CV_16UC1, cv::Scalar(65535));
+  cv::imwrite(dir.file("d.png"), deep);
+  CHECK(read_image_rgb(dir.file("d.png")).rgb[0] == 255);  // 16-bit reduced to 8-bit
 }
 
-TEST_CASE("collect_inputs expands folders in sorted order", "[io][inputs]") {
+TEST_CASE("Broken image files are refused with their reason", "[io][image]") {
   TempDir dir;
-  for (const char* n : {"b.png", "a.JPG", "c.txt", "10.png", "2.png"}) std::ofstream(dir.file(n)) << "x";
-  const auto files = collect_inputs({dir.path()});
+  const ImageU8 img = make_image(64, 48, kBlack, {{8, 8, 40, 40, kRed}});
+  write_image_rgb(dir.file("ok.png"), img);
+  write_image_rgb(dir.file("ok.jpg"), img);
+  const std::string png = slurp(dir.file("ok.png")), jpg = slurp(dir.file("ok.jpg"));
+  auto put = [&](const std::string& name, const std::string& bytes) {
+    std::ofstream(dir.file(name), std::ios::binary) << bytes;
+  };
+  put("empty.png", "");
+  put("text.png", "hello, not an image");
+  put("cut.png", png.substr(0, png.size() / 2));
+  put("cut.jpg", jpg.substr(0, jpg.size() / 2));
+  // A valid PNG signature and IHDR claiming 100000 x 100000 pixels: refused before decoding.
+  std::string huge = png;
+  for (int k : {16, 20}) {
+    huge[k] = 0;
+    huge[k + 1] = 0x01;
+    huge[k + 2] = char(0x86);
+    huge[k + 3] = char(0xA0);
+  }
+  put("huge.png", huge);
+  auto reason = [&](const std::string& name) {
+    try {
+      read_image_rgb(dir.file(name));
+    } catch (const ImageReadError& e) {
+      CHECK(e.exit_code() == 4);
+      CHECK(e.path() == dir.file(name));
+      return std::string(e.what());
+    }
+    return std::string("read fine");
+  };
+  CHECK(reason("empty.png").find("empty file") != std::string::npos);
+  CHECK(reason("text.png").find("not a readable image") != std::string::npos);
+  CHECK(reason("cut.png").find("truncated PNG") != std::string::npos);
+  CHECK(reason("cut.jpg").find("truncated JPEG") != std::string::npos);
+  CHECK(reason("huge.png").find("100000x100000") != std::string::npos);
+  CHECK(reason("missing.png").find("no such file") != std::string::npos);
+  CHECK(reason("ok.jpg") == "read fine");
+  std::vector<std::uint8_t> jb(jpg.begin(), jpg.end());
+  CHECK(probe_image_size(jb) == std::pair<std::int64_t, std::int64_t>{64, 48});
+}
+
+TEST_CASE("collect_inputs: folders, recursion, globs, list files, sorted", "[io][inputs]") {
+  TempDir dir;
+  fs::create_directories(dir.file("sub"));
+  for (const char* n : {"b.png", "a.JPG", "c.txt", "10.png", "2.png", "sub/z.png"}) std::ofstream(dir.file(n)) << "x";
+  IoOptions io;
+  io.input = {dir.path()};
+  auto files = collect_inputs(io);
   REQUIRE(files.size() == 4);
-  CHECK(fs::path(files[0]).filename() == "10.png");
-  CHECK(fs::path(files[1]).filename() == "2.png");
-  CHECK(fs::path(files[2]).filename() == "a.JPG");
-  CHECK(fs::path(files[3]).filename() == "b.png");
-  CHECK(collect_inputs({dir.file("b.png"), dir.path()}).size() == 4);  // de-duplicated
-  CHECK_THROWS_AS(collect_inputs({dir.file("missing")}), UsageError);
+  CHECK(files[0].name == "10.png");
+  CHECK(files[1].name == "2.png");
+  CHECK(files[2].name == "a.JPG");
+  CHECK(files[3].name == "b.png");
+  io.recursive = true;
+  files = collect_inputs(io);
+  REQUIRE(files.size() == 5);
+  CHECK(files[4].name == "sub/z.png");
+  io.glob = "*.png";
+  CHECK(collect_inputs(io).size() == 4);
+  io = IoOptions{};
+  std::ofstream(dir.file("list.txt")) << dir.file("b.png") << "\n# comment\n" << dir.file("2.png") << "\n";
+  io.input_list = dir.file("list.txt");
+  io.input = {dir.file("b.png")};
+  files = collect_inputs(io);
+  REQUIRE(files.size() == 2);  // de-duplicated
+  CHECK(files[0].name == "2.png");
+  io.input = {dir.file("missing")};
+  CHECK_THROWS_AS(collect_inputs(io), UsageError);
+  CHECK(glob_match("*.jp*g", "photo.jpeg"));
+  CHECK(glob_match("img_??.png", "img_07.png"));
+  CHECK_FALSE(glob_match("img_??.png", "img_7.png"));
 }
 
 TEST_CASE("read_point_grids reads one grid per layer", "[io][grids]") {
@@ -121,4 +299,11 @@ TEST_CASE("read_point_grids reads one grid per layer", "[io][grids]") {
   CHECK(grids[0][1] == std::array<double, 2>{0.75, 0.5});
   std::ofstream(dir.file("bad.json")) << "{\"x\": 1}";
   CHECK_THROWS_AS(read_point_grids(dir.file("bad.json")), UsageError);
+}
+
+TEST_CASE("sha256 matches the FIPS 180-2 examples", "[io]") {
+  CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") ==
+        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 }

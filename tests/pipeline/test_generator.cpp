@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "common/error.h"
 #include "pipeline/mask_generator.h"
 #include "support/catch.h"
 #include "support/fixtures.h"
@@ -205,6 +206,15 @@ TEST_CASE("Loose thresholds let empty masks through, as the reference does", "[p
     CHECK(r.predicted_iou == 0.2f);
   }
   CHECK(empty == 16);
+}
+
+TEST_CASE("An image too small for its crop layers is refused, not crashed on", "[pipeline][e2e]") {
+  AmgConfig c;
+  c.crop_n_layers = 2;
+  c.points_per_side = 4;
+  const MaskGenerator gen(synthetic_model_path(), c, {test_device()});
+  CHECK_THROWS_AS(gen.generate(make_image(5, 5, kBlack, {})), ImageReadError);
+  CHECK(gen.generate(make_image(64, 64, kBlack, {{8, 8, 40, 40, kRed}})).size() == 2);
 }
 
 TEST_CASE("Nothing surviving with crops gives an empty list (the reference raises)", "[pipeline][e2e]") {

@@ -1,0 +1,103 @@
+#include "run_job.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+
+#include "common/error.h"
+#include "io/image_reader.h"
+#include "io/sha256.h"
+#include "io/writers.h"
+#include "pipeline/mask_generator.h"
+#include "progress.h"
+
+#ifndef SAM2AMG_VERSION
+#define SAM2AMG_VERSION "0.0.0"
+#endif
+
+namespace sam2amg::cli {
+
+namespace {
+
+std::atomic<int> g_signal{0};
+
+extern "C" void on_signal(int sig) { g_signal = sig; }
+
+}  // namespace
+
+int run_job(const RunConfig& config, const JobOptions& options) {
+  const IoOptions& io = config.io;
+  if (io.model.empty()) throw UsageError("no model: give --model FILE (or `model:` in the config)");
+  if (io.input.empty() && io.input_list.empty()) throw UsageError("no input: give --input PATH... or --input-list FILE");
+  if (io.out.empty() && io.out_dir.empty() && io.jsonl.empty())
+    throw UsageError("no output: give --out FILE.json, --out-dir DIR or --jsonl FILE|-");
+
+  const std::vector<InputFile> inputs = collect_inputs(io);
+  if (inputs.empty()) throw UsageError("no images found in the given inputs");
+
+  MaskGenerator generator(io.model, config.amg, ModelOptions{io.device, io.precision, io.threads});
+  spdlog::info("model: {}", generator.describe());
+  // The recorded config is the one that reproduces the output: resuming does not change it.
+  RunConfig recorded = config;
+  recorded.io.resume = false;
+  const Provenance provenance{SAM2AMG_VERSION, io.model, sha256_file(io.model), to_yaml(recorded), io.exif};
+  const SegmentationFormat format = segmentation_format(config.amg.output_mode, io.polygons);
+
+  std::vector<std::unique_ptr<MaskWriter>> writers;
+  if (!io.out.empty()) writers.push_back(make_coco_writer(io.out, format, provenance, io.resume));
+  if (!io.out_dir.empty())
+    writers.push_back(make_per_image_writer(io.out_dir, config.amg.output_mode, format, io.overlay, provenance, inputs));
+  if (!io.jsonl.empty()) writers.push_back(make_jsonl_writer(io.jsonl, format, provenance));
+
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+
+  const ReadOptions read_options{io.exif == "apply", io.max_image_pixels};
+  Progress progress(Progress::mode_for(options.progress, options.quiet), inputs.size());
+  size_t done = 0, failed = 0, skipped = 0, masks = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (const InputFile& input : inputs) {
+    if (g_signal) break;
+    // Resume: an image every writer already has is not redone.
+    bool all_done = io.resume;
+    for (const auto& w : writers) all_done = all_done && w->done(input);
+    if (all_done) {
+      ++skipped;
+      progress.update(++done, masks, failed);
+      continue;
+    }
+    try {
+      const ImageU8 image = read_image_rgb(input.path, read_options);
+      const std::vector<MaskRecord> records = generator.generate(image);
+      const ImageInfo info{input, image.width, image.height};
+      for (const auto& w : writers)
+        if (!io.resume || !w->done(input)) w->write(info, image, records);
+      masks += records.size();
+      spdlog::debug("{}: {} masks", input.path, records.size());
+    } catch (const ImageReadError& e) {
+      ++failed;
+      progress.interrupt();
+      if (e.path().empty())
+        spdlog::warn("skipped '{}': {}", input.path, e.what());
+      else
+        spdlog::warn("skipped: {}", e.what());
+    }
+    progress.update(++done, masks, failed);
+  }
+  const bool complete = !g_signal;
+  if (!complete) progress.interrupt();
+  for (const auto& w : writers) w->finish(complete);
+
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  spdlog::info("{} images ({} resumed), {} masks, {} unreadable, {:.2f} s", done, skipped, masks, failed, secs);
+  if (!complete) {
+    spdlog::warn("interrupted by signal {}: outputs hold the finished images; rerun with --resume to continue",
+                 g_signal.load());
+    return 128 + g_signal;
+  }
+  return failed ? static_cast<int>(ExitCode::kImage) : 0;
+}
+
+}  // namespace sam2amg::cli

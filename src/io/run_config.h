@@ -1,0 +1,74 @@
+#pragma once
+/// RunConfig: everything a run needs, AMG parameters plus I/O options. Defaults come from the
+/// structs; a YAML file (--config) and then the command line's explicit flags fill it.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "amg/amg_config.h"
+
+namespace sam2amg {
+
+/// Options of a run that are not AMG parameters. YAML keys and flags have these names.
+struct IoOptions {
+  std::string model;                ///< TorchScript model file
+  std::vector<std::string> input;   ///< image files and folders; "-" reads paths from stdin
+  std::string input_list;           ///< a file with one image path per line
+  bool recursive = false;           ///< descend into sub-folders of folder inputs
+  std::string glob;                 ///< keep only files whose name matches (e.g. "*.jpg")
+  std::string out;                  ///< one COCO instances JSON for the whole run
+  std::string out_dir;              ///< per-image outputs (SA-1B JSON, or PNG masks + metadata.csv)
+  std::string jsonl;                ///< one JSON line per image; "-" = stdout
+  bool overlay = false;             ///< with out_dir: a picture of the masks over each image
+  bool polygons = false;            ///< segmentation as polygons instead of RLE (Label Studio, CVAT)
+  std::string device = "auto";      ///< auto, cpu, cuda or cuda:N
+  std::string precision = "auto";   ///< auto (the model file's), fp32, bf16 or fp16
+  int threads = 0;                  ///< CPU threads for LibTorch; 0 = its default
+  std::string exif = "apply";       ///< apply or ignore the EXIF orientation tag
+  std::int64_t max_image_pixels = std::int64_t{1} << 28;  ///< larger images are skipped unread
+  bool resume = false;              ///< skip images a previous, interrupted run finished
+};
+
+template <typename V>
+void for_each_io_param(V&& v) {
+  v("model", &IoOptions::model, "TorchScript model (docs/model-contract.md; make-synthetic-model for a test one)");
+  v("input", &IoOptions::input, "Image files or folders; - reads paths from stdin");
+  v("input_list", &IoOptions::input_list, "File with one image path per line");
+  v("recursive", &IoOptions::recursive, "Descend into sub-folders of folder inputs");
+  v("glob", &IoOptions::glob, "Keep only files whose name matches this pattern, e.g. '*.jpg'");
+  v("out", &IoOptions::out, "COCO instances JSON for the whole run");
+  v("out_dir", &IoOptions::out_dir, "Folder for per-image outputs (SA-1B JSON, or PNG masks + metadata.csv)");
+  v("jsonl", &IoOptions::jsonl, "One JSON line per image to this file; - for stdout");
+  v("overlay", &IoOptions::overlay, "With out_dir: write a picture of the masks over each image");
+  v("polygons", &IoOptions::polygons, "Write segmentations as polygons instead of RLE");
+  v("device", &IoOptions::device, "auto, cpu, cuda or cuda:N");
+  v("precision", &IoOptions::precision, "auto (the model file's), fp32, bf16 or fp16");
+  v("threads", &IoOptions::threads, "CPU threads for LibTorch (0 = its default)");
+  v("exif", &IoOptions::exif, "apply or ignore the EXIF orientation of JPEGs");
+  v("max_image_pixels", &IoOptions::max_image_pixels, "Skip images with more pixels than this, unread");
+  v("resume", &IoOptions::resume, "Skip images an interrupted run already finished");
+}
+
+struct RunConfig {
+  AmgConfig amg;
+  IoOptions io;
+};
+
+/// Checks the I/O options (enums, at least one output). Throws UsageError.
+void validate_io(const IoOptions& io);
+
+/// Loads a YAML config into `config`, overwriting only the keys the file sets. Keys are the
+/// Python parameter names and the IoOptions names. Unknown and duplicate keys, bad types and
+/// bad values throw UsageError naming the file, the line and (for a typo) the closest key.
+void load_yaml_config(const std::string& path, RunConfig& config);
+
+/// Parses YAML text (same rules; `source` names it in messages).
+void load_yaml_config_text(const std::string& text, const std::string& source, RunConfig& config);
+
+/// The effective config as YAML that reproduces the run when loaded again.
+std::string to_yaml(const RunConfig& config);
+
+/// The key closest to `key` among all valid keys (edit distance), for "did you mean".
+std::string closest_config_key(const std::string& key);
+
+}  // namespace sam2amg

@@ -1,0 +1,82 @@
+#pragma once
+/// Output writers. Every writer writes atomically (temporary file, then rename), records the
+/// run's provenance (tool version, model SHA-256, effective config), and can resume.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "amg/mask_record.h"
+#include "common/image.h"
+#include "io/image_reader.h"
+
+namespace sam2amg {
+
+/// What produced an output; written into every output.
+struct Provenance {
+  std::string tool_version;
+  std::string model_path;
+  std::string model_sha256;
+  std::string config_yaml;  ///< the effective config (to_yaml)
+  std::string exif;         ///< "apply" or "ignore"
+};
+
+/// How a segmentation is written.
+enum class SegmentationFormat {
+  kCompressedRle,    ///< {"size", "counts": "<pycocotools string>"}, iscrowd 0
+  kUncompressedRle,  ///< {"size", "counts": [runs]}, iscrowd 1 (what supervision reads)
+  kPolygon,          ///< [[x0, y0, x1, y1, ...], ...] outer contours, iscrowd 0
+};
+
+/// output_mode uncompressed_rle -> kUncompressedRle; polygons -> kPolygon; otherwise compressed.
+SegmentationFormat segmentation_format(const std::string& output_mode, bool polygons);
+
+/// One processed image as the writers see it.
+struct ImageInfo {
+  InputFile input;
+  int width = 0;
+  int height = 0;
+};
+
+class MaskWriter {
+ public:
+  virtual ~MaskWriter() = default;
+  /// True when a previous run already wrote this input (resume).
+  virtual bool done(const InputFile& input) const = 0;
+  /// Writes one image's masks. Throws OutputError.
+  virtual void write(const ImageInfo& info, const ImageU8& image, const std::vector<MaskRecord>& records) = 0;
+  /// Ends the run. `complete`: every input was handled, so resume state can be dropped.
+  virtual void finish(bool complete) = 0;
+};
+
+/// One COCO instances file (images, annotations, one category id 1; ids from 1; pycocotools
+/// bbox convention, the reference's bbox kept as bbox_xywh_ref). Images are journalled to
+/// `<path>.partial.jsonl` as they finish and assembled at finish(), so memory stays flat and a
+/// killed run resumes from the journal. finish() always leaves a valid file.
+std::unique_ptr<MaskWriter> make_coco_writer(const std::string& path, SegmentationFormat format,
+                                             const Provenance& provenance, bool resume);
+
+/// Per-image outputs in `dir`, named after the input (its path relative to its folder input,
+/// without extension): output_mode binary_mask writes `<stem>/<i>.png` and `<stem>/metadata.csv`
+/// exactly like SAM 1's scripts/amg.py; the RLE modes write SA-1B-style `<stem>.json`. With
+/// `overlay`, also `<stem>.overlay.jpg`. `dir/run.json` records the provenance.
+std::unique_ptr<MaskWriter> make_per_image_writer(const std::string& dir, const std::string& output_mode,
+                                                  SegmentationFormat format, bool overlay,
+                                                  const Provenance& provenance, const std::vector<InputFile>& inputs);
+
+/// One JSON object per line and image ({"image", "annotations", "sam2_amg"}) to `path`, or to
+/// standard output for "-". Lines are flushed as images finish.
+std::unique_ptr<MaskWriter> make_jsonl_writer(const std::string& path, SegmentationFormat format,
+                                              const Provenance& provenance);
+
+/// The header line of SAM 1's metadata.csv.
+inline constexpr const char* kAmgCsvHeader =
+    "id,area,bbox_x0,bbox_y0,bbox_w,bbox_h,point_input_x,point_input_y,predicted_iou,stability_score,"
+    "crop_box_x0,crop_box_y0,crop_box_w,crop_box_h";
+
+/// Python's str() of a float (shortest round-trip repr, ".0" for integral values).
+std::string python_float_str(double v);
+
+/// Outer contours of a mask as COCO polygons (flat x, y lists, >= 3 points each).
+std::vector<std::vector<double>> rle_to_polygons(const Rle& rle);
+
+}  // namespace sam2amg

@@ -1,0 +1,96 @@
+#include "common/error.h"
+#include "io/run_config.h"
+#include "support/catch.h"
+#include "support/fixtures.h"
+
+using namespace sam2amg;
+
+namespace {
+
+std::string load_error(const std::string& yaml) {
+  RunConfig c;
+  try {
+    load_yaml_config_text(yaml, "run.yaml", c);
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("YAML: the printed config loads back to the same config", "[io][config]") {
+  RunConfig c;
+  c.amg.points_per_side.reset();
+  c.amg.point_grids = {{{0.25, 0.5}, {0.1, 0.3}}, {{0.5, 0.5}}};
+  c.amg.crop_n_layers = 1;
+  c.amg.pred_iou_thresh = 0.7;
+  c.amg.stability_score_offset = 0.7;
+  c.amg.output_mode = "coco_rle";
+  c.amg.use_m2m = true;
+  c.amg.min_mask_region_mode = SmallRegionMode::kSam1FullRes;
+  c.io.input = {"a b.png", "dir/with \"quotes\""};
+  c.io.out = "masks.json";
+  c.io.max_image_pixels = 12345;
+  const std::string yaml = to_yaml(c);
+
+  RunConfig back;
+  load_yaml_config_text(yaml, "printed", back);
+  CHECK(to_yaml(back) == yaml);
+  CHECK_FALSE(back.amg.points_per_side.has_value());
+  CHECK(back.amg.point_grids == c.amg.point_grids);
+  CHECK(back.amg.crop_overlap_ratio == 512.0 / 1500.0);  // shortest repr round-trips exactly
+  CHECK(back.io.input == c.io.input);
+  CHECK(back.amg.min_mask_region_mode == SmallRegionMode::kSam1FullRes);
+  CHECK(to_yaml(RunConfig{}).find("pred_iou_thresh: 0.8\n") != std::string::npos);
+}
+
+TEST_CASE("YAML: only the keys a file sets change", "[io][config]") {
+  RunConfig c;
+  c.amg.box_nms_thresh = 0.5;
+  load_yaml_config_text("pred_iou_thresh: 0.6\ncrop_overlap_ratio: 512/1500\n", "x.yaml", c);
+  CHECK(c.amg.pred_iou_thresh == 0.6);
+  CHECK(c.amg.box_nms_thresh == 0.5);
+  CHECK(c.amg.crop_overlap_ratio == 512.0 / 1500.0);
+  // point_grids without points_per_side means "use the grids", as on the command line.
+  load_yaml_config_text("point_grids: [[[0.5, 0.5]]]\n", "x.yaml", c);
+  CHECK_FALSE(c.amg.points_per_side.has_value());
+  CHECK_NOTHROW(c.amg.validate());
+}
+
+TEST_CASE("YAML: unknown, duplicate and mistyped keys are errors with a line", "[io][config]") {
+  CHECK(load_error("points_per_side: 16\npoints_per_sid: 8\n") ==
+        "run.yaml:2: unknown key 'points_per_sid'; did you mean 'points_per_side'?");
+  CHECK(load_error("pred_iou_thresh: 0.7\nbox_nms_thresh: 0.5\npred_iou_thresh: 0.9\n") ==
+        "run.yaml:3: duplicate key 'pred_iou_thresh' (first set on line 1)");
+  CHECK(load_error("\n\nstability_score_thresh: high\n") ==
+        "run.yaml:3: stability_score_thresh: expected a number, got 'high'");
+  CHECK(load_error("use_m2m: yes\n") == "run.yaml:1: use_m2m: expected true or false, got 'yes'");
+  CHECK(load_error("crop_n_layers: 1.5\n") == "run.yaml:1: crop_n_layers: expected an integer, got '1.5'");
+  CHECK(load_error("min_mask_region_mode: sam3\n").find("expected sam2 or sam1") != std::string::npos);
+  CHECK(load_error("points: [1, 2\n").find("run.yaml:2: YAML syntax error") == 0);
+  CHECK(load_error("- a\n- b\n").find("expected a mapping") != std::string::npos);
+  CHECK(closest_config_key("outdir") == "out_dir");
+  CHECK(closest_config_key("stabilty_score_tresh") == "stability_score_thresh");
+}
+
+TEST_CASE("YAML: every preset in configs/ loads and validates", "[io][config]") {
+  for (const char* name : {"sam2-defaults", "sam1-like", "sam2-notebook-tuned", "dense", "fast"}) {
+    INFO(name);
+    RunConfig c;
+    load_yaml_config(std::string(SAM2AMG_SOURCE_DIR) + "/configs/" + name + ".yaml", c);
+    CHECK_NOTHROW(c.amg.validate());
+    if (std::string(name) == "sam2-defaults") CHECK(to_yaml(c) == to_yaml(RunConfig{}));
+    if (std::string(name) == "sam2-notebook-tuned") {
+      CHECK(c.amg.points_per_side == 64);
+      CHECK(c.amg.points_per_batch == 128);
+      CHECK(c.amg.pred_iou_thresh == 0.7);
+      CHECK(c.amg.stability_score_thresh == 0.92);
+      CHECK(c.amg.stability_score_offset == 0.7);
+      CHECK(c.amg.crop_n_layers == 1);
+      CHECK(c.amg.crop_n_points_downscale_factor == 2);
+      CHECK(c.amg.min_mask_region_area == 25);
+      CHECK(c.amg.use_m2m);
+    }
+  }
+}
