@@ -49,7 +49,7 @@ int run_job(const RunConfig& config, const JobOptions& options) {
   if (!io.out.empty()) writers.push_back(make_coco_writer(io.out, format, provenance, io.resume));
   if (!io.out_dir.empty())
     writers.push_back(make_per_image_writer(io.out_dir, config.amg.output_mode, format, io.overlay, provenance, inputs));
-  if (!io.jsonl.empty()) writers.push_back(make_jsonl_writer(io.jsonl, format, provenance));
+  if (!io.jsonl.empty()) writers.push_back(make_jsonl_writer(io.jsonl, format, provenance, io.resume));
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);

@@ -308,15 +308,16 @@ class PerImageWriter : public MaskWriter {
 
 class JsonlWriter : public MaskWriter {
  public:
-  JsonlWriter(const std::string& path, SegmentationFormat format, const Provenance& provenance)
+  JsonlWriter(const std::string& path, SegmentationFormat format, const Provenance& provenance, bool resume)
       : path_(path), format_(format), provenance_(provenance_json(provenance)) {
-    out_ = path == "-" ? stdout : std::fopen(path.c_str(), "wb");
+    if (resume && path != "-") load_existing();
+    out_ = path == "-" ? stdout : std::fopen(path.c_str(), resume ? "ab" : "wb");
     if (!out_) throw OutputError(path, std::strerror(errno));
   }
   ~JsonlWriter() override {
     if (out_ && out_ != stdout) std::fclose(out_);
   }
-  bool done(const InputFile&) const override { return false; }
+  bool done(const InputFile& input) const override { return done_.count(input.path) > 0; }
   void write(const ImageInfo& info, const ImageU8&, const std::vector<MaskRecord>& records) override {
     json anns = json::array();
     for (size_t i = 0; i < records.size(); ++i) anns.push_back(sa1b_annotation(records[i], int64_t(i) + 1, format_));
@@ -331,10 +332,26 @@ class JsonlWriter : public MaskWriter {
   void finish(bool) override {}
 
  private:
+  // Keeps the complete lines of an interrupted run's file; a torn last line is cut off.
+  void load_existing() {
+    std::ifstream in(path_);
+    if (!in) return;
+    std::string kept;
+    for (std::string s; std::getline(in, s);) {
+      const json line = json::parse(s, nullptr, false);
+      if (line.is_discarded() || !line.contains("image")) break;
+      done_.insert(line["image"]["path"].get<std::string>());
+      kept += s + "\n";
+    }
+    in.close();
+    write_atomically(path_, kept);
+  }
+
   std::string path_;
   SegmentationFormat format_;
   json provenance_;
   std::FILE* out_ = nullptr;
+  std::set<std::string> done_;
 };
 
 }  // namespace
@@ -387,8 +404,8 @@ std::unique_ptr<MaskWriter> make_per_image_writer(const std::string& dir, const 
 }
 
 std::unique_ptr<MaskWriter> make_jsonl_writer(const std::string& path, SegmentationFormat format,
-                                              const Provenance& provenance) {
-  return std::make_unique<JsonlWriter>(path, format, provenance);
+                                              const Provenance& provenance, bool resume) {
+  return std::make_unique<JsonlWriter>(path, format, provenance, resume);
 }
 
 }  // namespace sam2amg

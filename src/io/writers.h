@@ -64,9 +64,10 @@ std::unique_ptr<MaskWriter> make_per_image_writer(const std::string& dir, const 
                                                   const Provenance& provenance, const std::vector<InputFile>& inputs);
 
 /// One JSON object per line and image ({"image", "annotations", "sam2_amg"}) to `path`, or to
-/// standard output for "-". Lines are flushed as images finish.
+/// standard output for "-". Lines are flushed as images finish; with `resume`, the complete
+/// lines of an existing file are kept and its images count as done.
 std::unique_ptr<MaskWriter> make_jsonl_writer(const std::string& path, SegmentationFormat format,
-                                              const Provenance& provenance);
+                                              const Provenance& provenance, bool resume);
 
 /// The header line of SAM 1's metadata.csv.
 inline constexpr const char* kAmgCsvHeader =
