@@ -92,6 +92,22 @@ void setup_cli(CLI::App& app, CliState& s) {
     s.overrides.emplace_back(opt, [member](const CliState& st, RunConfig& c) { c.io.*member = st.flags.io.*member; });
   });
 
+  auto* tune = app.add_subcommand(
+      "tune", "Run the model once per image and print mask counts for every combination of the given threshold "
+              "values (same results as separate runs); all other flags apply");
+  tune->fallthrough();
+  tune->add_option("--pred-iou-thresh-values", s.tune.pred_iou_thresh, "Values of pred_iou_thresh to try")
+      ->delimiter(',');
+  tune->add_option("--stability-score-thresh-values", s.tune.stability_score_thresh,
+                   "Values of stability_score_thresh to try")
+      ->delimiter(',');
+  tune->add_option("--stability-score-offset-values", s.tune.stability_score_offset,
+                   "Values of stability_score_offset to try")
+      ->delimiter(',');
+  tune->add_option("--box-nms-thresh-values", s.tune.box_nms_thresh, "Values of box_nms_thresh to try")->delimiter(',');
+  tune->add_option("--overlay-dir", s.tune.overlay_dir, "Write overlays of the chosen rows here");
+  tune->add_option("--overlay-rows", s.tune.overlay_rows, "Rows of the table to draw, e.g. 1,4")->delimiter(',');
+
   auto* make = app.add_subcommand("make-synthetic-model", "Write the synthetic test model (docs/model-contract.md)");
   make->add_option("file", s.synthetic_model_path, "Output .pt file")->required();
 }

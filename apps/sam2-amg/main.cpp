@@ -11,6 +11,7 @@
 #include "io/run_config.h"
 #include "model/synthetic_model.h"
 #include "run_job.h"
+#include "tune.h"
 
 using namespace sam2amg;
 
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
       std::fputs(to_yaml(config).c_str(), stdout);
       return 0;
     }
+    if (app.got_subcommand("tune")) return cli::run_tune(config, state.tune, state.quiet);
     return cli::run_job(config, {state.progress, state.quiet});
   } catch (const Error& e) {
     spdlog::error("{}", e.what());

@@ -57,6 +57,7 @@ int run_job(const RunConfig& config, const JobOptions& options) {
   const ReadOptions read_options{io.exif == "apply", io.max_image_pixels};
   Progress progress(Progress::mode_for(options.progress, options.quiet), inputs.size());
   size_t done = 0, failed = 0, skipped = 0, masks = 0;
+  FilterFunnel total;
   const auto t0 = std::chrono::steady_clock::now();
   for (const InputFile& input : inputs) {
     if (g_signal) break;
@@ -70,8 +71,10 @@ int run_job(const RunConfig& config, const JobOptions& options) {
     }
     try {
       const ImageU8 image = read_image_rgb(input.path, read_options);
-      const std::vector<MaskRecord> records = generator.generate(image);
-      const ImageInfo info{input, image.width, image.height};
+      FilterFunnel funnel;
+      const std::vector<MaskRecord> records = generator.generate(image, &funnel);
+      total += funnel;
+      const ImageInfo info{input, image.width, image.height, io.stats ? &funnel : nullptr};
       for (const auto& w : writers)
         if (!io.resume || !w->done(input)) w->write(info, image, records);
       masks += records.size();
@@ -92,6 +95,12 @@ int run_job(const RunConfig& config, const JobOptions& options) {
 
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   spdlog::info("{} images ({} resumed), {} masks, {} unreadable, {:.2f} s", done, skipped, masks, failed, secs);
+  if (io.stats) {
+    // Which filter removed the masks: the run's funnel, stage by stage.
+    std::string table = "filter funnel (candidates kept per stage, all images):";
+    for (const auto& [name, count] : funnel_stages(total)) table += fmt::format("\n  {:<16} {:>10}", name, count);
+    spdlog::info("{}", table);
+  }
   if (!complete) {
     spdlog::warn("interrupted by signal {}: outputs hold the finished images; rerun with --resume to continue",
                  g_signal.load());

@@ -68,25 +68,44 @@ struct AmgConfig {
 /// this one list, so a parameter cannot be forgotten by one of them.
 template <typename V>
 void for_each_amg_param(V&& v) {
-  v("points_per_side", &AmgConfig::points_per_side, "Grid points per side in crop layer 0 (null with point_grids)");
-  v("points_per_batch", &AmgConfig::points_per_batch, "Prompts per decoder call (never changes the output)");
-  v("pred_iou_thresh", &AmgConfig::pred_iou_thresh, "Keep masks with predicted IoU > this (off when <= 0)");
-  v("stability_score_thresh", &AmgConfig::stability_score_thresh, "Keep masks with stability >= this (off when <= 0)");
-  v("stability_score_offset", &AmgConfig::stability_score_offset, "Logit offset of the stability score");
-  v("mask_threshold", &AmgConfig::mask_threshold, "Logit cutoff that binarises masks");
-  v("box_nms_thresh", &AmgConfig::box_nms_thresh, "Box IoU for NMS within a crop");
-  v("crop_n_layers", &AmgConfig::crop_n_layers, "Crop layers (layer i adds 4^i crops)");
-  v("crop_nms_thresh", &AmgConfig::crop_nms_thresh, "Box IoU for NMS between crops");
-  v("crop_overlap_ratio", &AmgConfig::crop_overlap_ratio, "Crop overlap as a fraction of the short side");
+  v("points_per_side", &AmgConfig::points_per_side,
+    "Prompt grid of n x n points per image (layer 0). Higher: more, smaller masks; cost grows with n^2. "
+    "null with point_grids");
+  v("points_per_batch", &AmgConfig::points_per_batch,
+    "Prompts per decoder call. Never changes the masks; higher is faster until memory runs out");
+  v("pred_iou_thresh", &AmgConfig::pred_iou_thresh,
+    "Keep masks whose model-predicted IoU is > this, in [0, 1]; <= 0 turns it off. Lower: more masks");
+  v("stability_score_thresh", &AmgConfig::stability_score_thresh,
+    "Keep masks whose stability score (IoU of the mask cut at mask_threshold +- offset) is >= this. "
+    "Lower: more masks");
+  v("stability_score_offset", &AmgConfig::stability_score_offset,
+    "Logit shift for the stability score (logits span about +-20). Lower: scores nearer 1, more masks");
+  v("mask_threshold", &AmgConfig::mask_threshold,
+    "Logit cutoff that makes a pixel part of a mask (0 = probability 0.5). Lower: larger masks; "
+    "also moves the stability score");
+  v("box_nms_thresh", &AmgConfig::box_nms_thresh,
+    "Within a crop, drop a mask whose box overlaps a better one by IoU > this. Higher: more (duplicate) masks");
+  v("crop_n_layers", &AmgConfig::crop_n_layers,
+    "Also run on 4^i zoomed crops per layer i. Higher: more small masks; cost x(1 + 4 + 16...)");
+  v("crop_nms_thresh", &AmgConfig::crop_nms_thresh,
+    "Between crops, drop a mask whose box overlaps one from a smaller crop by IoU > this. Higher: more masks");
+  v("crop_overlap_ratio", &AmgConfig::crop_overlap_ratio,
+    "Overlap of neighbouring crops, as a fraction of the short side (512/1500); only with crop layers");
   v("crop_n_points_downscale_factor", &AmgConfig::crop_n_points_downscale_factor,
-    "Points per side divide by this per crop layer");
-  v("point_grids", &AmgConfig::point_grids, "Explicit grids, one per crop layer, normalised [x, y]");
-  v("min_mask_region_area", &AmgConfig::min_mask_region_area, "Fill holes / remove islands up to this area (0 = off)");
-  v("output_mode", &AmgConfig::output_mode, "binary_mask, uncompressed_rle or coco_rle");
-  v("use_m2m", &AmgConfig::use_m2m, "Refine each mask once with its own low-res mask as prompt");
-  v("multimask_output", &AmgConfig::multimask_output, "Three masks per point");
+    "Layer i uses points_per_side / factor^i points per side. Lower: more masks in crops, more cost");
+  v("point_grids", &AmgConfig::point_grids,
+    "Explicit prompt grids, one per crop layer, normalised [x, y]; replaces points_per_side");
+  v("min_mask_region_area", &AmgConfig::min_mask_region_area,
+    "Fill holes and remove islands of at most this area (SAM 2: in 256x256 low-res pixels, before "
+    "upsampling). Does not drop masks; 0 = off");
+  v("output_mode", &AmgConfig::output_mode,
+    "binary_mask (PNG folders with --out-dir), uncompressed_rle or coco_rle; COCO files use RLE always");
+  v("use_m2m", &AmgConfig::use_m2m,
+    "Refine each mask once, prompting with its own mask. Changes masks and scores; doubles decoder cost");
+  v("multimask_output", &AmgConfig::multimask_output,
+    "Three candidate masks per point (whole, part, subpart). Off: one per point, fewer masks, cheaper");
   v("min_mask_region_mode", &AmgConfig::min_mask_region_mode,
-    "Extension: sam2 (low-res fill, the reference) or sam1 (full-res removal)");
+    "Extension: sam2 (low-res fill before upsampling, the reference) or sam1 (full-res, after NMS)");
 }
 
 /// The names accepted for AmgConfig::output_mode, in documentation order.

@@ -6,15 +6,16 @@ namespace {
 
 template <typename F>
 void for_each_tensor(MaskData& d, F&& f) {
-  for (at::Tensor* t : {&d.masks, &d.iou_preds, &d.points, &d.low_res_masks, &d.stability_score, &d.boxes,
-                        &d.crop_boxes})
+  for (at::Tensor* t : {&d.masks, &d.iou_preds, &d.points, &d.low_res_masks, &d.stability_score,
+                        &d.stability_by_offset, &d.boxes, &d.crop_boxes})
     f(*t);
 }
 
 }  // namespace
 
 int64_t MaskData::size() const {
-  for (const at::Tensor* t : {&masks, &iou_preds, &points, &low_res_masks, &stability_score, &boxes, &crop_boxes})
+  for (const at::Tensor* t :
+       {&masks, &iou_preds, &points, &low_res_masks, &stability_score, &stability_by_offset, &boxes, &crop_boxes})
     if (t->defined()) return t->size(0);
   return static_cast<int64_t>(rles.size());
 }
@@ -45,6 +46,7 @@ void MaskData::cat(const MaskData& other) {
   cat_one(points, other.points);
   cat_one(low_res_masks, other.low_res_masks);
   cat_one(stability_score, other.stability_score);
+  cat_one(stability_by_offset, other.stability_by_offset);
   cat_one(boxes, other.boxes);
   cat_one(crop_boxes, other.crop_boxes);
   rles.insert(rles.end(), other.rles.begin(), other.rles.end());

@@ -16,6 +16,7 @@ struct MaskData {
   at::Tensor points;           ///< (N, 2) float32 prompt points (crop frame, then image frame)
   at::Tensor low_res_masks;    ///< (N, s, s) clamped logits, only while m2m needs them
   at::Tensor stability_score;  ///< (N,) float32
+  at::Tensor stability_by_offset;  ///< (N, K) float32: stability at K offsets (threshold sweeps)
   at::Tensor boxes;            ///< (N, 4) int64 XYXY, inclusive max
   at::Tensor crop_boxes;       ///< (N, 4) int64 XYXY crop of each mask
   std::vector<Rle> rles;       ///< N uncompressed RLEs (host)

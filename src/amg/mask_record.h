@@ -26,4 +26,28 @@ struct MaskRecord {
   std::array<float, 4> crop_box_xywh{};
 };
 
+/// How many mask candidates each stage of the generator kept for one image (or, summed, a run):
+/// the answer to "which filter removed my masks?". Stages in pipeline order; each count is at
+/// most the one before it.
+struct FilterFunnel {
+  std::int64_t candidates = 0;       ///< grid points x masks per point, over all crops
+  std::int64_t after_pred_iou = 0;   ///< predicted IoU > pred_iou_thresh
+  std::int64_t after_stability = 0;  ///< stability score >= stability_score_thresh
+  std::int64_t after_crop_edge = 0;  ///< not touching an inner crop edge
+  std::int64_t after_box_nms = 0;    ///< per-crop NMS (box_nms_thresh), summed over crops
+  std::int64_t after_crop_nms = 0;   ///< cross-crop NMS (crop_nms_thresh); same as above with one crop
+  std::int64_t final_masks = 0;      ///< output masks (after SAM 1 small-region removal when enabled)
+
+  FilterFunnel& operator+=(const FilterFunnel& o) {
+    candidates += o.candidates;
+    after_pred_iou += o.after_pred_iou;
+    after_stability += o.after_stability;
+    after_crop_edge += o.after_crop_edge;
+    after_box_nms += o.after_box_nms;
+    after_crop_nms += o.after_crop_nms;
+    final_masks += o.final_masks;
+    return *this;
+  }
+};
+
 }  // namespace sam2amg

@@ -27,6 +27,7 @@ struct IoOptions {
   std::string exif = "apply";       ///< apply or ignore the EXIF orientation tag
   std::int64_t max_image_pixels = std::int64_t{1} << 28;  ///< larger images are skipped unread
   bool resume = false;              ///< skip images a previous, interrupted run finished
+  bool stats = false;               ///< write each image's filter funnel and sum it in the summary
 };
 
 template <typename V>
@@ -47,6 +48,7 @@ void for_each_io_param(V&& v) {
   v("exif", &IoOptions::exif, "apply or ignore the EXIF orientation of JPEGs");
   v("max_image_pixels", &IoOptions::max_image_pixels, "Skip images with more pixels than this, unread");
   v("resume", &IoOptions::resume, "Skip images an interrupted run already finished");
+  v("stats", &IoOptions::stats, "Write each image's filter funnel (candidates kept per stage) and sum it");
 }
 
 struct RunConfig {

@@ -56,6 +56,12 @@ json segmentation_json(const Rle& rle, SegmentationFormat format) {
   return {{"size", {rle.h, rle.w}}, {"counts", rle_to_string(rle)}};
 }
 
+json funnel_json(const FilterFunnel& f) {
+  json j = json::object();
+  for (const auto& [name, count] : funnel_stages(f)) j[name] = count;
+  return j;
+}
+
 json xywh(const std::array<float, 4>& b) { return {double(b[0]), double(b[1]), double(b[2]), double(b[3])}; }
 
 // The reference's record fields (SA-1B / SAM 1 JSON names).
@@ -106,9 +112,9 @@ class CocoWriter : public MaskWriter {
     // One self-contained line per image; ids are assigned when the file is assembled.
     json anns = json::array();
     for (const MaskRecord& r : records) anns.push_back(coco_annotation(r, 0, 0, format_));
-    const json line{{"path", info.input.path},
-                    {"image", {{"file_name", info.input.name}, {"width", info.width}, {"height", info.height}}},
-                    {"annotations", std::move(anns)}};
+    json image{{"file_name", info.input.name}, {"width", info.width}, {"height", info.height}};
+    if (info.funnel) image["funnel"] = funnel_json(*info.funnel);
+    const json line{{"path", info.input.path}, {"image", std::move(image)}, {"annotations", std::move(anns)}};
     const std::string s = line.dump() + "\n";
     if (std::fwrite(s.data(), 1, s.size(), journal_) != s.size() || std::fflush(journal_) != 0)
       throw OutputError(journal_path_, std::strerror(errno));
@@ -204,31 +210,6 @@ std::map<std::string, std::string> output_stems(const std::vector<InputFile>& in
   return stems;
 }
 
-void write_overlay(const std::string& path, const ImageU8& image, const std::vector<MaskRecord>& records) {
-  cv::Mat rgb(image.height, image.width, CV_8UC3, const_cast<std::uint8_t*>(image.rgb.data()));
-  cv::Mat out;
-  cv::cvtColor(rgb, out, cv::COLOR_RGB2BGR);
-  // Largest masks first so small ones stay visible; colours from a fixed hash of the index.
-  std::vector<size_t> order(records.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return records[a].area > records[b].area; });
-  for (size_t k = 0; k < order.size(); ++k) {
-    const MaskRecord& r = records[order[k]];
-    const std::vector<std::uint8_t> mask = rle_to_mask(r.segmentation);
-    const std::uint32_t hsh = static_cast<std::uint32_t>(order[k] + 1) * 2654435761u;
-    const cv::Vec3b colour(hsh & 0xff, (hsh >> 8) & 0xff, (hsh >> 16) & 0xff);
-    for (int y = 0; y < image.height; ++y) {
-      cv::Vec3b* row = out.ptr<cv::Vec3b>(y);
-      for (int x = 0; x < image.width; ++x)
-        if (mask[size_t(y) * image.width + x])
-          for (int c = 0; c < 3; ++c) row[x][c] = static_cast<std::uint8_t>((row[x][c] + colour[c]) / 2);
-    }
-  }
-  std::vector<std::uint8_t> buf;
-  if (!cv::imencode(".jpg", out, buf)) throw OutputError(path, "JPEG encoding failed");
-  write_atomically(path, std::string(buf.begin(), buf.end()));
-}
-
 class PerImageWriter : public MaskWriter {
  public:
   PerImageWriter(std::string dir, std::string output_mode, SegmentationFormat format, bool overlay,
@@ -262,6 +243,9 @@ class PerImageWriter : public MaskWriter {
       write_atomically(target_path, doc.dump() + "\n");
     }
     if (overlay_) write_overlay(dir_ + "/" + stems_.at(info.input.path) + ".overlay.jpg", image, records);
+    if (info.funnel)
+      write_atomically(dir_ + "/" + stems_.at(info.input.path) + ".stats.json",
+                       json{{"file_name", info.input.name}, {"funnel", funnel_json(*info.funnel)}}.dump() + "\n");
   }
 
   void finish(bool) override {}
@@ -321,10 +305,11 @@ class JsonlWriter : public MaskWriter {
   void write(const ImageInfo& info, const ImageU8&, const std::vector<MaskRecord>& records) override {
     json anns = json::array();
     for (size_t i = 0; i < records.size(); ++i) anns.push_back(sa1b_annotation(records[i], int64_t(i) + 1, format_));
-    const json line{
+    json line{
         {"image", {{"file_name", info.input.name}, {"path", info.input.path}, {"width", info.width}, {"height", info.height}}},
         {"annotations", std::move(anns)},
         {"sam2_amg", provenance_}};
+    if (info.funnel) line["funnel"] = funnel_json(*info.funnel);
     const std::string s = line.dump() + "\n";
     if (std::fwrite(s.data(), 1, s.size(), out_) != s.size() || std::fflush(out_) != 0)
       throw OutputError(path_, std::strerror(errno));
@@ -355,6 +340,38 @@ class JsonlWriter : public MaskWriter {
 };
 
 }  // namespace
+
+void write_overlay(const std::string& path, const ImageU8& image, const std::vector<MaskRecord>& records) {
+  cv::Mat rgb(image.height, image.width, CV_8UC3, const_cast<std::uint8_t*>(image.rgb.data()));
+  cv::Mat out;
+  cv::cvtColor(rgb, out, cv::COLOR_RGB2BGR);
+  // Largest masks first so small ones stay visible; colours from a fixed hash of the index.
+  std::vector<size_t> order(records.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return records[a].area > records[b].area; });
+  for (size_t k = 0; k < order.size(); ++k) {
+    const MaskRecord& r = records[order[k]];
+    const std::vector<std::uint8_t> mask = rle_to_mask(r.segmentation);
+    const std::uint32_t hsh = static_cast<std::uint32_t>(order[k] + 1) * 2654435761u;
+    const cv::Vec3b colour(hsh & 0xff, (hsh >> 8) & 0xff, (hsh >> 16) & 0xff);
+    for (int y = 0; y < image.height; ++y) {
+      cv::Vec3b* row = out.ptr<cv::Vec3b>(y);
+      for (int x = 0; x < image.width; ++x)
+        if (mask[size_t(y) * image.width + x])
+          for (int c = 0; c < 3; ++c) row[x][c] = static_cast<std::uint8_t>((row[x][c] + colour[c]) / 2);
+    }
+  }
+  std::vector<std::uint8_t> buf;
+  if (!cv::imencode(".jpg", out, buf)) throw OutputError(path, "JPEG encoding failed");
+  write_atomically(path, std::string(buf.begin(), buf.end()));
+}
+
+std::vector<std::pair<const char*, std::int64_t>> funnel_stages(const FilterFunnel& f) {
+  return {{"candidates", f.candidates},         {"after_pred_iou", f.after_pred_iou},
+          {"after_stability", f.after_stability}, {"after_crop_edge", f.after_crop_edge},
+          {"after_box_nms", f.after_box_nms},     {"after_crop_nms", f.after_crop_nms},
+          {"final", f.final_masks}};
+}
 
 SegmentationFormat segmentation_format(const std::string& output_mode, bool polygons) {
   if (polygons) return SegmentationFormat::kPolygon;

@@ -35,7 +35,12 @@ struct ImageInfo {
   InputFile input;
   int width = 0;
   int height = 0;
+  /// With --stats: how many candidates each stage kept (written with the image's output).
+  const FilterFunnel* funnel = nullptr;
 };
+
+/// The funnel as a JSON-ready list of stage names and counts, in pipeline order.
+std::vector<std::pair<const char*, std::int64_t>> funnel_stages(const FilterFunnel& f);
 
 class MaskWriter {
  public:
@@ -68,6 +73,9 @@ std::unique_ptr<MaskWriter> make_per_image_writer(const std::string& dir, const 
 /// lines of an existing file are kept and its images count as done.
 std::unique_ptr<MaskWriter> make_jsonl_writer(const std::string& path, SegmentationFormat format,
                                               const Provenance& provenance, bool resume);
+
+/// Writes a JPEG of the image with every mask blended in a colour of its own (largest first).
+void write_overlay(const std::string& path, const ImageU8& image, const std::vector<MaskRecord>& records);
 
 /// The header line of SAM 1's metadata.csv.
 inline constexpr const char* kAmgCsvHeader =

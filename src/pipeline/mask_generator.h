@@ -12,6 +12,14 @@
 
 namespace sam2amg {
 
+/// One point of a threshold sweep: the four parameters a sweep may vary.
+struct SweepSetting {
+  double pred_iou_thresh = 0.8;
+  double stability_score_thresh = 0.95;
+  double stability_score_offset = 1.0;
+  double box_nms_thresh = 0.7;
+};
+
 class MaskGenerator {
  public:
   /// Loads the model and validates the config. Throws ModelError or UsageError.
@@ -25,7 +33,15 @@ class MaskGenerator {
   ///  - no mask surviving with several crops gives an empty list (the reference raises);
   ///  - min_mask_region_area works on every device (the reference skips it without CUDA);
   ///  - NMS ties are broken by input order (the reference's order is implementation-defined).
-  std::vector<MaskRecord> generate(const ImageU8& image) const;
+  /// With `funnel`, also reports how many candidates each stage kept.
+  std::vector<MaskRecord> generate(const ImageU8& image, FilterFunnel* funnel = nullptr) const;
+
+  /// Runs the model once and returns, for every setting, exactly the records generate() gives
+  /// with the config's other parameters and that setting's four values. Candidates are filtered
+  /// with the loosest thresholds of the sweep, their stability is kept for every swept offset,
+  /// and each setting then replays the filters and both NMS passes. Throws UsageError for an
+  /// invalid setting, or with SAM 1 small-region removal (not supported in sweeps).
+  std::vector<std::vector<MaskRecord>> sweep(const ImageU8& image, const std::vector<SweepSetting>& settings) const;
 
   const AmgConfig& config() const;
   /// The model, its precision and its device, for logs.

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "amg/amg_config.h"
 #include "io/image_reader.h"
 #include "support/catch.h"
 #include "support/fixtures.h"
@@ -210,4 +211,48 @@ TEST_CASE("Invalid values exit with code 2 and a message", "[cli]") {
   CHECK(run_command(bin() + " --input " + dir.path() + " 2>/dev/null") == 2);  // no model, no output
   CHECK(run_command(base + " 2>" + dir.file("e2.txt")) == 3);                   // model file missing
   CHECK(slurp(dir.file("e2.txt")).find("x.pt") != std::string::npos);
+}
+
+TEST_CASE("Stats are written per image and summed, tune matches full runs", "[cli][funnel]") {
+  Corpus c(2);
+  const std::string out = c.dir.file("masks.json");
+  REQUIRE(run_command(c.run("--stats --progress none --input " + c.images + " --out " + out + " 2> " +
+                            c.dir.file("log.txt"))) == 0);
+  const json j = json::parse(slurp(out));
+  for (const json& img : j["images"]) {
+    CHECK(img["funnel"]["candidates"] == 8 * 8 * 3);
+    CHECK(img["funnel"]["final"] == 3);
+  }
+  const std::string log = slurp(c.dir.file("log.txt"));
+  CHECK(log.find("filter funnel") != std::string::npos);
+  CHECK(log.find("candidates              384") != std::string::npos);  // 2 images x 192
+
+  // tune: one row per combination; each count equals a separate run's.
+  REQUIRE(run_command(c.run("tune -q --input " + c.images + " --pred-iou-thresh-values 0,0.8 " +
+                            "--stability-score-thresh-values 0,0.95 > " + c.dir.file("table.txt"))) == 0);
+  std::istringstream table(slurp(c.dir.file("table.txt")));
+  std::string header;
+  std::getline(table, header);
+  CHECK(header.find("stability_score_offset") != std::string::npos);
+  int rows = 0;
+  for (std::string line; std::getline(table, line); ++rows) {
+    std::istringstream f(line);
+    int row;
+    double p, s, o, b;
+    long long masks;
+    f >> row >> p >> s >> o >> b >> masks;
+    const std::string one = c.dir.file("one.json");
+    REQUIRE(run_command(c.run("-q --input " + c.images + " --out " + one + " --pred-iou-thresh " + std::to_string(p) +
+                              " --stability-score-thresh " + std::to_string(s))) == 0);
+    CHECK(json::parse(slurp(one))["annotations"].size() == static_cast<size_t>(masks));
+  }
+  CHECK(rows == 4);
+}
+
+TEST_CASE("docs/parameters.md explains every AMG parameter", "[cli][docs]") {
+  const std::string doc = slurp(std::string(SAM2AMG_SOURCE_DIR) + "/docs/parameters.md");
+  for_each_amg_param([&](const char* name, auto, const char*) {
+    INFO(name);
+    CHECK(doc.find(std::string("`") + name + "`") != std::string::npos);
+  });
 }

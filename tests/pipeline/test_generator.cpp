@@ -2,6 +2,7 @@
 // every palette colour under a grid point is one mask, pixel-exact on 256x256 images.
 #include <cmath>
 #include <cstring>
+#include <set>
 
 #include "common/error.h"
 #include "pipeline/mask_generator.h"
@@ -239,5 +240,67 @@ TEST_CASE("Non-square images: square resize, masks back at full resolution", "[p
       best = std::max(best, rle_iou(r.segmentation, truth));
     }
     CHECK(best > 0.97);
+  }
+}
+
+TEST_CASE("The filter funnel counts every stage and ends at the output count", "[pipeline][funnel]") {
+  const ImageU8 img = four_object_scene();
+  const MaskGenerator gen(synthetic_model_path(), AmgConfig{}, {test_device()});
+  FilterFunnel f;
+  const auto records = gen.generate(img, &f);
+  // 1024 points x 3 tokens; only token 1 (IoU >= 0.9) passes 0.8; all are stable and the full
+  // image crop has no inner edge; NMS leaves one mask per colour.
+  CHECK(f.candidates == 3072);
+  CHECK(f.after_pred_iou == 1024);
+  CHECK(f.after_stability == 1024);
+  CHECK(f.after_crop_edge == 1024);
+  CHECK(f.after_box_nms == 5);
+  CHECK(f.after_crop_nms == 5);
+  CHECK(f.final_masks == static_cast<int64_t>(records.size()));
+
+  // With a crop layer and loose filters every stage matters; counts never grow.
+  AmgConfig c;
+  c.points_per_side = 8;
+  c.crop_n_layers = 1;
+  c.pred_iou_thresh = 0.4;
+  const MaskGenerator crops(synthetic_model_path(), c, {test_device()});
+  FilterFunnel g;
+  const auto rs = crops.generate(img, &g);
+  CHECK(g.candidates == 5 * 64 * 3);
+  const std::vector<int64_t> stages{g.candidates, g.after_pred_iou, g.after_stability, g.after_crop_edge,
+                                    g.after_box_nms, g.after_crop_nms, g.final_masks};
+  for (size_t i = 1; i < stages.size(); ++i) CHECK(stages[i] <= stages[i - 1]);
+  CHECK(g.after_pred_iou == 2 * 5 * 64);  // tokens 1 (0.9+) and 2 (0.5) pass 0.4, token 3 (0.2) not
+  CHECK(g.after_crop_edge < g.after_stability);
+  CHECK(g.after_crop_nms < g.after_box_nms);
+  CHECK(g.final_masks == static_cast<int64_t>(rs.size()));
+}
+
+TEST_CASE("A threshold sweep gives exactly the records of separate full runs", "[pipeline][sweep]") {
+  const ImageU8 img = four_object_scene();
+  for (int layers : {0, 1}) {
+    INFO("crop_n_layers " << layers);
+    AmgConfig base;
+    base.points_per_side = 8;
+    base.crop_n_layers = layers;
+    std::vector<SweepSetting> settings;
+    for (double p : {0.0, 0.45, 0.8})
+      for (double s : {0.0, 0.95})
+        for (double o : {1.0, 20.0})
+          for (double b : {0.7, 1.0}) settings.push_back({p, s, o, b});
+    const auto swept = MaskGenerator(synthetic_model_path(), base, {test_device()}).sweep(img, settings);
+    REQUIRE(swept.size() == settings.size());
+    std::set<size_t> distinct;
+    for (size_t k = 0; k < settings.size(); ++k) {
+      INFO("setting " << k);
+      AmgConfig c = base;
+      c.pred_iou_thresh = settings[k].pred_iou_thresh;
+      c.stability_score_thresh = settings[k].stability_score_thresh;
+      c.stability_score_offset = settings[k].stability_score_offset;
+      c.box_nms_thresh = settings[k].box_nms_thresh;
+      require_same_records(swept[k], run(c, img));
+      distinct.insert(swept[k].size());
+    }
+    CHECK(distinct.size() >= 3);  // the settings really differ
   }
 }

@@ -1,0 +1,79 @@
+#include "tune.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "common/error.h"
+#include "io/image_reader.h"
+#include "io/writers.h"
+#include "pipeline/mask_generator.h"
+
+namespace sam2amg::cli {
+
+namespace {
+
+std::vector<SweepSetting> settings_for(const AmgConfig& c, const TuneOptions& t) {
+  auto or_default = [](const std::vector<double>& v, double d) { return v.empty() ? std::vector<double>{d} : v; };
+  std::vector<SweepSetting> out;
+  for (double p : or_default(t.pred_iou_thresh, c.pred_iou_thresh))
+    for (double s : or_default(t.stability_score_thresh, c.stability_score_thresh))
+      for (double o : or_default(t.stability_score_offset, c.stability_score_offset))
+        for (double b : or_default(t.box_nms_thresh, c.box_nms_thresh)) out.push_back({p, s, o, b});
+  return out;
+}
+
+}  // namespace
+
+int run_tune(const RunConfig& config, const TuneOptions& tune, bool quiet) {
+  const IoOptions& io = config.io;
+  if (io.model.empty()) throw UsageError("tune needs --model FILE");
+  const std::vector<InputFile> inputs = collect_inputs(io);
+  if (inputs.empty()) throw UsageError("tune needs --input images");
+  const std::vector<SweepSetting> settings = settings_for(config.amg, tune);
+  for (int row : tune.overlay_rows)
+    if (row < 1 || row > static_cast<int>(settings.size()))
+      throw UsageError("--overlay-rows " + std::to_string(row) + " is not a row of the table (1.." +
+                       std::to_string(settings.size()) + ")");
+  if (!tune.overlay_rows.empty() && tune.overlay_dir.empty()) throw UsageError("--overlay-rows needs --overlay-dir");
+
+  MaskGenerator generator(io.model, config.amg, ModelOptions{io.device, io.precision, io.threads});
+  if (!quiet) spdlog::info("model: {}; {} settings over {} images", generator.describe(), settings.size(), inputs.size());
+  std::vector<std::int64_t> masks(settings.size(), 0);
+  std::vector<double> area(settings.size(), 0.0);
+  size_t images = 0, failed = 0;
+  const ReadOptions read_options{io.exif == "apply", io.max_image_pixels};
+  for (const InputFile& input : inputs) {
+    try {
+      const ImageU8 image = read_image_rgb(input.path, read_options);
+      const auto results = generator.sweep(image, settings);
+      for (size_t k = 0; k < settings.size(); ++k) {
+        masks[k] += static_cast<std::int64_t>(results[k].size());
+        for (const MaskRecord& r : results[k]) area[k] += static_cast<double>(r.area);
+      }
+      for (int row : tune.overlay_rows) {
+        std::filesystem::create_directories(tune.overlay_dir);
+        const std::string stem = std::filesystem::path(input.name).stem().string();
+        write_overlay(tune.overlay_dir + "/" + stem + ".row" + std::to_string(row) + ".jpg", image, results[row - 1]);
+      }
+      ++images;
+    } catch (const ImageReadError& e) {
+      ++failed;
+      spdlog::warn("skipped '{}': {}", input.path, e.what());
+    }
+  }
+  // The result is the table: stdout.
+  std::printf("%4s %16s %23s %23s %15s %8s %12s %12s\n", "row", "pred_iou_thresh", "stability_score_thresh",
+              "stability_score_offset", "box_nms_thresh", "masks", "masks/image", "mean_area");
+  for (size_t k = 0; k < settings.size(); ++k) {
+    const SweepSetting& s = settings[k];
+    std::printf("%4zu %16g %23g %23g %15g %8lld %12.2f %12.1f\n", k + 1, s.pred_iou_thresh, s.stability_score_thresh,
+                s.stability_score_offset, s.box_nms_thresh, static_cast<long long>(masks[k]),
+                images ? double(masks[k]) / images : 0.0, masks[k] ? area[k] / masks[k] : 0.0);
+  }
+  std::fflush(stdout);
+  return failed ? static_cast<int>(ExitCode::kImage) : 0;
+}
+
+}  // namespace sam2amg::cli
