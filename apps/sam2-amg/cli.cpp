@@ -108,6 +108,11 @@ void setup_cli(CLI::App& app, CliState& s) {
   tune->add_option("--overlay-dir", s.tune.overlay_dir, "Write overlays of the chosen rows here");
   tune->add_option("--overlay-rows", s.tune.overlay_rows, "Rows of the table to draw, e.g. 1,4")->delimiter(',');
 
+  auto* merge = app.add_subcommand(
+      "merge", "Combine the shard COCO files of --out F.json into F.json (ids renumbered, input order), or check "
+               "the shards of --out-dir DIR; exit 6 listing missing or unfinished shards");
+  merge->fallthrough();
+
   auto* make = app.add_subcommand("make-synthetic-model", "Write the synthetic test model (docs/model-contract.md)");
   make->add_option("file", s.synthetic_model_path, "Output .pt file")->required();
 }

@@ -12,6 +12,7 @@
 #include "model/synthetic_model.h"
 #include "run_job.h"
 #include "tune.h"
+#include "merge_cmd.h"
 
 using namespace sam2amg;
 
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (app.got_subcommand("tune")) return cli::run_tune(config, state.tune, state.quiet);
+    if (app.got_subcommand("merge")) return cli::run_merge(config);
     return cli::run_job(config, {state.progress, state.quiet});
   } catch (const Error& e) {
     spdlog::error("{}", e.what());

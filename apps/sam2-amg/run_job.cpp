@@ -3,12 +3,15 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <cstdio>
+#include <optional>
 #include <chrono>
 #include <csignal>
 
 #include "common/error.h"
 #include "io/image_reader.h"
 #include "io/sha256.h"
+#include "io/shards.h"
 #include "io/writers.h"
 #include "pipeline/mask_generator.h"
 #include "progress.h"
@@ -27,15 +30,59 @@ extern "C" void on_signal(int sig) { g_signal = sig; }
 
 }  // namespace
 
-int run_job(const RunConfig& config, const JobOptions& options) {
-  const IoOptions& io = config.io;
+namespace {
+
+// A shard's commit marker: next to its COCO file, else in its output folder, else its JSONL.
+std::string done_marker(const IoOptions& io, const Shard& shard) {
+  if (!io.out.empty()) return shard_done_path(io.out, shard);
+  if (!io.out_dir.empty()) return io.out_dir + "/" + shard_label(shard) + ".done.json";
+  return shard_done_path(io.jsonl, shard);
+}
+
+// Written last, atomically: a shard whose marker exists is complete.
+void write_done_marker(const std::string& path, const Shard& shard, size_t images, size_t masks, size_t failed,
+                       const Provenance& provenance) {
+  const std::string tmp = path + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) throw OutputError(tmp, "cannot create the shard's done marker");
+  std::fprintf(f, "{\"shard\": %d, \"count\": %d, \"images\": %zu, \"masks\": %zu, \"unreadable\": %zu, "
+                  "\"model_sha256\": \"%s\"}\n",
+               shard.index, shard.count, images, masks, failed, provenance.model_sha256.c_str());
+  const bool ok = std::fflush(f) == 0;
+  std::fclose(f);
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) throw OutputError(path, "cannot write the shard's done marker");
+}
+
+}  // namespace
+
+int run_job(const RunConfig& run_config, const JobOptions& options) {
+  RunConfig config = run_config;
+  IoOptions& io = config.io;
   if (io.model.empty()) throw UsageError("no model: give --model FILE (or `model:` in the config)");
   if (io.input.empty() && io.input_list.empty()) throw UsageError("no input: give --input PATH... or --input-list FILE");
   if (io.out.empty() && io.out_dir.empty() && io.jsonl.empty())
     throw UsageError("no output: give --out FILE.json, --out-dir DIR or --jsonl FILE|-");
 
-  const std::vector<InputFile> inputs = collect_inputs(io);
+  std::vector<InputFile> inputs = collect_inputs(io);
   if (inputs.empty()) throw UsageError("no images found in the given inputs");
+
+  // A shard works on its own subset, writes its own files and commits them with a marker; a
+  // requeued shard resumes, and one whose marker exists is already done.
+  const std::optional<Shard> shard = resolve_shard(io.shard, io.shard_count);
+  std::string marker;
+  if (shard) {
+    inputs = inputs_of_shard(inputs, *shard);
+    marker = done_marker(io, *shard);
+    if (!io.out.empty()) io.out = shard_path(io.out, *shard);
+    if (!io.jsonl.empty() && io.jsonl != "-") io.jsonl = shard_path(io.jsonl, *shard);
+    io.resume = true;
+    spdlog::info("{}: {} inputs", shard_label(*shard), inputs.size());
+    if (std::FILE* f = std::fopen(marker.c_str(), "rb")) {
+      std::fclose(f);
+      spdlog::info("{} is already complete ({} exists)", shard_label(*shard), marker);
+      return 0;
+    }
+  }
 
   MaskGenerator generator(io.model, config.amg, ModelOptions{io.device, io.precision, io.threads});
   spdlog::info("model: {}", generator.describe());
@@ -53,6 +100,7 @@ int run_job(const RunConfig& config, const JobOptions& options) {
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  std::signal(SIGUSR1, on_signal);  // Slurm's warning before a time-limit kill (--signal=B:USR1@120)
 
   const ReadOptions read_options{io.exif == "apply", io.max_image_pixels};
   Progress progress(Progress::mode_for(options.progress, options.quiet), inputs.size());
@@ -92,6 +140,7 @@ int run_job(const RunConfig& config, const JobOptions& options) {
   const bool complete = !g_signal;
   if (!complete) progress.interrupt();
   for (const auto& w : writers) w->finish(complete);
+  if (complete && shard) write_done_marker(marker, *shard, done, masks, failed, provenance);
 
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   spdlog::info("{} images ({} resumed), {} masks, {} unreadable, {:.2f} s", done, skipped, masks, failed, secs);

@@ -3,7 +3,8 @@
 /// that says what to do. Library code throws these; only apps/ catches and prints them.
 /// Exit codes (stable, documented in README "Exit codes"):
 ///   0 done, 1 internal, 2 usage/config, 3 model, 4 some inputs unreadable (do not retry),
-///   5 output not writable, 75 transient runtime failure such as a device error (retry),
+///   5 output not writable, 6 merge found missing or unfinished shards,
+///   75 transient runtime failure such as a device error (retry),
 ///   128 + signal when interrupted (130 SIGINT, 143 SIGTERM).
 #include <stdexcept>
 #include <string>
@@ -17,6 +18,7 @@ enum class ExitCode : int {
   kModel = 3,
   kImage = 4,
   kOutput = 5,
+  kIncomplete = 6,  // merge: shards missing or unfinished
   kTransient = 75,  // EX_TEMPFAIL
 };
 

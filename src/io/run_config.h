@@ -28,6 +28,8 @@ struct IoOptions {
   std::int64_t max_image_pixels = std::int64_t{1} << 28;  ///< larger images are skipped unread
   bool resume = false;              ///< skip images a previous, interrupted run finished
   bool stats = false;               ///< write each image's filter funnel and sum it in the summary
+  std::string shard;                ///< "I/N"; empty: from SLURM_ARRAY_TASK_* or JOB_COMPLETION_INDEX; "none"
+  int shard_count = 0;              ///< N for JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)
 };
 
 template <typename V>
@@ -49,6 +51,9 @@ void for_each_io_param(V&& v) {
   v("max_image_pixels", &IoOptions::max_image_pixels, "Skip images with more pixels than this, unread");
   v("resume", &IoOptions::resume, "Skip images an interrupted run already finished");
   v("stats", &IoOptions::stats, "Write each image's filter funnel (candidates kept per stage) and sum it");
+  v("shard", &IoOptions::shard, "Process shard I/N of the inputs; default from SLURM_ARRAY_TASK_ID/COUNT or "
+                                "JOB_COMPLETION_INDEX; none to disable");
+  v("shard_count", &IoOptions::shard_count, "Number of shards with JOB_COMPLETION_INDEX (or SAM2AMG_SHARD_COUNT)");
 }
 
 struct RunConfig {

@@ -112,7 +112,7 @@ class CocoWriter : public MaskWriter {
     // One self-contained line per image; ids are assigned when the file is assembled.
     json anns = json::array();
     for (const MaskRecord& r : records) anns.push_back(coco_annotation(r, 0, 0, format_));
-    json image{{"file_name", info.input.name}, {"width", info.width}, {"height", info.height}};
+    json image{{"file_name", info.input.name}, {"path", info.input.path}, {"width", info.width}, {"height", info.height}};
     if (info.funnel) image["funnel"] = funnel_json(*info.funnel);
     const json line{{"path", info.input.path}, {"image", std::move(image)}, {"annotations", std::move(anns)}};
     const std::string s = line.dump() + "\n";

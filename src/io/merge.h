@@ -1,0 +1,29 @@
+#pragma once
+/// `sam2-amg merge`: combine or verify the outputs of a sharded run.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sam2amg {
+
+struct MergeReport {
+  int shard_count = 0;
+  std::vector<int> missing;     ///< shards with no output at all
+  std::vector<int> incomplete;  ///< shards with output but no done marker (still running, or killed)
+  std::int64_t images = 0;
+  std::int64_t annotations = 0;
+  bool ok() const { return missing.empty() && incomplete.empty() && shard_count > 0; }
+};
+
+/// Merges `<stem>.shard-XXXXX-of-NNNNN.json` (next to `out`, each committed by its
+/// `.done.json` marker) into one COCO file at `out`: images in input-path order (the order of an
+/// unsharded run), ids renumbered from 1, annotations re-pointed. Nothing is written unless every
+/// shard is complete. `expected_count` (0 = from the file names) must match the shard count.
+/// Streams: memory holds one shard at a time plus an index of the images. Throws OutputError /
+/// UsageError.
+MergeReport merge_coco_shards(const std::string& out, int expected_count);
+
+/// Checks that every shard of a per-image run in `dir` committed its `shard-*.done.json`.
+MergeReport verify_dir_shards(const std::string& dir, int expected_count);
+
+}  // namespace sam2amg
