@@ -1,0 +1,138 @@
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "common/error.h"
+#include "io/merge.h"
+#include "io/shards.h"
+#include "io/writers.h"
+#include "support/catch.h"
+#include "support/fixtures.h"
+
+using namespace sam2amg;
+using namespace sam2amg::test;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<InputFile> names(int n, const std::string& prefix = "img") {
+  std::vector<InputFile> v;
+  for (int i = 0; i < n; ++i) v.push_back({"/data/" + prefix + std::to_string(i) + ".jpg", prefix + std::to_string(i) + ".jpg"});
+  return v;
+}
+
+EnvLookup env_of(std::map<std::string, std::string> vars) {
+  return [vars](const char* k) {
+    const auto it = vars.find(k);
+    return it == vars.end() ? std::string() : it->second;
+  };
+}
+
+}  // namespace
+
+TEST_CASE("Shards partition the inputs and never move an input", "[io][shards]") {
+  const auto inputs = names(1000);
+  for (int n : {1, 3, 16}) {
+    std::multiset<std::string> seen;
+    std::vector<size_t> sizes;
+    for (int i = 0; i < n; ++i) {
+      const auto part = inputs_of_shard(inputs, {i, n});
+      sizes.push_back(part.size());
+      for (const auto& in : part) seen.insert(in.path);
+    }
+    CHECK(seen.size() == inputs.size());                                  // every input once...
+    CHECK(std::set<std::string>(seen.begin(), seen.end()).size() == inputs.size());  // ...and only once
+    for (size_t s : sizes) CHECK(s > inputs.size() / n / 2);               // and roughly balanced
+  }
+  // Reordering or growing the input list keeps every input in its shard.
+  auto shuffled = inputs;
+  std::shuffle(shuffled.begin(), shuffled.end(), std::mt19937(5));
+  auto grown = inputs;
+  for (const auto& extra : names(500, "new")) grown.push_back(extra);
+  const auto a = inputs_of_shard(inputs, {3, 16});
+  const auto b = inputs_of_shard(shuffled, {3, 16});
+  const auto c = inputs_of_shard(grown, {3, 16});
+  CHECK(std::set<std::string>{} == [&] {
+    std::set<std::string> missing;
+    for (const auto& in : a) {
+      if (std::find(b.begin(), b.end(), in) == b.end()) missing.insert(in.path);
+      if (std::find(c.begin(), c.end(), in) == c.end()) missing.insert(in.path);
+    }
+    return missing;
+  }());
+  CHECK(b.size() == a.size());
+  CHECK(shard_key({"/x/a.jpg", "a.jpg"}) == shard_key({"/elsewhere/a.jpg", "a.jpg"}));  // the name is the key
+}
+
+TEST_CASE("The shard comes from the flag, Slurm or Kubernetes", "[io][shards]") {
+  const auto none = env_of({});
+  CHECK_FALSE(resolve_shard("", 0, none).has_value());
+  const auto s = resolve_shard("3/16", 0, none);
+  REQUIRE(s);
+  CHECK(s->index == 3);
+  CHECK(s->count == 16);
+  CHECK_THROWS_AS(resolve_shard("16/16", 0, none), UsageError);
+  CHECK_THROWS_AS(resolve_shard("3", 0, none), UsageError);
+  const auto slurm = env_of({{"SLURM_ARRAY_TASK_ID", "12"}, {"SLURM_ARRAY_TASK_COUNT", "4"}, {"SLURM_ARRAY_TASK_MIN", "10"}});
+  const auto from_slurm = resolve_shard("", 0, slurm);
+  REQUIRE(from_slurm);
+  CHECK(from_slurm->index == 2);  // --array=10-13
+  CHECK(from_slurm->count == 4);
+  CHECK_FALSE(resolve_shard("none", 0, slurm).has_value());
+  CHECK(resolve_shard("1/2", 0, slurm)->index == 1);  // the flag wins
+  const auto k8s = env_of({{"JOB_COMPLETION_INDEX", "5"}});
+  CHECK_THROWS_AS(resolve_shard("", 0, k8s), UsageError);  // N unknown
+  CHECK(resolve_shard("", 8, k8s)->index == 5);
+  CHECK(resolve_shard("", 0, env_of({{"JOB_COMPLETION_INDEX", "5"}, {"SAM2AMG_SHARD_COUNT", "6"}}))->count == 6);
+  CHECK(shard_label({42, 1000}) == "shard-00042-of-01000");
+  CHECK(shard_path("out/masks.json", {42, 1000}) == "out/masks.shard-00042-of-01000.json");
+  CHECK(shard_done_path("out/masks.json", {42, 1000}) == "out/masks.shard-00042-of-01000.done.json");
+}
+
+TEST_CASE("merge renumbers ids in input order and refuses unfinished shards", "[io][shards][merge]") {
+  TempDir dir;
+  const std::string out = dir.file("m.json");
+  const Provenance prov{"1", "m.pt", "sha", "", "apply"};
+  const ImageU8 img = make_image(4, 4, kBlack, {});
+  auto rec = [](std::uint32_t ones) {
+    MaskRecord r;
+    r.segmentation = {4, 4, {16 - ones, ones}};
+    r.area = ones;
+    return r;
+  };
+  // Shard 0 holds b and d, shard 1 holds a and c: the merge interleaves them by path.
+  const std::vector<std::vector<std::pair<std::string, int>>> shards = {{{"b", 2}, {"d", 0}}, {{"a", 1}, {"c", 3}}};
+  for (int i = 0; i < 2; ++i) {
+    auto w = make_coco_writer(shard_path(out, {i, 2}), SegmentationFormat::kCompressedRle, prov, false);
+    for (const auto& [name, n] : shards[i]) {
+      std::vector<MaskRecord> rs;
+      for (int k = 0; k < n; ++k) rs.push_back(rec(k + 1));
+      w->write({{"/d/" + name + ".png", name + ".png"}, 4, 4}, img, rs);
+    }
+    w->finish(true);
+  }
+  std::ofstream(shard_done_path(out, {0, 2})) << "{}";
+  MergeReport r = merge_coco_shards(out, 0);
+  CHECK(r.incomplete == std::vector<int>{1});
+  CHECK_FALSE(fs::exists(out));  // nothing written while a shard is unfinished
+  std::ofstream(shard_done_path(out, {1, 2})) << "{}";
+  r = merge_coco_shards(out, 0);
+  REQUIRE(r.ok());
+  CHECK(r.images == 4);
+  CHECK(r.annotations == 6);
+  std::ifstream in(out);
+  const json j = json::parse(in);
+  std::vector<std::string> order;
+  for (const json& i : j["images"]) order.push_back(i["file_name"]);
+  CHECK(order == std::vector<std::string>{"a.png", "b.png", "c.png", "d.png"});
+  for (size_t k = 0; k < 4; ++k) CHECK(j["images"][k]["id"] == k + 1);
+  std::vector<std::pair<int, int>> ann;  // (id, image_id)
+  for (const json& a : j["annotations"]) ann.emplace_back(a["id"], a["image_id"]);
+  CHECK(ann == std::vector<std::pair<int, int>>{{1, 1}, {2, 2}, {3, 2}, {4, 3}, {5, 3}, {6, 3}});
+  CHECK_THROWS_AS(merge_coco_shards(out, 3), UsageError);  // the files say 2 shards
+}
