@@ -1,10 +1,13 @@
 // sam2-amg: parse flags, set up logging, run the job; errors become exit codes.
+#include <fcntl.h>
 #include <malloc.h>
+#include <unistd.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 
 #include "cli.h"
 #include "common/error.h"
@@ -21,6 +24,11 @@ int main(int argc, char** argv) {
   // and pays page faults to get it again. Keeping freed memory in the heap halves CPU run time.
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
+
+  // A closed stdin/stdout/stderr would let the next file we open take its number, and logs or
+  // JSON lines would land in an output file.
+  for (int fd = 0; fd <= 2; ++fd)
+    if (fcntl(fd, F_GETFD) == -1) open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
 
   CLI::App app{"sam2-amg"};
   cli::CliState state;
@@ -57,6 +65,9 @@ int main(int argc, char** argv) {
   } catch (const Error& e) {
     spdlog::error("{}", e.what());
     return e.exit_code();
+  } catch (const std::filesystem::filesystem_error& e) {
+    spdlog::error("file system error: {}", e.what());
+    return static_cast<int>(ExitCode::kOutput);
   } catch (const std::exception& e) {
     // Anything else comes from the runtime (device, out of memory): a retry may succeed.
     spdlog::error("runtime failure: {}", e.what());

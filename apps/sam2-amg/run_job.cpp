@@ -26,7 +26,11 @@ namespace {
 
 std::atomic<int> g_signal{0};
 
-extern "C" void on_signal(int sig) { g_signal = sig; }
+// The first signal ends the run after the current image; a second one kills at once.
+extern "C" void on_signal(int sig) {
+  g_signal = sig;
+  std::signal(sig, SIG_DFL);
+}
 
 }  // namespace
 
@@ -101,6 +105,7 @@ int run_job(const RunConfig& run_config, const JobOptions& options) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   std::signal(SIGUSR1, on_signal);  // Slurm's warning before a time-limit kill (--signal=B:USR1@120)
+  std::signal(SIGPIPE, SIG_IGN);    // a closed --jsonl - reader becomes a write error (exit 5)
 
   const ReadOptions read_options{io.exif == "apply", io.max_image_pixels};
   Progress progress(Progress::mode_for(options.progress, options.quiet), inputs.size());

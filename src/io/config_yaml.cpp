@@ -42,7 +42,7 @@ class FieldReader {
   FieldReader(const YAML::Node& node, std::string where, std::string base_dir)
       : node_(node), where_(std::move(where)), base_dir_(std::move(base_dir)) {}
 
-  void read(int& out) const { out = static_cast<int>(integer()); }
+  void read(int& out) const { out = int_value(); }
   void read(std::int64_t& out) const { out = integer(); }
   void read(double& out) const { out = number(); }
   void read(bool& out) const {
@@ -60,7 +60,7 @@ class FieldReader {
     if (node_.IsNull()) {
       out.reset();
     } else {
-      out = static_cast<int>(integer());
+      out = int_value();
     }
   }
   void read(std::vector<std::string>& out) const {
@@ -110,6 +110,11 @@ class FieldReader {
   std::string scalar(const char* expected) const {
     if (!node_.IsScalar()) fail(std::string("expected ") + expected);
     return node_.Scalar();
+  }
+  int int_value() const {
+    const std::int64_t v = integer();
+    if (v < INT32_MIN || v > INT32_MAX) fail("value " + std::to_string(v) + " is out of range");
+    return static_cast<int>(v);
   }
   std::int64_t integer() const {
     const std::string s = scalar("an integer");

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <set>
 
 #include "common/error.h"
 
@@ -33,14 +34,27 @@ std::string truncation_problem(const std::vector<std::uint8_t>& b) {
     const auto it = std::search(b.begin(), b.end(), std::begin(iend), std::end(iend));
     if (it == b.end()) return "truncated PNG (no IEND chunk)";
   } else if (is_jpeg(b)) {
-    // The last end-of-image marker must follow the first start-of-scan.
-    size_t sos = std::string::npos, eoi = std::string::npos;
-    for (size_t i = 2; i + 1 < b.size(); ++i) {
-      if (b[i] != 0xFF) continue;
-      if (b[i + 1] == 0xDA && sos == std::string::npos) sos = i;
-      if (b[i + 1] == 0xD9) eoi = i;
+    // Walk the header segments by their lengths (an EXIF thumbnail inside APP1 has markers of
+    // its own) to the main start-of-scan; an end-of-image marker must follow it.
+    size_t i = 2, sos = std::string::npos;
+    while (i + 3 < b.size()) {
+      if (b[i] != 0xFF) return "corrupt JPEG header";
+      const std::uint8_t marker = b[i + 1];
+      if (marker == 0xFF) {
+        ++i;
+        continue;
+      }
+      if (marker == 0xDA) {
+        sos = i;
+        break;
+      }
+      if (marker == 0xD9) return "JPEG without image data";
+      i += 2 + ((b[i + 2] << 8) | b[i + 3]);
     }
-    if (sos == std::string::npos || eoi == std::string::npos || eoi < sos) return "truncated JPEG (no end of image)";
+    if (sos == std::string::npos) return "truncated JPEG (header cut off)";
+    bool eoi = false;
+    for (size_t k = b.size() - 1; k > sos + 1 && !eoi; --k) eoi = b[k - 1] == 0xFF && b[k] == 0xD9;
+    if (!eoi) return "truncated JPEG (no end of image)";
   }
   return "";
 }
@@ -159,14 +173,18 @@ std::vector<InputFile> collect_inputs(const IoOptions& io) {
       roots.push_back(p);
       continue;
     }
-    for (std::string line; std::getline(std::cin, line);)
+    for (std::string line; std::getline(std::cin, line);) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();  // CRLF lists
       if (!line.empty()) roots.push_back(line);
+    }
   }
   if (!io.input_list.empty()) {
     std::ifstream list(io.input_list);
     if (!list) throw UsageError("cannot open input list '" + io.input_list + "'");
-    for (std::string line; std::getline(list, line);)
+    for (std::string line; std::getline(list, line);) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
       if (!line.empty() && line[0] != '#') roots.push_back(line);
+    }
   }
   std::vector<InputFile> out;
   auto keep = [&](const fs::path& file) {
@@ -176,14 +194,21 @@ std::vector<InputFile> collect_inputs(const IoOptions& io) {
   for (const std::string& root : roots) {
     std::error_code ec;
     if (fs::is_directory(root, ec)) {
+      // Names are lexical (a symlinked file keeps its name inside the folder), never "..".
       auto add = [&](const fs::directory_entry& e) {
-        if (e.is_regular_file() && keep(e.path()))
-          out.push_back({e.path().string(), fs::relative(e.path(), root).generic_string()});
+        std::error_code fec;
+        if (e.is_regular_file(fec) && keep(e.path()))
+          out.push_back({e.path().string(), e.path().lexically_relative(root).generic_string()});
       };
-      if (io.recursive) {
-        for (const auto& e : fs::recursive_directory_iterator(root)) add(e);
-      } else {
-        for (const auto& e : fs::directory_iterator(root)) add(e);
+      const auto opts = fs::directory_options::skip_permission_denied;
+      try {
+        if (io.recursive) {
+          for (const auto& e : fs::recursive_directory_iterator(root, opts)) add(e);
+        } else {
+          for (const auto& e : fs::directory_iterator(root, opts)) add(e);
+        }
+      } catch (const fs::filesystem_error& e) {
+        throw UsageError("cannot list input folder '" + root + "': " + e.what());
       }
     } else if (fs::exists(root, ec)) {
       out.push_back({root, fs::path(root).filename().string()});
@@ -191,10 +216,19 @@ std::vector<InputFile> collect_inputs(const IoOptions& io) {
       throw UsageError("input '" + root + "' does not exist");
     }
   }
-  // Never filesystem order: runs must be reproducible.
+  // Never filesystem order: runs must be reproducible. The same file reached twice (a/x.png and
+  // ./a/x.png) counts once.
+  for (InputFile& in : out) {
+    std::error_code cec;
+    const fs::path canon = fs::weakly_canonical(in.path, cec);
+    in.key = cec ? in.path : canon.string();
+  }
   std::sort(out.begin(), out.end(), [](const InputFile& a, const InputFile& b) { return a.path < b.path; });
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
+  std::vector<InputFile> unique;
+  std::set<std::string> seen;
+  for (InputFile& in : out)
+    if (seen.insert(in.key).second) unique.push_back(std::move(in));
+  return unique;
 }
 
 }  // namespace sam2amg

@@ -98,7 +98,7 @@ MergeReport merge_coco_shards(const std::string& out, int expected_count) {
         const std::string key = img.value("path", img.value("file_name", std::string()));
         json line{{"image", img}, {"annotations", anns.count(id) ? std::move(anns[id]) : json::array()}};
         index.push_back({key, tmp.tellp()});
-        tmp << line.dump() << '\n';
+        tmp << line.dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
       }
     }
     if (!tmp.flush()) throw OutputError(scratch, "write failed (disk full?)");
@@ -120,12 +120,12 @@ MergeReport merge_coco_shards(const std::string& out, int expected_count) {
     std::ofstream o(part, std::ios::binary | std::ios::trunc);
     if (!o) throw OutputError(part, std::strerror(errno));
     info["merged_shards"] = count;
-    o << "{\"info\": " << info.dump() << ",\n\"licenses\": [],\n\"categories\": "
-      << json::array({{{"id", 1}, {"name", "object"}, {"supercategory", "object"}}}).dump() << ",\n\"images\": [";
+    o << "{\"info\": " << info.dump(-1, ' ', false, json::error_handler_t::replace) << ",\n\"licenses\": [],\n\"categories\": "
+      << json::array({{{"id", 1}, {"name", "object"}, {"supercategory", "object"}}}).dump(-1, ' ', false, json::error_handler_t::replace) << ",\n\"images\": [";
     for (size_t k = 0; k < index.size(); ++k) {
       json img = read_line(index[k])["image"];
       img["id"] = static_cast<std::int64_t>(k) + 1;
-      o << (k ? ",\n" : "\n") << img.dump();
+      o << (k ? ",\n" : "\n") << img.dump(-1, ' ', false, json::error_handler_t::replace);
     }
     o << "\n],\n\"annotations\": [";
     std::int64_t ann_id = 0;
@@ -134,7 +134,7 @@ MergeReport merge_coco_shards(const std::string& out, int expected_count) {
       for (json& a : line["annotations"]) {
         a["id"] = ++ann_id;
         a["image_id"] = static_cast<std::int64_t>(k) + 1;
-        o << (ann_id == 1 ? "\n" : ",\n") << a.dump();
+        o << (ann_id == 1 ? "\n" : ",\n") << a.dump(-1, ' ', false, json::error_handler_t::replace);
       }
     }
     o << "\n]}\n";

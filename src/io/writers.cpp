@@ -98,9 +98,18 @@ class CocoWriter : public MaskWriter {
   CocoWriter(std::string path, SegmentationFormat format, Provenance provenance, bool resume)
       : path_(std::move(path)), journal_path_(path_ + ".partial.jsonl"), format_(format),
         provenance_(std::move(provenance)) {
-    if (resume) load_journal();
-    journal_ = std::fopen(journal_path_.c_str(), resume ? "ab" : "wb");
+    // The journal's first line names the run (model and effective config); resuming another
+    // run's journal would mix outputs.
+    run_id_ = provenance_.model_sha256 + ":" + std::to_string(std::hash<std::string>{}(provenance_.config_yaml)) + ":" +
+              std::to_string(static_cast<int>(format_));
+    const bool appending = resume && load_journal();
+    journal_ = std::fopen(journal_path_.c_str(), appending ? "ab" : "wb");
     if (!journal_) throw OutputError(journal_path_, std::strerror(errno));
+    if (!appending) {
+      const std::string header = json{{"sam2_amg_journal", run_id_}}.dump() + "\n";
+      if (std::fwrite(header.data(), 1, header.size(), journal_) != header.size() || std::fflush(journal_) != 0)
+        throw OutputError(journal_path_, std::strerror(errno));
+    }
   }
   ~CocoWriter() override {
     if (journal_) std::fclose(journal_);
@@ -115,7 +124,7 @@ class CocoWriter : public MaskWriter {
     json image{{"file_name", info.input.name}, {"path", info.input.path}, {"width", info.width}, {"height", info.height}};
     if (info.funnel) image["funnel"] = funnel_json(*info.funnel);
     const json line{{"path", info.input.path}, {"image", std::move(image)}, {"annotations", std::move(anns)}};
-    const std::string s = line.dump() + "\n";
+    const std::string s = line.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
     if (std::fwrite(s.data(), 1, s.size(), journal_) != s.size() || std::fflush(journal_) != 0)
       throw OutputError(journal_path_, std::strerror(errno));
     done_.insert(info.input.path);
@@ -132,14 +141,14 @@ class CocoWriter : public MaskWriter {
     };
     json info{{"description", "automatic masks from sam2-amg"}, {"version", provenance_.tool_version},
               {"sam2_amg", provenance_json(provenance_)}};
-    put("{\"info\": " + info.dump() + ",\n\"licenses\": [],\n\"categories\": " +
-        json::array({{{"id", 1}, {"name", "object"}, {"supercategory", "object"}}}).dump() + ",\n\"images\": [");
+    put("{\"info\": " + info.dump(-1, ' ', false, json::error_handler_t::replace) + ",\n\"licenses\": [],\n\"categories\": " +
+        json::array({{{"id", 1}, {"name", "object"}, {"supercategory", "object"}}}).dump(-1, ' ', false, json::error_handler_t::replace) + ",\n\"images\": [");
     // Two passes over the journal: images, then annotations, renumbered from 1 in journal order.
     int64_t image_id = 0;
     for_each_journal_line([&](json& line) {
       json image = line["image"];
       image["id"] = ++image_id;
-      put((image_id == 1 ? "\n" : ",\n") + image.dump());
+      put((image_id == 1 ? "\n" : ",\n") + image.dump(-1, ' ', false, json::error_handler_t::replace));
     });
     put("\n],\n\"annotations\": [");
     int64_t ann_id = 0;
@@ -149,7 +158,7 @@ class CocoWriter : public MaskWriter {
       for (json& a : line["annotations"]) {
         a["id"] = ++ann_id;
         a["image_id"] = image_id;
-        put((ann_id == 1 ? "\n" : ",\n") + a.dump());
+        put((ann_id == 1 ? "\n" : ",\n") + a.dump(-1, ' ', false, json::error_handler_t::replace));
       }
     });
     put("\n]}\n");
@@ -167,23 +176,34 @@ class CocoWriter : public MaskWriter {
     std::ifstream in(journal_path_);
     for (std::string s; std::getline(in, s);) {
       json line = json::parse(s, nullptr, /*allow_exceptions=*/false);
-      if (!line.is_discarded()) f(line);
+      if (!line.is_discarded() && line.contains("image")) f(line);
     }
   }
 
-  // Keeps the complete lines of an interrupted run's journal; a torn last line is cut off.
-  void load_journal() {
-    std::ifstream in(journal_path_);
-    if (!in) return;
-    std::string kept;
-    for (std::string s; std::getline(in, s);) {
+  // Resumes an interrupted run's journal: checks it is this run's, keeps its complete lines and
+  // cuts a torn last line off in place. False when there is no journal to resume.
+  bool load_journal() {
+    std::ifstream in(journal_path_, std::ios::binary);
+    if (!in) return false;
+    std::string s;
+    if (!std::getline(in, s)) return false;
+    const json header = json::parse(s, nullptr, false);
+    if (header.is_discarded() || header.value("sam2_amg_journal", std::string()) != run_id_)
+      throw UsageError(journal_path_ + " belongs to a run with another model, config or inputs; delete it, or rerun "
+                                       "without --resume to start over");
+    std::uintmax_t good = static_cast<std::uintmax_t>(in.tellg());
+    while (std::getline(in, s)) {
+      if (in.eof()) break;  // no newline: a torn line
       const json line = json::parse(s, nullptr, false);
       if (line.is_discarded() || !line.contains("path")) break;
       done_.insert(line["path"].get<std::string>());
-      kept += s + "\n";
+      good = static_cast<std::uintmax_t>(in.tellg());
     }
     in.close();
-    write_atomically(journal_path_, kept);
+    std::error_code ec;
+    fs::resize_file(journal_path_, good, ec);
+    if (ec) throw OutputError(journal_path_, ec.message());
+    return true;
   }
 
   std::string path_;
@@ -192,6 +212,7 @@ class CocoWriter : public MaskWriter {
   Provenance provenance_;
   std::FILE* journal_ = nullptr;
   std::set<std::string> done_;
+  std::string run_id_;
 };
 
 // Output stems: the input name without extension; names that would collide keep their extension.
@@ -203,9 +224,13 @@ std::map<std::string, std::string> output_stems(const std::vector<InputFile>& in
   };
   for (const InputFile& in : inputs) ++count[stem_of(in.name)];
   std::map<std::string, std::string> stems;
+  std::set<std::string> used;
   for (const InputFile& in : inputs) {
     const std::string s = stem_of(in.name);
-    stems[in.path] = count[s] > 1 ? in.name : s;
+    std::string stem = count[s] > 1 ? in.name : s;
+    // The same name from two folder inputs: number the later ones (input order is sorted).
+    for (int k = 2; !used.insert(stem).second; ++k) stem = (count[s] > 1 ? in.name : s) + "~" + std::to_string(k);
+    stems[in.path] = stem;
   }
   return stems;
 }
@@ -219,7 +244,7 @@ class PerImageWriter : public MaskWriter {
     std::error_code ec;
     fs::create_directories(dir_, ec);
     if (ec) throw OutputError(dir_, ec.message());
-    write_atomically(dir_ + "/run.json", provenance_json(provenance).dump(2) + "\n");
+    write_atomically(dir_ + "/run.json", provenance_json(provenance).dump(2, ' ', false, json::error_handler_t::replace) + "\n");
     for (size_t i = 0; i < inputs.size(); ++i) image_ids_[inputs[i].path] = static_cast<int64_t>(i) + 1;
   }
 
@@ -231,6 +256,11 @@ class PerImageWriter : public MaskWriter {
   void write(const ImageInfo& info, const ImageU8& image, const std::vector<MaskRecord>& records) override {
     const std::string target_path = target(info.input);
     fs::create_directories(fs::path(target_path).parent_path());
+    // Extras first: the main output is the commit that resume looks for.
+    if (overlay_) write_overlay(dir_ + "/" + stems_.at(info.input.path) + ".overlay.jpg", image, records);
+    if (info.funnel)
+      write_atomically(dir_ + "/" + stems_.at(info.input.path) + ".stats.json",
+                       json{{"file_name", info.input.name}, {"funnel", funnel_json(*info.funnel)}}.dump(-1, ' ', false, json::error_handler_t::replace) + "\n");
     if (png_) {
       write_png_folder(target_path, records);
     } else {
@@ -240,12 +270,8 @@ class PerImageWriter : public MaskWriter {
                       {{"image_id", image_ids_.at(info.input.path)}, {"width", info.width}, {"height", info.height},
                        {"file_name", info.input.name}}},
                      {"annotations", std::move(anns)}};
-      write_atomically(target_path, doc.dump() + "\n");
+      write_atomically(target_path, doc.dump(-1, ' ', false, json::error_handler_t::replace) + "\n");
     }
-    if (overlay_) write_overlay(dir_ + "/" + stems_.at(info.input.path) + ".overlay.jpg", image, records);
-    if (info.funnel)
-      write_atomically(dir_ + "/" + stems_.at(info.input.path) + ".stats.json",
-                       json{{"file_name", info.input.name}, {"funnel", funnel_json(*info.funnel)}}.dump() + "\n");
   }
 
   void finish(bool) override {}
@@ -276,7 +302,10 @@ class PerImageWriter : public MaskWriter {
       csv += "," + python_float_str(r.predicted_iou) + "," + python_float_str(r.stability_score);
       for (float v : r.crop_box_xywh) csv += "," + python_float_str(v);
     }
-    std::ofstream(tmp + "/metadata.csv", std::ios::binary) << csv;  // amg.py writes no final newline
+    std::ofstream meta(tmp + "/metadata.csv", std::ios::binary);
+    meta << csv;  // amg.py writes no final newline
+    meta.flush();
+    if (!meta) throw OutputError(tmp + "/metadata.csv", "write failed (disk full?)");
     fs::remove_all(folder, ec);
     fs::rename(tmp, folder, ec);
     if (ec) throw OutputError(folder, ec.message());
@@ -310,7 +339,7 @@ class JsonlWriter : public MaskWriter {
         {"annotations", std::move(anns)},
         {"sam2_amg", provenance_}};
     if (info.funnel) line["funnel"] = funnel_json(*info.funnel);
-    const std::string s = line.dump() + "\n";
+    const std::string s = line.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
     if (std::fwrite(s.data(), 1, s.size(), out_) != s.size() || std::fflush(out_) != 0)
       throw OutputError(path_, std::strerror(errno));
   }
@@ -319,17 +348,20 @@ class JsonlWriter : public MaskWriter {
  private:
   // Keeps the complete lines of an interrupted run's file; a torn last line is cut off.
   void load_existing() {
-    std::ifstream in(path_);
+    std::ifstream in(path_, std::ios::binary);
     if (!in) return;
-    std::string kept;
+    std::uintmax_t good = 0;
     for (std::string s; std::getline(in, s);) {
+      if (in.eof()) break;  // no newline: a torn line
       const json line = json::parse(s, nullptr, false);
       if (line.is_discarded() || !line.contains("image")) break;
       done_.insert(line["image"]["path"].get<std::string>());
-      kept += s + "\n";
+      good = static_cast<std::uintmax_t>(in.tellg());
     }
     in.close();
-    write_atomically(path_, kept);
+    std::error_code ec;
+    fs::resize_file(path_, good, ec);
+    if (ec) throw OutputError(path_, ec.message());
   }
 
   std::string path_;
@@ -405,6 +437,12 @@ std::vector<std::vector<double>> rle_to_polygons(const Rle& rle) {
       flat.push_back(p.y);
     }
     polys.push_back(std::move(flat));
+  }
+  // Lines and dots have no 3-point contour; pycocotools rejects an empty list, so give their
+  // pixel outline (the box from the first to the last pixel, inclusive) instead.
+  if (polys.empty() && area_from_rle(rle) > 0) {
+    const auto b = rle_to_coco_bbox(rle);
+    polys.push_back({b[0], b[1], b[0] + b[2], b[1], b[0] + b[2], b[1] + b[3], b[0], b[1] + b[3]});
   }
   return polys;
 }

@@ -256,3 +256,14 @@ TEST_CASE("docs/parameters.md explains every AMG parameter", "[cli][docs]") {
     CHECK(doc.find(std::string("`") + name + "`") != std::string::npos);
   });
 }
+
+TEST_CASE("A closed stdout cannot leak JSON lines into other outputs", "[cli][e2e]") {
+  Corpus c(2);
+  const std::string out = c.dir.file("m.json");
+  // stdout closed: standard streams are reopened on /dev/null before any output file is opened,
+  // so the COCO journal (which would otherwise take descriptor 1) gets no JSON lines.
+  REQUIRE(run_command(c.run("-q --input " + c.images + " --out " + out + " --jsonl - >&- 2>/dev/null")) == 0);
+  const json j = json::parse(slurp(out));
+  CHECK(j["images"].size() == 2);
+  for (const json& a : j["annotations"]) CHECK(a.contains("category_id"));
+}

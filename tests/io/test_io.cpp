@@ -307,3 +307,56 @@ TEST_CASE("sha256 matches the FIPS 180-2 examples", "[io]") {
   CHECK(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") ==
         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 }
+
+TEST_CASE("Review cases: thumbnails, symlinks, repeated names, thin polygons", "[io][edge]") {
+  TempDir dir;
+  const ImageU8 img = make_image(64, 48, kBlack, {{8, 8, 40, 40, kRed}});
+  write_image_rgb(dir.file("ok.jpg"), img);
+  const std::string jpg = slurp(dir.file("ok.jpg"));
+  // An APP1 segment that carries a complete thumbnail (its own SOS and EOI) before a main image
+  // that is cut in half: still truncated.
+  const std::string thumb = std::string("\xFF\xD8\xFF\xDA\x00\x02\xFF\xD9", 8);
+  const std::string app1 = std::string("\xFF\xE1", 2) + char(0) + char(2 + thumb.size()) + thumb;
+  const std::string with_thumb = jpg.substr(0, 2) + app1 + jpg.substr(2);
+  std::ofstream(dir.file("thumb.jpg"), std::ios::binary) << with_thumb;
+  CHECK_NOTHROW(read_image_rgb(dir.file("thumb.jpg")));
+  std::ofstream(dir.file("cut.jpg"), std::ios::binary) << with_thumb.substr(0, with_thumb.size() - 40);
+  CHECK_THROWS_WITH(read_image_rgb(dir.file("cut.jpg")), Catch::Matchers::Contains("truncated JPEG"));
+
+  // A symlinked image keeps its name inside the folder; the same name in two folders is two
+  // outputs, never one overwriting the other.
+  fs::create_directories(dir.file("a"));
+  fs::create_directories(dir.file("b"));
+  write_image_rgb(dir.file("b/x.png"), img);
+  fs::create_symlink(dir.file("ok.jpg"), dir.file("a/link.jpg"));
+  write_image_rgb(dir.file("a/x.png"), img);
+  IoOptions io;
+  io.input = {dir.file("a"), dir.file("b"), dir.file("a/../a")};
+  const auto inputs = collect_inputs(io);
+  REQUIRE(inputs.size() == 3);  // a/../a is a again
+  CHECK(inputs[0].name == "link.jpg");
+  const Provenance prov{"1", "m", "s", "", "apply"};
+  auto w = make_per_image_writer(dir.file("out"), "coco_rle", SegmentationFormat::kCompressedRle, false, prov, inputs);
+  for (const auto& in : inputs) w->write({in, 64, 48}, img, {});
+  CHECK(fs::exists(dir.file("out/x.png.json")));  // stems collide: the extension stays...
+  CHECK(fs::exists(dir.file("out/x.png~2.json")));  // ...and the second one is numbered
+  CHECK(fs::exists(dir.file("out/link.json")));
+
+  // A one-pixel-wide line has no 3-point contour: its outline box is written instead.
+  const Rle line{4, 4, {4, 4, 8}};  // column 1, all rows
+  CHECK(rle_to_polygons(line) == std::vector<std::vector<double>>{{1, 0, 2, 0, 2, 4, 1, 4}});
+}
+
+TEST_CASE("Resuming another run's journal is refused", "[io][coco][resume]") {
+  TempDir dir;
+  const std::string path = dir.file("m.json");
+  const ImageU8 img = make_image(4, 4, kBlack, {});
+  {
+    auto w = make_coco_writer(path, SegmentationFormat::kCompressedRle, kProv, false);
+    w->write(info_of("a.png"), img, {});
+  }
+  Provenance other = kProv;
+  other.config_yaml = "points_per_side: 16\n";
+  CHECK_THROWS_AS(make_coco_writer(path, SegmentationFormat::kCompressedRle, other, true), UsageError);
+  CHECK_NOTHROW(make_coco_writer(path, SegmentationFormat::kCompressedRle, kProv, true));
+}
