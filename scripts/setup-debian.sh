@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the build and test dependencies of sam2-amg from Debian 12 packages.
-# Usage: bash scripts/setup-debian.sh      (as root, or with sudo available)
+# Installs the build dependencies of sam2-amg from Debian 12 packages; with --tests also what the
+# tests start (a throw-away single-node Slurm: slurmctld, slurmd, munge).
+# Usage: bash scripts/setup-debian.sh [--tests]      (as root, or with sudo available)
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -10,4 +11,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential cmake ninja-build ccache pkg-config \
   libtorch-dev libopencv-dev libcli11-dev nlohmann-json3-dev libspdlog-dev catch2 libyaml-cpp-dev \
   > /dev/null
-echo "sam2-amg build dependencies installed"
+if [ "${1:-}" = "--tests" ]; then
+  $SUDO apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge > /dev/null
+fi
+echo "sam2-amg dependencies installed"
