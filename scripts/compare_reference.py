@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Run the official SAM2AutomaticMaskGenerator and sam2-amg on the same images, weights and
+parameters, and report how far apart their masks are.
+
+    python3 scripts/compare_reference.py --checkpoint ckpt.pt --config t --model export.pt \
+        --amg-config run.yaml --images img1.png img2.jpg [--sam2-amg build/apps/sam2-amg/sam2-amg]
+
+`--amg-config` is a sam2-amg YAML file; its AMG keys are given to both sides. The reference runs
+in fp32 with TF32 off. Masks are matched as sets (greedy by IoU): NMS orders equal scores
+arbitrarily in the reference, so list positions are not compared. Reported per image and in
+total: mask counts, the share matched at IoU >= 0.99 each way, max |delta predicted_iou| and
+|delta stability_score| over matched pairs, the unmatched masks with their scores (to tell
+threshold-edge cases from bugs), and both timings.
+"""
+import argparse
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+try:
+    import torch
+    import yaml
+except ImportError as e:
+    sys.exit(f"compare_reference.py needs torch and PyYAML: {e}")
+
+sys.path.insert(0, __import__("os").path.dirname(__file__))
+from export_sam2 import CONFIGS, ensure_sdpa  # noqa: E402
+
+AMG_KEYS = ["points_per_side", "points_per_batch", "pred_iou_thresh", "stability_score_thresh",
+            "stability_score_offset", "mask_threshold", "box_nms_thresh", "crop_n_layers", "crop_nms_thresh",
+            "crop_overlap_ratio", "crop_n_points_downscale_factor", "min_mask_region_area", "use_m2m",
+            "multimask_output"]
+
+
+def rle_decode(seg):
+    h, w = seg["size"]
+    flat = np.zeros(h * w, dtype=bool)
+    pos, val = 0, False
+    for c in seg["counts"]:
+        flat[pos:pos + c] = val
+        pos += c
+        val = not val
+    return flat.reshape(w, h).T
+
+
+def load_image(path):
+    from PIL import Image, ImageOps
+    # EXIF orientation applied, as sam2-amg does by default (--exif apply).
+    with Image.open(path) as im:
+        return np.array(ImageOps.exif_transpose(im).convert("RGB"))
+
+
+def match(ref, ours):
+    """Greedy one-to-one matching by mask IoU, highest first."""
+    if not ref or not ours:
+        return [], list(range(len(ref))), list(range(len(ours)))
+    a = np.stack([r["mask"].ravel() for r in ref]).astype(np.float32)
+    b = np.stack([o["mask"].ravel() for o in ours]).astype(np.float32)
+    inter = a @ b.T
+    union = a.sum(1)[:, None] + b.sum(1)[None, :] - inter
+    iou = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+    pairs, used_r, used_o = [], set(), set()
+    for flat in np.argsort(-iou, axis=None):
+        i, j = divmod(int(flat), iou.shape[1])
+        if i in used_r or j in used_o:
+            continue
+        pairs.append((i, j, float(iou[i, j])))
+        used_r.add(i)
+        used_o.add(j)
+    return pairs, [i for i in range(len(ref)) if i not in used_r], [j for j in range(len(ours)) if j not in used_o]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--config", required=True, help=f"one of {', '.join(CONFIGS)} or a sam2 config path")
+    p.add_argument("--model", required=True, help="the sam2-amg export of the same checkpoint")
+    p.add_argument("--amg-config", required=True, help="sam2-amg YAML with the AMG parameters for both sides")
+    p.add_argument("--images", nargs="+", required=True)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--no-postprocessing", action="store_true", help="build_sam2(apply_postprocessing=False)")
+    p.add_argument("--sam2-amg", default="sam2-amg", help="path of the sam2-amg binary")
+    p.add_argument("--json", help="also write the report here")
+    args = p.parse_args()
+
+    ensure_sdpa()
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
+    from sam2.build_sam import build_sam2
+    import torchvision
+
+    with open(args.amg_config) as f:
+        cfg = yaml.safe_load(f) or {}
+    kwargs = {k: cfg[k] for k in AMG_KEYS if k in cfg}
+    if isinstance(kwargs.get("crop_overlap_ratio"), str):
+        n, d = kwargs["crop_overlap_ratio"].split("/")
+        kwargs["crop_overlap_ratio"] = float(n) / float(d)
+    model = build_sam2(CONFIGS.get(args.config, args.config), args.checkpoint, device=args.device,
+                       apply_postprocessing=not args.no_postprocessing)
+    gen = SAM2AutomaticMaskGenerator(model, output_mode="uncompressed_rle", **kwargs)
+    # torchvision < 0.17 resizes tensors without antialias; the reference (torchvision >= 0.20)
+    # antialiases. Pin it so old installs compare against what the reference really does.
+    tr = gen.predictor._transforms
+    tr.transforms = torch.nn.Sequential(torchvision.transforms.Resize((tr.resolution, tr.resolution), antialias=True),
+                                        torchvision.transforms.Normalize(tr.mean, tr.std))
+
+    # sam2-amg: one process for all images, JSON lines on stdout.
+    t0 = time.time()
+    cmd = [args.sam2_amg, "--config", args.amg_config, "--model", args.model, "--device", args.device.split(":")[0],
+           "--output-mode", "uncompressed_rle", "--jsonl", "-", "--progress", "none", "-q", "--input", *args.images]
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    ours_time = time.time() - t0
+    if run.returncode != 0:
+        sys.exit(f"sam2-amg failed ({run.returncode}): {run.stderr[-2000:]}")
+    ours_by_path = {}
+    for line in run.stdout.splitlines():
+        rec = json.loads(line)
+        ours_by_path[rec["image"]["path"]] = rec["annotations"]
+
+    report, totals = [], {"ref": 0, "ours": 0, "ref_matched": 0, "ours_matched": 0, "ref_time": 0.0}
+    worst_iou, worst_stab = 0.0, 0.0
+    for path in args.images:
+        image = load_image(path)
+        t = time.time()
+        with torch.no_grad():
+            ref = gen.generate(image)
+        totals["ref_time"] += time.time() - t
+        for r in ref:
+            r["mask"] = rle_decode(r["segmentation"])
+        ours = [{**a, "mask": rle_decode(a["segmentation"])} for a in ours_by_path.get(path, [])]
+        pairs, ref_only, ours_only = match(ref, ours)
+        good = [(i, j) for i, j, v in pairs if v >= 0.99]
+        for i, j in good:
+            worst_iou = max(worst_iou, abs(ref[i]["predicted_iou"] - ours[j]["predicted_iou"]))
+            worst_stab = max(worst_stab, abs(ref[i]["stability_score"] - ours[j]["stability_score"]))
+        unmatched = ([{"side": "reference", "predicted_iou": ref[i]["predicted_iou"],
+                       "stability_score": ref[i]["stability_score"], "area": ref[i]["area"]} for i in ref_only] +
+                     [{"side": "sam2-amg", "predicted_iou": ours[j]["predicted_iou"],
+                       "stability_score": ours[j]["stability_score"], "area": ours[j]["area"]} for j in ours_only] +
+                     [{"side": "both, IoU %.4f" % v, "predicted_iou": ref[i]["predicted_iou"],
+                       "stability_score": ref[i]["stability_score"], "area": ref[i]["area"]}
+                      for i, j, v in pairs if v < 0.99])
+        report.append({"image": path, "reference": len(ref), "sam2_amg": len(ours), "matched_0.99": len(good),
+                       "unmatched": unmatched})
+        totals["ref"] += len(ref)
+        totals["ours"] += len(ours)
+        totals["ref_matched"] += len(good)
+        totals["ours_matched"] += len(good)
+
+    for r in report:
+        print(f"{r['image']}: reference {r['reference']}, sam2-amg {r['sam2_amg']}, matched at IoU>=0.99 {r['matched_0.99']}")
+        for u in r["unmatched"][:20]:
+            print(f"    unmatched ({u['side']}): predicted_iou {u['predicted_iou']:.6f}, "
+                  f"stability {u['stability_score']:.6f}, area {u['area']}")
+    share = lambda m, n: 1.0 if n == 0 else m / n  # noqa: E731
+    summary = {
+        "images": len(args.images), "reference_masks": totals["ref"], "sam2_amg_masks": totals["ours"],
+        "reference_matched_share": share(totals["ref_matched"], totals["ref"]),
+        "sam2_amg_matched_share": share(totals["ours_matched"], totals["ours"]),
+        "max_abs_delta_predicted_iou": worst_iou, "max_abs_delta_stability_score": worst_stab,
+        "reference_seconds": totals["ref_time"], "sam2_amg_seconds": ours_time,
+        "device": args.device, "amg_params": kwargs,
+    }
+    print(json.dumps(summary, indent=2))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"summary": summary, "images": report}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
