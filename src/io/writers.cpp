@@ -39,6 +39,23 @@ void write_atomically(const std::string& path, const std::string& data) {
   if (ec) throw OutputError(path, ec.message());
 }
 
+// Resuming a JSON-lines file: reads lines from `in`'s position while `accept` takes them, then
+// cuts the file after the last accepted line (a torn or foreign tail is dropped) in place.
+template <typename Accept>
+void keep_complete_lines(std::ifstream& in, const std::string& path, Accept&& accept) {
+  std::uintmax_t good = static_cast<std::uintmax_t>(in.tellg());
+  for (std::string s; std::getline(in, s);) {
+    if (in.eof()) break;  // no newline: a torn line
+    const json line = json::parse(s, nullptr, false);
+    if (line.is_discarded() || !accept(line)) break;
+    good = static_cast<std::uintmax_t>(in.tellg());
+  }
+  in.close();
+  std::error_code ec;
+  fs::resize_file(path, good, ec);
+  if (ec) throw OutputError(path, ec.message());
+}
+
 json provenance_json(const Provenance& p) {
   return {{"tool", "sam2-amg"}, {"version", p.tool_version}, {"model", p.model_path},
           {"model_sha256", p.model_sha256}, {"exif", p.exif}, {"config", p.config_yaml}};
@@ -191,18 +208,11 @@ class CocoWriter : public MaskWriter {
     if (header.is_discarded() || header.value("sam2_amg_journal", std::string()) != run_id_)
       throw UsageError(journal_path_ + " belongs to a run with another model, config or inputs; delete it, or rerun "
                                        "without --resume to start over");
-    std::uintmax_t good = static_cast<std::uintmax_t>(in.tellg());
-    while (std::getline(in, s)) {
-      if (in.eof()) break;  // no newline: a torn line
-      const json line = json::parse(s, nullptr, false);
-      if (line.is_discarded() || !line.contains("path")) break;
+    keep_complete_lines(in, journal_path_, [&](const json& line) {
+      if (!line.contains("path")) return false;
       done_.insert(line["path"].get<std::string>());
-      good = static_cast<std::uintmax_t>(in.tellg());
-    }
-    in.close();
-    std::error_code ec;
-    fs::resize_file(journal_path_, good, ec);
-    if (ec) throw OutputError(journal_path_, ec.message());
+      return true;
+    });
     return true;
   }
 
@@ -350,18 +360,11 @@ class JsonlWriter : public MaskWriter {
   void load_existing() {
     std::ifstream in(path_, std::ios::binary);
     if (!in) return;
-    std::uintmax_t good = 0;
-    for (std::string s; std::getline(in, s);) {
-      if (in.eof()) break;  // no newline: a torn line
-      const json line = json::parse(s, nullptr, false);
-      if (line.is_discarded() || !line.contains("image")) break;
+    keep_complete_lines(in, path_, [&](const json& line) {
+      if (!line.contains("image")) return false;
       done_.insert(line["image"]["path"].get<std::string>());
-      good = static_cast<std::uintmax_t>(in.tellg());
-    }
-    in.close();
-    std::error_code ec;
-    fs::resize_file(path_, good, ec);
-    if (ec) throw OutputError(path_, ec.message());
+      return true;
+    });
   }
 
   std::string path_;
