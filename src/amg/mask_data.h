@@ -25,8 +25,8 @@ struct MaskData {
   int64_t size() const;
   /// Keeps rows selected by `keep`: a bool mask (N,) or int64 indices (kept in that order).
   void filter(const at::Tensor& keep);
-  /// Appends the rows of `other`; columns undefined on either side must be undefined on both
-  /// unless this is empty.
+  /// Appends the rows of `other`: a column undefined here takes `other`'s, one undefined in
+  /// `other` gains nothing (it had no rows there).
   void cat(const MaskData& other);
 };
 
