@@ -59,6 +59,13 @@ void write_done_marker(const std::string& path, const Shard& shard, size_t image
 
 }  // namespace
 
+void log_skipped(const InputFile& input, const ImageReadError& error) {
+  if (error.path().empty())
+    spdlog::warn("skipped '{}': {}", input.path, error.what());
+  else
+    spdlog::warn("skipped: {}", error.what());
+}
+
 int run_job(const RunConfig& run_config, const JobOptions& options) {
   RunConfig config = run_config;
   IoOptions& io = config.io;
@@ -135,10 +142,7 @@ int run_job(const RunConfig& run_config, const JobOptions& options) {
     } catch (const ImageReadError& e) {
       ++failed;
       progress.interrupt();
-      if (e.path().empty())
-        spdlog::warn("skipped '{}': {}", input.path, e.what());
-      else
-        spdlog::warn("skipped: {}", e.what());
+      log_skipped(input, e);
     }
     progress.update(++done, masks, failed);
   }

@@ -9,6 +9,7 @@
 #include "io/image_reader.h"
 #include "io/writers.h"
 #include "pipeline/mask_generator.h"
+#include "run_job.h"
 
 namespace sam2amg::cli {
 
@@ -60,7 +61,7 @@ int run_tune(const RunConfig& config, const TuneOptions& tune, bool quiet) {
       ++images;
     } catch (const ImageReadError& e) {
       ++failed;
-      spdlog::warn("skipped '{}': {}", input.path, e.what());
+      log_skipped(input, e);
     }
   }
   // The result is the table: stdout.
