@@ -93,6 +93,13 @@ json sa1b_annotation(const MaskRecord& r, int64_t id, SegmentationFormat format)
           {"point_coords", {{double(r.point_coords[0]), double(r.point_coords[1])}}}};
 }
 
+// An image's records as SA-1B annotations, ids from 1.
+json sa1b_annotations(const std::vector<MaskRecord>& records, SegmentationFormat format) {
+  json anns = json::array();
+  for (size_t i = 0; i < records.size(); ++i) anns.push_back(sa1b_annotation(records[i], int64_t(i) + 1, format));
+  return anns;
+}
+
 json coco_annotation(const MaskRecord& r, int64_t id, int64_t image_id, SegmentationFormat format) {
   const auto bbox = rle_to_coco_bbox(r.segmentation);
   return {{"id", id},
@@ -274,8 +281,7 @@ class PerImageWriter : public MaskWriter {
     if (png_) {
       write_png_folder(target_path, records);
     } else {
-      json anns = json::array();
-      for (size_t i = 0; i < records.size(); ++i) anns.push_back(sa1b_annotation(records[i], int64_t(i) + 1, format_));
+      json anns = sa1b_annotations(records, format_);
       const json doc{{"image",
                       {{"image_id", image_ids_.at(info.input.path)}, {"width", info.width}, {"height", info.height},
                        {"file_name", info.input.name}}},
@@ -342,8 +348,7 @@ class JsonlWriter : public MaskWriter {
   }
   bool done(const InputFile& input) const override { return done_.count(input.path) > 0; }
   void write(const ImageInfo& info, const ImageU8&, const std::vector<MaskRecord>& records) override {
-    json anns = json::array();
-    for (size_t i = 0; i < records.size(); ++i) anns.push_back(sa1b_annotation(records[i], int64_t(i) + 1, format_));
+    json anns = sa1b_annotations(records, format_);
     json line{
         {"image", {{"file_name", info.input.name}, {"path", info.input.path}, {"width", info.width}, {"height", info.height}}},
         {"annotations", std::move(anns)},
