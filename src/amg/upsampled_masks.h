@@ -1,0 +1,68 @@
+#pragma once
+/// Statistics and RLE of upsampled masks without materialising them at full resolution.
+///
+/// The reference upsamples every candidate's 256x256 logits to the crop size in float32
+/// (postprocess_masks), computes its stability score and box from that, and only then lets NMS
+/// drop most candidates (ref: sam2/automatic_mask_generator.py:294-384 _process_batch). Here the
+/// bilinear field is evaluated on the fly: one pass gives what the filters need (counts above
+/// thresholds, the box of the pixels above mask_threshold), and only the masks that survive
+/// every filter and both NMS passes are evaluated again, straight into column-major RLE runs.
+///
+/// Exactness: the values are those of ATen's upsample_bilinear2d (align_corners=false). On the
+/// CPU, LibTorch has two kernels with different float arithmetic: the generic one, used when the
+/// reference upsamples (B, C > 1) blocks (the multimask path), and the channels-last one, used
+/// for (B, 1) blocks (single-mask and m2m paths). `UpsampleLayout` names which one the reference
+/// ran. The fused CPU kernel reproduces the generic kernel bit for bit; it checks itself against
+/// ATen once per process and per layout (`fused_cpu_kernel_matches`), and every case it cannot
+/// reproduce (the channels-last layout, a LibTorch whose arithmetic differs, CUDA tensors) runs
+/// ATen's own upsampling in chunks of bounded size instead, which is exact by construction.
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "amg/rle_codec.h"
+
+namespace sam2amg {
+
+/// Which LibTorch CPU upsampling kernel the reference used for these logits: kGeneric when it
+/// upsampled (B, C) blocks with C > 1 (multimask output), kChannelsLast for (B, 1) blocks.
+/// On CUDA both are the same kernel.
+enum class UpsampleLayout { kGeneric, kChannelsLast };
+
+/// Where a crop sits in the image, for RLE of the full-image mask.
+struct CropPlacement {
+  std::int64_t x0 = 0, y0 = 0;    ///< crop origin in image pixels
+  std::int64_t h = 0, w = 0;      ///< crop size (the upsampling target)
+  std::int64_t orig_h = 0, orig_w = 0;  ///< image size
+};
+
+/// What the filters need from each upsampled mask.
+struct UpsampledMaskStats {
+  at::Tensor counts;  ///< (N, K) int64: pixels with logit > thresholds[k] (strict), on the logits' device
+  at::Tensor boxes;   ///< (N, 4) int64 XYXY, inclusive max, crop frame, of pixels > mask_threshold; 0s if empty
+};
+
+/// Counts and boxes of (N, s, s) float32 low-res logits upsampled to h x w, as
+/// `(upsample(x) > t).sum()` and `batched_mask_to_box(upsample(x) > mask_threshold)` would give.
+/// Thresholds are float32 (the reference compares float32 tensors with Python floats).
+/// Memory: O(w * s) per CPU thread, or `chunk_bytes` on other devices; never N * h * w.
+UpsampledMaskStats upsampled_mask_stats(const at::Tensor& low_res, std::int64_t h, std::int64_t w,
+                                        const std::vector<float>& thresholds, float mask_threshold,
+                                        UpsampleLayout layout, std::int64_t chunk_bytes = std::int64_t{256} << 20);
+
+/// Uncompressed RLE of the full-image masks: (N, s, s) logits upsampled to the crop, binarised
+/// at `mask_threshold` (strict), zero-padded into the image. Equals
+/// mask_to_rle_pytorch(uncrop_masks(upsample(x) > mask_threshold, ...)).
+std::vector<Rle> upsampled_masks_to_rle(const at::Tensor& low_res, const CropPlacement& crop, float mask_threshold,
+                                        UpsampleLayout layout, std::int64_t chunk_bytes = std::int64_t{256} << 20);
+
+/// True when the fused CPU kernel reproduces this LibTorch's upsample_bilinear2d for `layout`
+/// bit for bit (checked once on a probe and cached). False means the ATen fallback is used.
+bool fused_cpu_kernel_matches(UpsampleLayout layout);
+
+/// ATen's upsampling of (N, s, s) logits to (N, h, w) float32 with the kernel the reference used
+/// for `layout` (the (B, C > 1) or (B, 1) block shape). The reference path and the tests use it.
+at::Tensor upsample_like_reference(const at::Tensor& low_res, std::int64_t h, std::int64_t w, UpsampleLayout layout);
+
+}  // namespace sam2amg
