@@ -96,6 +96,7 @@ int run_job(const RunConfig& run_config, const JobOptions& options) {
   }
 
   MaskGenerator generator(io.model, config.amg, ModelOptions{io.device, io.precision, io.threads});
+  generator.set_postprocess(parse_postprocess(io.postprocess));
   spdlog::info("model: {}", generator.describe());
   // The recorded config is the one that reproduces the output: resuming does not change it.
   RunConfig recorded = config;

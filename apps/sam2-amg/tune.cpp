@@ -40,6 +40,7 @@ int run_tune(const RunConfig& config, const TuneOptions& tune, bool quiet) {
   if (!tune.overlay_rows.empty() && tune.overlay_dir.empty()) throw UsageError("--overlay-rows needs --overlay-dir");
 
   MaskGenerator generator(io.model, config.amg, ModelOptions{io.device, io.precision, io.threads});
+  generator.set_postprocess(parse_postprocess(io.postprocess));
   if (!quiet) spdlog::info("model: {}; {} settings over {} images", generator.describe(), settings.size(), inputs.size());
   std::vector<std::int64_t> masks(settings.size(), 0);
   std::vector<double> area(settings.size(), 0.0);

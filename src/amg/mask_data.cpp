@@ -1,5 +1,7 @@
 #include "amg/mask_data.h"
 
+#include <iterator>
+
 namespace sam2amg {
 
 namespace {
@@ -7,7 +9,7 @@ namespace {
 // Every tensor column, so that size, filter and cat cannot miss one.
 constexpr at::Tensor MaskData::*kColumns[] = {
     &MaskData::masks,           &MaskData::iou_preds,           &MaskData::points, &MaskData::low_res_masks,
-    &MaskData::stability_score, &MaskData::stability_by_offset, &MaskData::boxes,  &MaskData::crop_boxes};
+    &MaskData::stability_score, &MaskData::stability_scores, &MaskData::boxes,  &MaskData::crop_boxes};
 
 }  // namespace
 
@@ -41,6 +43,19 @@ void MaskData::cat(const MaskData& other) {
     mine = mine.defined() ? at::cat({mine, theirs}, 0) : theirs;
   }
   rles.insert(rles.end(), other.rles.begin(), other.rles.end());
+}
+
+MaskData MaskData::concat(std::vector<MaskData>& parts) {
+  MaskData out;
+  for (at::Tensor MaskData::*column : kColumns) {
+    std::vector<at::Tensor> pieces;
+    for (MaskData& p : parts)
+      if ((p.*column).defined()) pieces.push_back(std::move(p.*column));
+    if (!pieces.empty()) out.*column = pieces.size() == 1 ? pieces[0] : at::cat(pieces, 0);
+  }
+  for (MaskData& p : parts) std::move(p.rles.begin(), p.rles.end(), std::back_inserter(out.rles));
+  parts.clear();
+  return out;
 }
 
 }  // namespace sam2amg

@@ -11,12 +11,12 @@
 namespace sam2amg {
 
 struct MaskData {
-  at::Tensor masks;            ///< (N, h, w) float logits, then bool; dropped after RLE
+  at::Tensor masks;            ///< (N, h, w) full-resolution logits, then bool (reference post-processing only)
   at::Tensor iou_preds;        ///< (N,) float32
   at::Tensor points;           ///< (N, 2) float32 prompt points (crop frame, then image frame)
-  at::Tensor low_res_masks;    ///< (N, s, s) clamped logits, only while m2m needs them
-  at::Tensor stability_score;  ///< (N,) float32
-  at::Tensor stability_by_offset;  ///< (N, K) float32: stability at K offsets (threshold sweeps)
+  at::Tensor low_res_masks;    ///< (N, s, s) float32 low-res logits (holes filled) until the RLE is made
+  at::Tensor stability_scores; ///< (N, K) float32: stability at each of the pass's K offsets
+  at::Tensor stability_score;  ///< (N,) float32: the chosen offset's column
   at::Tensor boxes;            ///< (N, 4) int64 XYXY, inclusive max
   at::Tensor crop_boxes;       ///< (N, 4) int64 XYXY crop of each mask
   std::vector<Rle> rles;       ///< N uncompressed RLEs (host)
@@ -28,6 +28,9 @@ struct MaskData {
   /// Appends the rows of `other`: a column undefined here takes `other`'s, one undefined in
   /// `other` gains nothing (it had no rows there).
   void cat(const MaskData& other);
+  /// The rows of every part, in order, concatenated once (cat in a loop would copy the
+  /// growing columns again for every part).
+  static MaskData concat(std::vector<MaskData>& parts);
 };
 
 }  // namespace sam2amg

@@ -60,12 +60,14 @@ Axis linear_axis(std::int64_t in, std::int64_t out) {
 enum class Arith { kFma, kPlain };
 
 // Horizontal pass for one source row: t[x] = a*wx0 + b*wx1 (or fma(a, wx0, b*wx1)).
+// Output columns [x0, x0 + w) of source row `src`, into t[0..w).
 __attribute__((target_clones("arch=haswell", "default"))) void interp_row(const float* src, const Axis& ax,
-                                                                         std::int64_t w, Arith arith, float* t) {
-  const std::int32_t* i0 = ax.i0.data();
-  const std::int32_t* i1 = ax.i1.data();
-  const float* l0 = ax.l0.data();
-  const float* l1 = ax.l1.data();
+                                                                         std::int64_t x0, std::int64_t w, Arith arith,
+                                                                         float* t) {
+  const std::int32_t* i0 = ax.i0.data() + x0;
+  const std::int32_t* i1 = ax.i1.data() + x0;
+  const float* l0 = ax.l0.data() + x0;
+  const float* l1 = ax.l1.data() + x0;
   if (arith == Arith::kFma) {
     for (std::int64_t x = 0; x < w; ++x) t[x] = std::fma(src[i0[x]], l0[x], src[i1[x]] * l1[x]);
   } else {
@@ -91,13 +93,12 @@ __attribute__((target_clones("arch=haswell", "default"))) std::int64_t count_abo
   return n;
 }
 
-// Per-thread scratch for one mask: the horizontally interpolated source rows, their ranges,
-// and one output row.
+// Per-thread scratch for one mask: the horizontally interpolated source rows and one output
+// row (or block).
 struct Scratch {
   std::vector<float> rows;  // s x w
-  std::vector<float> row_min, row_max;
   std::vector<char> used;   // source rows some output row reads
-  std::vector<float> out;   // w
+  std::vector<float> out;
 };
 
 // A value is certainly not above `t` when every value it is blended from is below `t` by more
@@ -113,59 +114,102 @@ bool certainly_above(float lo, float t) {
 void interp_source_rows(const float* mask, std::int64_t s, const Axis& ay, const Axis& ax, std::int64_t h,
                         std::int64_t w, Arith arith, Scratch& sc) {
   sc.rows.resize(s * w);
-  sc.row_min.assign(s, 0.f);
-  sc.row_max.assign(s, 0.f);
   sc.used.assign(s, 0);
   for (std::int64_t y = 0; y < h; ++y) sc.used[ay.i0[y]] = sc.used[ay.i1[y]] = 1;
   for (std::int64_t j = 0; j < s; ++j) {
     if (!sc.used[j]) continue;
     float* t = sc.rows.data() + j * w;
-    interp_row(mask + j * s, ax, w, arith, t);
-    const auto [lo, hi] = std::minmax_element(t, t + w);
-    sc.row_min[j] = *lo;
-    sc.row_max[j] = *hi;
+    interp_row(mask + j * s, ax, 0, w, arith, t);
+  }
+}
+
+// Output columns are processed in blocks; a block whose source values all lie on one side of
+// every threshold is counted without evaluating its pixels.
+constexpr std::int64_t kBlock = 64;
+
+// Per-mask block bounds: for source row j and output column block b, the range of the source
+// values the block blends (lo/hi), and whether the block's horizontal pass is computed.
+struct BlockBounds {
+  std::int64_t n_blocks = 0;
+  std::vector<float> lo, hi;  // s x n_blocks
+  std::vector<char> done;     // s x n_blocks
+};
+
+void block_bounds(const float* mask, std::int64_t s, const Axis& ax, std::int64_t w, BlockBounds& bb) {
+  bb.n_blocks = (w + kBlock - 1) / kBlock;
+  bb.lo.resize(s * bb.n_blocks);
+  bb.hi.resize(s * bb.n_blocks);
+  bb.done.assign(s * bb.n_blocks, 0);
+  for (std::int64_t b = 0; b < bb.n_blocks; ++b) {
+    const std::int64_t x0 = b * kBlock, x1 = std::min(w, x0 + kBlock) - 1;
+    // Source indices grow with x, so the block reads source columns [i0(x0), i1(x1)].
+    const std::int32_t c0 = std::min(ax.i0[x0], ax.i1[x0]), c1 = std::max(ax.i0[x1], ax.i1[x1]);
+    for (std::int64_t j = 0; j < s; ++j) {
+      const float* row = mask + j * s;
+      const auto [lo, hi] = std::minmax_element(row + c0, row + c1 + 1);
+      bb.lo[j * bb.n_blocks + b] = *lo;
+      bb.hi[j * bb.n_blocks + b] = *hi;
+    }
   }
 }
 
 // One mask's counts and box with the fused kernel. `thr` holds the K count thresholds.
 void fused_mask_stats(const float* mask, std::int64_t s, const Axis& ay, const Axis& ax, std::int64_t h,
                       std::int64_t w, const std::vector<float>& thr, float mask_threshold, Arith arith, Scratch& sc,
-                      std::int64_t* counts, std::int64_t* box) {
-  interp_source_rows(mask, s, ay, ax, h, w, arith, sc);
-  sc.out.resize(w);
+                      BlockBounds& bb, std::int64_t* counts, std::int64_t* box) {
+  block_bounds(mask, s, ax, w, bb);
+  sc.rows.resize(s * w);
+  sc.out.resize(kBlock);
   const size_t k_count = thr.size();
   float t_min = mask_threshold, t_max = mask_threshold;
   for (float t : thr) {
     t_min = std::min(t_min, t);
     t_max = std::max(t_max, t);
   }
+  // The horizontal pass of source row j over block b, computed on first use.
+  auto source_block = [&](std::int32_t j, std::int64_t b) {
+    float* t = sc.rows.data() + j * w + b * kBlock;
+    char& done = bb.done[j * bb.n_blocks + b];
+    if (!done) {
+      const std::int64_t x0 = b * kBlock, n = std::min(w, x0 + kBlock) - x0;
+      interp_row(mask + j * s, ax, x0, n, arith, t);
+      done = 1;
+    }
+    return t;
+  };
   for (size_t k = 0; k < k_count; ++k) counts[k] = 0;
   std::int64_t left = w, right = -1, top = h, bottom = -1;
   for (std::int64_t y = 0; y < h; ++y) {
     const std::int32_t j0 = ay.i0[y], j1 = ay.i1[y];
-    const float lo = std::min(sc.row_min[j0], sc.row_min[j1]);
-    const float hi = std::max(sc.row_max[j0], sc.row_max[j1]);
-    if (certainly_not_above(hi, t_min)) continue;  // nothing above any threshold in this row
-    if (certainly_above(lo, t_max)) {  // everything above every threshold
-      for (size_t k = 0; k < k_count; ++k) counts[k] += w;
-      left = 0;
-      right = w - 1;
+    bool row_fg = false;
+    for (std::int64_t b = 0; b < bb.n_blocks; ++b) {
+      const std::int64_t x0 = b * kBlock, n = std::min(w, x0 + kBlock) - x0;
+      const float lo = std::min(bb.lo[j0 * bb.n_blocks + b], bb.lo[j1 * bb.n_blocks + b]);
+      const float hi = std::max(bb.hi[j0 * bb.n_blocks + b], bb.hi[j1 * bb.n_blocks + b]);
+      if (certainly_not_above(hi, t_min)) continue;  // nothing above any threshold here
+      if (certainly_above(lo, t_max)) {               // everything above every threshold
+        for (size_t k = 0; k < k_count; ++k) counts[k] += n;
+        left = std::min(left, x0);
+        right = std::max(right, x0 + n - 1);
+        row_fg = true;
+        continue;
+      }
+      float* v = sc.out.data();
+      combine_rows(source_block(j0, b), source_block(j1, b), ay.l0[y], ay.l1[y], n, arith, v);
+      for (size_t k = 0; k < k_count; ++k) counts[k] += count_above(v, n, thr[k]);
+      std::int64_t first = 0;
+      while (first < n && !(v[first] > mask_threshold)) ++first;
+      if (first == n) continue;
+      std::int64_t last = n - 1;
+      while (!(v[last] > mask_threshold)) --last;
+      left = std::min(left, x0 + first);
+      right = std::max(right, x0 + last);
+      row_fg = true;
+    }
+    if (row_fg) {
       top = std::min(top, y);
       bottom = y;
-      continue;
     }
-    float* v = sc.out.data();
-    combine_rows(sc.rows.data() + j0 * w, sc.rows.data() + j1 * w, ay.l0[y], ay.l1[y], w, arith, v);
-    for (size_t k = 0; k < k_count; ++k) counts[k] += count_above(v, w, thr[k]);
-    std::int64_t first = 0;
-    while (first < w && !(v[first] > mask_threshold)) ++first;
-    if (first == w) continue;
-    std::int64_t last = w - 1;
-    while (!(v[last] > mask_threshold)) --last;
-    left = std::min(left, first);
-    right = std::max(right, last);
-    top = std::min(top, y);
-    bottom = y;
   }
   if (right < 0) {
     box[0] = box[1] = box[2] = box[3] = 0;
@@ -323,8 +367,9 @@ UpsampledMaskStats upsampled_mask_stats(const at::Tensor& low_res_in, std::int64
     std::int64_t* boxes = out.boxes.data_ptr<std::int64_t>();
     at::parallel_for(0, n, 1, [&](std::int64_t begin, std::int64_t end) {
       Scratch sc;
+      BlockBounds bb;
       for (std::int64_t i = begin; i < end; ++i)
-        fused_mask_stats(masks + i * s * s, s, ay, ax, h, w, thresholds, mask_threshold, arith, sc,
+        fused_mask_stats(masks + i * s * s, s, ay, ax, h, w, thresholds, mask_threshold, arith, sc, bb,
                          counts + i * k_count, boxes + i * 4);
     });
     return out;

@@ -195,6 +195,8 @@ void validate_io(const IoOptions& io) {
     throw UsageError("invalid exif = '" + io.exif + "': expected apply or ignore");
   if (io.precision != "auto" && io.precision != "fp32" && io.precision != "bf16" && io.precision != "fp16")
     throw UsageError("invalid precision = '" + io.precision + "': expected auto, fp32, bf16 or fp16");
+  if (io.postprocess != "fused" && io.postprocess != "reference")
+    throw UsageError("invalid postprocess = '" + io.postprocess + "': expected fused or reference");
   if (io.threads < 0) throw UsageError("invalid threads = " + std::to_string(io.threads) + ": expected >= 0");
   if (io.max_image_pixels < 1) throw UsageError("invalid max_image_pixels: expected >= 1");
   if (io.overlay && io.out_dir.empty()) throw UsageError("--overlay needs --out-dir");

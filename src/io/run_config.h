@@ -30,6 +30,7 @@ struct IoOptions {
   bool stats = false;               ///< write each image's filter funnel and sum it in the summary
   std::string shard;                ///< "I/N"; empty: from SLURM_ARRAY_TASK_* or JOB_COMPLETION_INDEX; "none"
   int shard_count = 0;              ///< N for JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)
+  std::string postprocess = "fused";  ///< fused or reference: same masks, different cost
 };
 
 template <typename V>
@@ -54,6 +55,9 @@ void for_each_io_param(V&& v) {
   v("shard", &IoOptions::shard, "Process shard I/N of the inputs; default from SLURM_ARRAY_TASK_ID/COUNT or "
                                 "JOB_COMPLETION_INDEX; none to disable");
   v("shard_count", &IoOptions::shard_count, "Number of shards with JOB_COMPLETION_INDEX (or SAM2AMG_SHARD_COUNT)");
+  v("postprocess", &IoOptions::postprocess,
+    "fused (statistics on the fly, only surviving masks upsampled) or reference (every candidate upsampled in "
+    "float32, as the Python reference); same masks");
 }
 
 struct RunConfig {

@@ -157,6 +157,10 @@ Sam2Model Sam2Model::load(const std::string& path, const ModelOptions& options) 
 }
 
 ImageEmbedding Sam2Model::encode_image(const ImageU8& image, const CropBoxXyxy& crop_box) const {
+  return encode(preprocess(image, crop_box));
+}
+
+at::Tensor Sam2Model::preprocess(const ImageU8& image, const CropBoxXyxy& crop_box) const {
   c10::InferenceMode guard;
   const auto [x0, y0, x1, y1] = crop_box;
   TORCH_CHECK(x0 >= 0 && y0 >= 0 && x1 <= image.width && y1 <= image.height && x0 < x1 && y0 < y1,
@@ -166,11 +170,17 @@ ImageEmbedding Sam2Model::encode_image(const ImageU8& image, const CropBoxXyxy& 
                                         at::TensorOptions().dtype(at::kByte));
   const at::Tensor crop = full.slice(0, y0, y1).slice(1, x0, x1);
   const ModelMetadata& m = impl_->metadata;
-  const at::Tensor input = preprocess_image(crop, m.image_size, m.pixel_mean, m.pixel_std)
-                               .to(impl_->device)
-                               .to(impl_->dtype);
+  return preprocess_image(crop, m.image_size, m.pixel_mean, m.pixel_std).to(impl_->device).to(impl_->dtype);
+}
+
+ImageEmbedding Sam2Model::encode(const at::Tensor& input) const {
+  c10::InferenceMode guard;
   const auto out = tuple_outputs(impl_->module.get_method("encode_image")({input}), 3, "encode_image");
   return {out[0], out[1], out[2]};
+}
+
+void Sam2Model::synchronize() const {
+  if (impl_->device.is_cuda()) torch::cuda::synchronize(impl_->device.index());
 }
 
 DecoderOutput Sam2Model::predict_points(const ImageEmbedding& embedding, const at::Tensor& point_coords,

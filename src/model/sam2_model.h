@@ -52,6 +52,13 @@ class Sam2Model {
   /// Preprocesses the crop of `image` (square antialiased resize to S on the CPU, ImageNet
   /// normalisation, as SAM2Transforms) and runs graph A. ref: sam2_image_predictor.py:85-129.
   ImageEmbedding encode_image(const ImageU8& image, const CropBoxXyxy& crop_box) const;
+  /// The two halves of encode_image: the model input (1, 3, S, S) on the model's device and
+  /// dtype, and graph A on it.
+  at::Tensor preprocess(const ImageU8& image, const CropBoxXyxy& crop_box) const;
+  ImageEmbedding encode(const at::Tensor& input) const;
+
+  /// Waits for the device's queued work (CUDA); returns at once on the CPU. For timings.
+  void synchronize() const;
 
   /// Runs graph B for B single-point prompts (label 1) plus the padding point.
   /// point_coords: (B, 2) float32 in model space (x/w*S, y/h*S, before the encoder's +0.5).

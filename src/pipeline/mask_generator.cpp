@@ -3,6 +3,10 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <chrono>
+#include <map>
+#include <optional>
+#include <tuple>
 
 #include "amg/crop_boxes.h"
 #include "amg/mask_data.h"
@@ -11,6 +15,7 @@
 #include "amg/point_grid.h"
 #include "amg/rle.h"
 #include "amg/small_regions.h"
+#include "amg/upsampled_masks.h"
 #include "common/error.h"
 #include "model/sam2_model.h"
 #include "model/transforms.h"
@@ -19,44 +24,123 @@ namespace sam2amg {
 
 namespace {
 
-// How one pass over the model filters candidates. A normal run uses the config; a sweep uses
-// the loosest IoU threshold of its settings, keeps the stability at every swept offset instead
-// of filtering on it, and leaves both NMS passes to the per-setting replay.
-struct PassOptions {
-  double pred_iou_thresh = 0.0;
-  std::vector<double> sweep_offsets;
-  bool sweep() const { return !sweep_offsets.empty(); }
+// The candidates of one crop, before the settings-dependent selection: every row passed the
+// IoU and stability filters of at least one setting and the crop-edge filter (which no
+// setting changes). `data.stability_scores` has one column per offset in `offsets`.
+struct CropCandidates {
+  MaskData data;
+  CropBoxXyxy crop_box{};
 };
 
+// Adds the seconds from its construction to its destruction to `slot`, after waiting for the
+// device's queued work; does nothing when `slot` is null (an untimed run never synchronises).
+class StageTimer {
+ public:
+  StageTimer(const Sam2Model& model, double* slot) : model_(model), slot_(slot) {
+    if (slot_) start_ = std::chrono::steady_clock::now();
+  }
+  ~StageTimer() {
+    if (!slot_) return;
+    model_.synchronize();
+    *slot_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+  StageTimer(const StageTimer&) = delete;
+  StageTimer& operator=(const StageTimer&) = delete;
+
+ private:
+  const Sam2Model& model_;
+  double* slot_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+constexpr std::int64_t kMaxDecoderBatchCpu = 64;
+constexpr std::int64_t kMaxDecoderBatchCuda = 256;
+
+// What one pass over the model keeps: the rows some setting may select.
+struct PassOptions {
+  std::vector<SweepSetting> settings;
+  std::vector<double> offsets;  // distinct stability offsets, in first-use order
+
+  explicit PassOptions(std::vector<SweepSetting> s) : settings(std::move(s)) {
+    for (const SweepSetting& x : settings)
+      if (std::find(offsets.begin(), offsets.end(), x.stability_score_offset) == offsets.end())
+        offsets.push_back(x.stability_score_offset);
+  }
+  std::int64_t offset_index(double offset) const {
+    return std::find(offsets.begin(), offsets.end(), offset) - offsets.begin();
+  }
+};
+
+SweepSetting setting_of(const AmgConfig& c) {
+  return {c.pred_iou_thresh, c.stability_score_thresh, c.stability_score_offset, c.box_nms_thresh};
+}
+
+// The per-row filters of one setting, in the reference's order. ref:
+// automatic_mask_generator.py:330-342: IoU strict and stability >=, each with its threshold
+// rounded to float32 like the reference's tensor comparison, and each off when <= 0.
+at::Tensor passes_iou(const MaskData& d, const SweepSetting& s) {
+  if (s.pred_iou_thresh <= 0.0) return at::ones({d.size()}, d.iou_preds.options().dtype(at::kBool));
+  return d.iou_preds > static_cast<float>(s.pred_iou_thresh);
+}
+at::Tensor passes_stability(const at::Tensor& stability, const SweepSetting& s) {
+  if (s.stability_score_thresh <= 0.0) return at::ones({stability.size(0)}, stability.options().dtype(at::kBool));
+  return stability >= static_cast<float>(s.stability_score_thresh);
+}
+
+// Keeps the rows that some setting's IoU and stability filters pass; with one setting, exactly
+// its filters.
+void keep_selectable(MaskData& data, const PassOptions& pass) {
+  at::Tensor any = at::zeros({data.size()}, data.iou_preds.options().dtype(at::kBool));
+  for (const SweepSetting& s : pass.settings) {
+    const at::Tensor stability = data.stability_scores.select(1, pass.offset_index(s.stability_score_offset));
+    any = any.logical_or(passes_iou(data, s).logical_and(passes_stability(stability, s)));
+  }
+  data.filter(any);
+}
+
 }  // namespace
+
+Postprocess parse_postprocess(const std::string& name) {
+  if (name == "fused") return Postprocess::kFused;
+  if (name == "reference") return Postprocess::kReference;
+  throw UsageError("invalid postprocess = '" + name + "': expected fused or reference");
+}
+
+const char* to_string(Postprocess mode) { return mode == Postprocess::kFused ? "fused" : "reference"; }
 
 struct MaskGenerator::Impl {
   Sam2Model model;
   AmgConfig config;
   std::vector<at::Tensor> point_grids;  // one (N, 2) float64 CPU grid per crop layer
+  Postprocess postprocess = Postprocess::kFused;
+  mutable StageTimes* times = nullptr;  // set for the duration of a timed generate()
+
+  double* slot(double StageTimes::*stage) const { return times ? &(times->*stage) : nullptr; }
 
   CropBoxes crop_boxes_for(const ImageU8& image) const;
-  MaskData generate_masks(const ImageU8& image, FilterFunnel& funnel) const;
+  std::vector<CropCandidates> candidates(const ImageU8& image, const CropBoxes& crops, const PassOptions& pass,
+                                         FilterFunnel& funnel) const;
+  MaskData select(std::vector<CropCandidates> crops, const PassOptions& pass, const SweepSetting& setting,
+                  std::int64_t orig_h, std::int64_t orig_w, FilterFunnel& funnel) const;
   MaskData process_crop(const ImageU8& image, const CropBoxXyxy& crop_box, int layer_idx, const PassOptions& pass,
                         FilterFunnel& funnel) const;
-  MaskData process_batch(const at::Tensor& points, const ImageEmbedding& embedding, int64_t crop_h, int64_t crop_w,
-                         const CropBoxXyxy& crop_box, int64_t orig_h, int64_t orig_w, const PassOptions& pass,
+  MaskData process_batch(const at::Tensor& points, const ImageEmbedding& embedding, const CropBoxXyxy& crop_box,
+                         std::int64_t orig_h, std::int64_t orig_w, const PassOptions& pass,
                          FilterFunnel& funnel) const;
   std::pair<at::Tensor, at::Tensor> refine_with_m2m(const at::Tensor& points, const at::Tensor& low_res_masks,
-                                                    const ImageEmbedding& embedding, int64_t crop_h,
-                                                    int64_t crop_w) const;
+                                                    const ImageEmbedding& embedding, std::int64_t crop_h,
+                                                    std::int64_t crop_w) const;
+  void fused_stats(MaskData& data, std::int64_t crop_h, std::int64_t crop_w, const PassOptions& pass) const;
+  void encode_rles(MaskData& data, std::int64_t orig_h, std::int64_t orig_w) const;
   void finish_crop(MaskData& data, const CropBoxXyxy& crop_box, double box_nms_thresh) const;
   void remove_crop_duplicates(MaskData& data, size_t n_crops) const;
   double low_res_fill_area() const;
+  std::int64_t decoder_batch() const;
+  UpsampleLayout upsample_layout() const;
   void postprocess_small_regions(MaskData& data, double min_area, double nms_thresh) const;
 };
 
 namespace {
-
-void filter_by_iou(MaskData& data, double thresh) {
-  // Strict, with the threshold rounded to float32 like the reference's comparison.
-  if (thresh > 0.0) data.filter(data.iou_preds > static_cast<float>(thresh));
-}
 
 // One host copy per column for the whole image. ref: automatic_mask_generator.py:195-222.
 std::vector<MaskRecord> records_from(MaskData& data) {
@@ -101,12 +185,23 @@ MaskGenerator::~MaskGenerator() = default;
 
 const AmgConfig& MaskGenerator::config() const { return impl_->config; }
 std::string MaskGenerator::describe() const { return impl_->model.describe(); }
+void MaskGenerator::set_postprocess(Postprocess mode) { impl_->postprocess = mode; }
 
-std::vector<MaskRecord> MaskGenerator::generate(const ImageU8& image, FilterFunnel* funnel) const {
+// ref: automatic_mask_generator.py:224-249 _generate_masks: a run is the selection of its
+// own setting from its own candidates.
+std::vector<MaskRecord> MaskGenerator::generate(const ImageU8& image, FilterFunnel* funnel, StageTimes* times) const {
   check_image(image);
   c10::InferenceMode guard;
+  impl_->times = times;
+  struct Reset {
+    const Impl& impl;
+    ~Reset() { impl.times = nullptr; }
+  } reset{*impl_};
+  const PassOptions pass({setting_of(impl_->config)});
+  const CropBoxes crops = impl_->crop_boxes_for(image);
   FilterFunnel f;
-  MaskData data = impl_->generate_masks(image, f);
+  std::vector<CropCandidates> cands = impl_->candidates(image, crops, pass, f);
+  MaskData data = impl_->select(std::move(cands), pass, pass.settings[0], image.height, image.width, f);
   if (funnel) *funnel = f;
   return records_from(data);
 }
@@ -117,8 +212,6 @@ std::vector<std::vector<MaskRecord>> MaskGenerator::sweep(const ImageU8& image,
   const AmgConfig& config = impl_->config;
   if (config.min_mask_region_area > 0 && config.min_mask_region_mode == SmallRegionMode::kSam1FullRes)
     throw UsageError("threshold sweeps do not support min_mask_region_mode sam1");
-  PassOptions pass;
-  pass.pred_iou_thresh = settings.empty() ? 0.0 : settings[0].pred_iou_thresh;
   for (const SweepSetting& s : settings) {
     AmgConfig c = config;  // each setting must be a valid run
     c.pred_iou_thresh = s.pred_iou_thresh;
@@ -126,39 +219,18 @@ std::vector<std::vector<MaskRecord>> MaskGenerator::sweep(const ImageU8& image,
     c.stability_score_offset = s.stability_score_offset;
     c.box_nms_thresh = s.box_nms_thresh;
     c.validate();
-    pass.pred_iou_thresh = std::min(pass.pred_iou_thresh, s.pred_iou_thresh);
-    if (std::find(pass.sweep_offsets.begin(), pass.sweep_offsets.end(), s.stability_score_offset) ==
-        pass.sweep_offsets.end())
-      pass.sweep_offsets.push_back(s.stability_score_offset);
   }
   std::vector<std::vector<MaskRecord>> results;
   if (settings.empty()) return results;
 
   c10::InferenceMode guard;
+  const PassOptions pass(settings);
   const CropBoxes crops = impl_->crop_boxes_for(image);
-  std::vector<MaskData> candidates;
   FilterFunnel unused;
-  for (size_t i = 0; i < crops.boxes.size(); ++i)
-    candidates.push_back(impl_->process_crop(image, crops.boxes[i], crops.layer_idxs[i], pass, unused));
-
+  const std::vector<CropCandidates> cands = impl_->candidates(image, crops, pass, unused);
   for (const SweepSetting& s : settings) {
-    const size_t k = std::find(pass.sweep_offsets.begin(), pass.sweep_offsets.end(), s.stability_score_offset) -
-                     pass.sweep_offsets.begin();
-    MaskData all;
-    for (size_t i = 0; i < crops.boxes.size(); ++i) {
-      MaskData d = candidates[i];
-      if (d.size() == 0) continue;
-      // The same filters as a full run, in the same order, on the kept candidates.
-      d.stability_score = d.stability_by_offset.select(1, static_cast<int64_t>(k)).contiguous();
-      d.stability_by_offset = at::Tensor();
-      filter_by_iou(d, s.pred_iou_thresh);
-      if (s.stability_score_thresh > 0.0)
-        d.filter(d.stability_score >= static_cast<float>(s.stability_score_thresh));
-      impl_->finish_crop(d, crops.boxes[i], s.box_nms_thresh);
-      all.cat(d);
-    }
-    impl_->remove_crop_duplicates(all, crops.boxes.size());
-    results.push_back(records_from(all));
+    MaskData data = impl_->select(cands, pass, s, image.height, image.width, unused);
+    results.push_back(records_from(data));
   }
   return results;
 }
@@ -174,25 +246,50 @@ CropBoxes MaskGenerator::Impl::crop_boxes_for(const ImageU8& image) const {
   return crops;
 }
 
-// ref: automatic_mask_generator.py:224-249 _generate_masks.
-MaskData MaskGenerator::Impl::generate_masks(const ImageU8& image, FilterFunnel& funnel) const {
-  const CropBoxes crops = crop_boxes_for(image);
-  const PassOptions pass{config.pred_iou_thresh, {}};
+std::vector<CropCandidates> MaskGenerator::Impl::candidates(const ImageU8& image, const CropBoxes& crops,
+                                                            const PassOptions& pass, FilterFunnel& funnel) const {
+  std::vector<CropCandidates> out;
+  for (size_t i = 0; i < crops.boxes.size(); ++i)
+    out.push_back({process_crop(image, crops.boxes[i], crops.layer_idxs[i], pass, funnel), crops.boxes[i]});
+  return out;
+}
 
-  // Iterate over image crops.
+// The settings-dependent part of _generate_masks and _process_crop, in the reference's order:
+// IoU and stability filters, per-crop NMS, cross-crop NMS; then the survivors' RLE.
+MaskData MaskGenerator::Impl::select(std::vector<CropCandidates> crops, const PassOptions& pass,
+                                     const SweepSetting& setting, std::int64_t orig_h, std::int64_t orig_w,
+                                     FilterFunnel& funnel) const {
+  const std::int64_t k = pass.offset_index(setting.stability_score_offset);
   MaskData data;
-  for (size_t i = 0; i < crops.boxes.size(); ++i) {
-    MaskData crop_data = process_crop(image, crops.boxes[i], crops.layer_idxs[i], pass, funnel);
-    finish_crop(crop_data, crops.boxes[i], config.box_nms_thresh);
-    funnel.after_box_nms += crop_data.size();
-    data.cat(crop_data);
+  for (CropCandidates& crop : crops) {
+    MaskData& d = crop.data;
+    if (d.size() == 0) continue;
+    d.stability_score = d.stability_scores.select(1, k).contiguous();
+    d.stability_scores = at::Tensor();
+    if (pass.settings.size() > 1) {  // one setting: the candidate pass already applied exactly these
+      d.filter(passes_iou(d, setting));
+      d.filter(passes_stability(d.stability_score, setting));
+    }
+    {
+      StageTimer t(model, slot(&StageTimes::nms));
+      finish_crop(d, crop.crop_box, setting.box_nms_thresh);
+    }
+    funnel.after_box_nms += d.size();
+    data.cat(d);
   }
-  remove_crop_duplicates(data, crops.boxes.size());
+  {
+    StageTimer t(model, slot(&StageTimes::nms));
+    remove_crop_duplicates(data, crops.size());
+  }
   funnel.after_crop_nms = data.size();
+  {
+    StageTimer t(model, slot(&StageTimes::rle));
+    encode_rles(data, orig_h, orig_w);
+  }
   // SAM 1's full-resolution removal, an explicit option (SAM 2 never runs it).
   if (config.min_mask_region_area > 0 && config.min_mask_region_mode == SmallRegionMode::kSam1FullRes)
     postprocess_small_regions(data, config.min_mask_region_area,
-                              std::max(config.box_nms_thresh, config.crop_nms_thresh));
+                              std::max(setting.box_nms_thresh, config.crop_nms_thresh));
   funnel.final_masks = data.size();
   return data;
 }
@@ -212,20 +309,29 @@ MaskData MaskGenerator::Impl::process_crop(const ImageU8& image, const CropBoxXy
                                            const PassOptions& pass, FilterFunnel& funnel) const {
   const auto [x0, y0, x1, y1] = crop_box;
   const int64_t crop_h = y1 - y0, crop_w = x1 - x0;
-  const ImageEmbedding embedding = model.encode_image(image, crop_box);
+  at::Tensor input;
+  {
+    StageTimer t(model, slot(&StageTimes::preprocess));
+    input = model.preprocess(image, crop_box);
+  }
+  ImageEmbedding embedding;
+  {
+    StageTimer t(model, slot(&StageTimes::encoder));
+    embedding = model.encode(input);
+  }
 
   // Points for this crop: the normalised grid times the crop size, in float64 as numpy does.
   const at::Tensor scale = at::tensor({double(crop_w), double(crop_h)}, at::kDouble).unsqueeze(0);
   const at::Tensor points_for_image = (point_grids[layer_idx] * scale).to(at::kFloat).to(model.device());
 
   // Generate masks for this crop in batches.
-  MaskData data;
-  const int64_t n = points_for_image.size(0);
-  for (int64_t b0 = 0; b0 < n; b0 += config.points_per_batch) {
-    const at::Tensor points = points_for_image.slice(0, b0, std::min(n, b0 + config.points_per_batch));
-    data.cat(process_batch(points, embedding, crop_h, crop_w, crop_box, image.height, image.width, pass, funnel));
+  std::vector<MaskData> batches;
+  const int64_t n = points_for_image.size(0), step = decoder_batch();
+  for (int64_t b0 = 0; b0 < n; b0 += step) {
+    const at::Tensor points = points_for_image.slice(0, b0, std::min(n, b0 + step));
+    batches.push_back(process_batch(points, embedding, crop_box, image.height, image.width, pass, funnel));
   }
-  return data;
+  return MaskData::concat(batches);
 }
 
 // ref: automatic_mask_generator.py:280-292 (the end of _process_crop).
@@ -244,96 +350,153 @@ void MaskGenerator::Impl::finish_crop(MaskData& data, const CropBoxXyxy& crop_bo
                         .contiguous();
 }
 
+// Prompts per decoder call: points_per_batch, up to a bound that keeps the decoder's
+// activations (the image embedding is repeated per prompt, 4 MiB each) and its (B, 4, 256, 256)
+// logits within a fixed memory budget. Up to the bound the batches are the reference's.
+std::int64_t MaskGenerator::Impl::decoder_batch() const {
+  const std::int64_t bound = model.device().is_cuda() ? kMaxDecoderBatchCuda : kMaxDecoderBatchCpu;
+  return std::min<std::int64_t>(config.points_per_batch, bound);
+}
+
 double MaskGenerator::Impl::low_res_fill_area() const {
   return config.min_mask_region_mode == SmallRegionMode::kSam2LowRes ? config.min_mask_region_area : 0.0;
 }
 
+// The reference upsamples (B, 3) blocks in the multimask path and (B, 1) blocks otherwise,
+// which LibTorch's CPU backend computes with different kernels.
+UpsampleLayout MaskGenerator::Impl::upsample_layout() const {
+  return config.multimask_output && !config.use_m2m ? UpsampleLayout::kGeneric : UpsampleLayout::kChannelsLast;
+}
+
 // ref: automatic_mask_generator.py:294-384 _process_batch.
-MaskData MaskGenerator::Impl::process_batch(const at::Tensor& points, const ImageEmbedding& embedding, int64_t crop_h,
-                                            int64_t crop_w, const CropBoxXyxy& crop_box, int64_t orig_h,
-                                            int64_t orig_w, const PassOptions& pass, FilterFunnel& funnel) const {
+MaskData MaskGenerator::Impl::process_batch(const at::Tensor& points, const ImageEmbedding& embedding,
+                                            const CropBoxXyxy& crop_box, std::int64_t orig_h, std::int64_t orig_w,
+                                            const PassOptions& pass, FilterFunnel& funnel) const {
   const int64_t res = model.metadata().image_size;
+  const int64_t crop_h = crop_box[3] - crop_box[1], crop_w = crop_box[2] - crop_box[0];
   const double fill = low_res_fill_area();
 
   // Run the model on this batch.
-  const at::Tensor in_points = transform_coords(points, crop_h, crop_w, res);
-  const DecoderOutput out = model.predict_points(embedding, in_points);
-  auto [logits, iou] = select_mask_outputs(out.low_res_logits, out.iou_preds, config.multimask_output,
-                                           model.metadata().dynamic_multimask);
-  const int64_t c = logits.size(1);
-
   MaskData data;
-  data.iou_preds = iou.flatten(0, 1);
-  data.points = points.repeat_interleave(c, 0);
-  funnel.candidates += data.size();
-  if (!config.use_m2m) {
-    if (logits.is_cuda()) {
-      // The CUDA kernel computes every output pixel alone, so rejecting by IoU before
-      // upsampling is exact and saves upsampling (and memory) for every rejected candidate.
-      data.low_res_masks = logits.flatten(0, 1);
-      filter_by_iou(data, pass.pred_iou_thresh);
-      data.masks = postprocess_masks(data.low_res_masks.unsqueeze(1), crop_h, crop_w, fill, fill).squeeze(1);
-      data.low_res_masks = at::Tensor();
-    } else {
-      // LibTorch's CPU kernel picks its arithmetic by shape and thread count: upsample the
-      // (B, C) block like the reference so the last bits agree.
-      data.masks = postprocess_masks(logits, crop_h, crop_w, fill, fill).flatten(0, 1);
-      filter_by_iou(data, pass.pred_iou_thresh);
+  at::Tensor logits;
+  {
+    StageTimer t(model, slot(&StageTimes::decoder));
+    const at::Tensor in_points = transform_coords(points, crop_h, crop_w, res);
+    const DecoderOutput out = model.predict_points(embedding, in_points);
+    at::Tensor iou;
+    std::tie(logits, iou) = select_mask_outputs(out.low_res_logits, out.iou_preds, config.multimask_output,
+                                                model.metadata().dynamic_multimask);
+    data.iou_preds = iou.flatten(0, 1);
+    data.points = points.repeat_interleave(logits.size(1), 0);
+    if (config.use_m2m) {
+      // One step refinement using the previous low-res predictions (clamped like the predictor's).
+      const at::Tensor prompts = logits.flatten(0, 1).clamp(-32.0, 32.0);
+      std::tie(logits, iou) = refine_with_m2m(data.points, prompts, embedding, crop_h, crop_w);
+      data.iou_preds = iou.flatten(0, 1);
     }
-  } else {
-    // One step refinement using the previous low-res predictions (clamped like the predictor's).
-    data.low_res_masks = logits.flatten(0, 1).clamp(-32.0, 32.0);
-    auto [masks, ious] = refine_with_m2m(data.points, data.low_res_masks, embedding, crop_h, crop_w);
-    data.low_res_masks = at::Tensor();
-    data.masks = masks.squeeze(1);
-    data.iou_preds = ious.squeeze(1);
-    filter_by_iou(data, pass.pred_iou_thresh);
   }
-  funnel.after_pred_iou += data.size();
+  funnel.candidates += data.size();
+  std::optional<StageTimer> post;
+  post.emplace(model, slot(&StageTimes::postprocess));
+  // The hole fill works on the low-res logits, before any upsampling (spec: postprocess_masks).
+  data.low_res_masks = fill_holes_and_sprinkles(logits.to(at::kFloat), fill, fill).flatten(0, 1);
 
-  // Calculate and filter by stability score (a sweep keeps it for every offset instead).
-  if (pass.sweep()) {
+  // Filter by predicted IoU. Rows no setting keeps are never upsampled (the CUDA and CPU
+  // kernels compute each output pixel from its mask alone, so the order does not matter).
+  const SweepSetting& s0 = pass.settings[0];  // the run's own setting when not sweeping
+  funnel.after_pred_iou += passes_iou(data, s0).sum().item<int64_t>();
+  at::Tensor any_iou = at::zeros({data.size()}, data.iou_preds.options().dtype(at::kBool));
+  for (const SweepSetting& s : pass.settings) any_iou = any_iou.logical_or(passes_iou(data, s));
+  data.filter(any_iou);
+
+  // Calculate and filter by stability score (at every offset a sweep asks for).
+  if (postprocess == Postprocess::kReference) {
+    data.masks = upsample_like_reference(data.low_res_masks, crop_h, crop_w, upsample_layout());
+    data.low_res_masks = at::Tensor();
     std::vector<at::Tensor> by_offset;
-    for (double offset : pass.sweep_offsets)
+    for (double offset : pass.offsets)
       by_offset.push_back(calculate_stability_score(data.masks, config.mask_threshold, offset));
-    data.stability_by_offset = at::stack(by_offset, 1);
+    data.stability_scores = at::stack(by_offset, 1);
   } else {
-    data.stability_score = calculate_stability_score(data.masks, config.mask_threshold, config.stability_score_offset);
-    if (config.stability_score_thresh > 0.0)
-      data.filter(data.stability_score >= static_cast<float>(config.stability_score_thresh));
+    fused_stats(data, crop_h, crop_w, pass);
   }
+  keep_selectable(data, pass);
   funnel.after_stability += data.size();
 
-  // Threshold masks and calculate boxes.
-  data.masks = data.masks > static_cast<float>(config.mask_threshold);
-  data.boxes = batched_mask_to_box(data.masks);
-
-  // Filter boxes that touch crop boundaries.
+  if (postprocess == Postprocess::kReference) {
+    // Threshold masks and calculate boxes.
+    data.masks = data.masks > static_cast<float>(config.mask_threshold);
+    data.boxes = batched_mask_to_box(data.masks);
+  }
+  // Filter boxes that touch crop boundaries (no setting changes this).
   data.filter(is_box_near_crop_edge(data.boxes, crop_box, {0, 0, orig_w, orig_h}).logical_not());
   funnel.after_crop_edge += data.size();
-
-  // Compress to RLE on the full image frame.
-  data.rles = mask_to_rle_pytorch(uncrop_masks(data.masks, crop_box, orig_h, orig_w));
-  data.masks = at::Tensor();
+  post.reset();
+  if (postprocess == Postprocess::kReference) {
+    // Compress to RLE on the full image frame.
+    StageTimer t(model, slot(&StageTimes::rle));
+    data.rles = mask_to_rle_pytorch(uncrop_masks(data.masks, crop_box, orig_h, orig_w));
+    data.masks = at::Tensor();
+  }
   return data;
 }
 
-// ref: automatic_mask_generator.py:436-455 refine_with_m2m.
+// Counts and boxes of the upsampled masks, evaluated on the fly; the low-res logits ride along
+// until the survivors are encoded.
+void MaskGenerator::Impl::fused_stats(MaskData& data, std::int64_t crop_h, std::int64_t crop_w,
+                                      const PassOptions& pass) const {
+  // Python computes thresholds in double; the comparison with float32 logits rounds them.
+  std::vector<float> thresholds;
+  for (double offset : pass.offsets) {
+    thresholds.push_back(static_cast<float>(config.mask_threshold + offset));
+    thresholds.push_back(static_cast<float>(config.mask_threshold - offset));
+  }
+  const UpsampledMaskStats stats = upsampled_mask_stats(data.low_res_masks, crop_h, crop_w, thresholds,
+                                                        static_cast<float>(config.mask_threshold), upsample_layout());
+  // ref: amg.py calculate_stability_score: int / int true division in float32.
+  const at::Tensor counts = stats.counts.to(at::kFloat);
+  const std::int64_t k = counts.size(1);
+  data.stability_scores = counts.slice(1, 0, k, 2) / counts.slice(1, 1, k, 2);
+  data.boxes = stats.boxes;
+}
+
+// The survivors' masks, straight from their low-res logits into full-image RLE.
+void MaskGenerator::Impl::encode_rles(MaskData& data, std::int64_t orig_h, std::int64_t orig_w) const {
+  if (!data.low_res_masks.defined()) return;  // the reference path encoded every batch
+  const at::Tensor low = data.low_res_masks;
+  data.low_res_masks = at::Tensor();
+  data.rles.assign(data.size(), Rle{});
+  if (data.size() == 0) return;
+  // Masks of one crop are encoded together.
+  const at::Tensor crops = data.crop_boxes.to(at::kCPU).contiguous();
+  std::map<std::array<std::int64_t, 4>, std::vector<std::int64_t>> rows_of;
+  const std::int64_t* cb = crops.data_ptr<std::int64_t>();
+  for (std::int64_t i = 0; i < data.size(); ++i) rows_of[{cb[4 * i], cb[4 * i + 1], cb[4 * i + 2], cb[4 * i + 3]}].push_back(i);
+  for (const auto& [box, rows] : rows_of) {
+    const CropPlacement place{box[0], box[1], box[3] - box[1], box[2] - box[0], orig_h, orig_w};
+    const at::Tensor idx = at::tensor(rows, at::kLong).to(low.device());
+    std::vector<Rle> rles = upsampled_masks_to_rle(low.index_select(0, idx), place,
+                                                   static_cast<float>(config.mask_threshold), upsample_layout());
+    for (size_t k = 0; k < rows.size(); ++k) data.rles[rows[k]] = std::move(rles[k]);
+  }
+}
+
+// ref: automatic_mask_generator.py:436-455 refine_with_m2m, returning the refined low-res
+// logits (B, 1, s, s) and their scores; the caller fills holes and upsamples.
 std::pair<at::Tensor, at::Tensor> MaskGenerator::Impl::refine_with_m2m(const at::Tensor& points,
                                                                       const at::Tensor& low_res_masks,
                                                                       const ImageEmbedding& embedding, int64_t crop_h,
                                                                       int64_t crop_w) const {
   const int64_t res = model.metadata().image_size;
-  const double fill = low_res_fill_area();
   std::vector<at::Tensor> new_masks, new_ious;
   const int64_t n = points.size(0);
-  for (int64_t b0 = 0; b0 < n; b0 += config.points_per_batch) {
-    const int64_t b1 = std::min(n, b0 + config.points_per_batch);
+  for (int64_t b0 = 0; b0 < n; b0 += decoder_batch()) {
+    const int64_t b1 = std::min(n, b0 + decoder_batch());
     const at::Tensor in_points = transform_coords(points.slice(0, b0, b1), crop_h, crop_w, res);
     const DecoderOutput out = model.predict_points(embedding, in_points, low_res_masks.slice(0, b0, b1).unsqueeze(1));
     auto [logits, iou] = select_mask_outputs(out.low_res_logits, out.iou_preds, /*multimask_output=*/false,
                                              model.metadata().dynamic_multimask);
-    new_masks.push_back(postprocess_masks(logits, crop_h, crop_w, fill, fill));
+    new_masks.push_back(logits);
     new_ious.push_back(iou);
   }
   return {at::cat(new_masks, 0), at::cat(new_ious, 0)};

@@ -20,6 +20,42 @@ struct SweepSetting {
   double box_nms_thresh = 0.7;
 };
 
+/// How candidates are post-processed. Both give the same records (tested); they differ in cost.
+enum class Postprocess {
+  /// Filters and NMS on statistics of the upsampled logits, evaluated on the fly; only the
+  /// surviving masks are upsampled again, straight into RLE. Memory does not grow with the
+  /// image size or points_per_batch.
+  kFused,
+  /// The reference's design: every candidate upsampled to the crop size in float32, filtered,
+  /// binarised and RLE-encoded per batch, before NMS (ref: automatic_mask_generator.py:294-384).
+  kReference,
+};
+
+/// "fused" / "reference" (the CLI spelling). Throws UsageError.
+Postprocess parse_postprocess(const std::string& name);
+const char* to_string(Postprocess mode);
+
+/// Seconds one image spent in each stage (sam2-amg bench). On CUDA every stage ends with a
+/// device synchronisation when timed, so timing slows a run slightly.
+struct StageTimes {
+  double preprocess = 0;   ///< crop, resize and normalise (CPU), copy to the device
+  double encoder = 0;      ///< graph A, per crop
+  double decoder = 0;      ///< graph B (and the m2m pass), per batch
+  double postprocess = 0;  ///< hole fill, upsampling or its statistics, filters
+  double nms = 0;          ///< per-crop and cross-crop NMS
+  double rle = 0;          ///< the output masks' RLE
+
+  StageTimes& operator+=(const StageTimes& o) {
+    preprocess += o.preprocess;
+    encoder += o.encoder;
+    decoder += o.decoder;
+    postprocess += o.postprocess;
+    nms += o.nms;
+    rle += o.rle;
+    return *this;
+  }
+};
+
 class MaskGenerator {
  public:
   /// Loads the model and validates the config. Throws ModelError or UsageError.
@@ -34,7 +70,9 @@ class MaskGenerator {
   ///  - min_mask_region_area works on every device (the reference skips it without CUDA);
   ///  - NMS ties are broken by input order (the reference's order is implementation-defined).
   /// With `funnel`, also reports how many candidates each stage kept.
-  std::vector<MaskRecord> generate(const ImageU8& image, FilterFunnel* funnel = nullptr) const;
+  /// With `times`, also reports the seconds spent per stage.
+  std::vector<MaskRecord> generate(const ImageU8& image, FilterFunnel* funnel = nullptr,
+                                   StageTimes* times = nullptr) const;
 
   /// Runs the model once and returns, for every setting, exactly the records generate() gives
   /// with the config's other parameters and that setting's four values. Candidates are filtered
@@ -42,6 +80,9 @@ class MaskGenerator {
   /// and each setting then replays the filters and both NMS passes. Throws UsageError for an
   /// invalid setting, or with SAM 1 small-region removal (not supported in sweeps).
   std::vector<std::vector<MaskRecord>> sweep(const ImageU8& image, const std::vector<SweepSetting>& settings) const;
+
+  /// Chooses the post-processing design (kFused by default).
+  void set_postprocess(Postprocess mode);
 
   const AmgConfig& config() const;
   /// The model, its precision and its device, for logs.

@@ -304,3 +304,42 @@ TEST_CASE("A threshold sweep gives exactly the records of separate full runs", "
     CHECK(distinct.size() >= 3);  // the settings really differ
   }
 }
+
+TEST_CASE("Fused and reference post-processing give identical records", "[pipeline][fused]") {
+  // Sizes that make the upsampling blend across object edges (256 would be an identity).
+  const ImageU8 scenes[] = {
+      make_image(300, 200, kBlack, {{20, 30, 140, 170, kRed}, {150, 10, 290, 90, kGreen}, {160, 100, 280, 190, kBlue},
+                                    {60, 60, 100, 100, kWhite}}),
+      make_image(389, 517, kWhite, {{0, 0, 389, 120, kBlue}, {40, 200, 300, 480, kRed}, {100, 250, 180, 330, kYellow}})};
+  struct Variant {
+    const char* name;
+    void (*apply)(AmgConfig&);
+  };
+  const Variant variants[] = {
+      {"defaults", [](AmgConfig&) {}},
+      {"loose, all candidates", [](AmgConfig& c) { c.pred_iou_thresh = 0; c.stability_score_thresh = 0; c.box_nms_thresh = 1.0; }},
+      {"crop layer", [](AmgConfig& c) { c.crop_n_layers = 1; c.pred_iou_thresh = 0.4; }},
+      {"m2m", [](AmgConfig& c) { c.use_m2m = true; }},
+      {"single mask", [](AmgConfig& c) { c.multimask_output = false; }},
+      {"hole fill", [](AmgConfig& c) { c.min_mask_region_area = 30; c.stability_score_offset = 20; c.stability_score_thresh = 0; }},
+      {"mask threshold", [](AmgConfig& c) { c.mask_threshold = 3.5; c.stability_score_offset = 0.5; }},
+  };
+  for (const ImageU8& img : scenes) {
+    for (const Variant& v : variants) {
+      INFO(img.width << "x" << img.height << ", " << v.name);
+      AmgConfig c;
+      c.points_per_side = 12;
+      v.apply(c);
+      MaskGenerator gen(synthetic_model_path(), c, {test_device()});
+      FilterFunnel f_fused, f_ref;
+      const auto fused = gen.generate(img, &f_fused);
+      gen.set_postprocess(Postprocess::kReference);
+      const auto ref = gen.generate(img, &f_ref);
+      REQUIRE(!ref.empty());
+      require_same_records(fused, ref);
+      CHECK(f_fused.after_stability == f_ref.after_stability);
+      CHECK(f_fused.after_crop_edge == f_ref.after_crop_edge);
+      CHECK(f_fused.after_box_nms == f_ref.after_box_nms);
+    }
+  }
+}
