@@ -57,6 +57,13 @@ class ImageReadError : public Error {
   std::string path_;
 };
 
+/// The device failed (out of memory even at the smallest batch): a retry later, or on a freer
+/// device, may succeed. Exit 75; rerun with --resume.
+class DeviceError : public Error {
+ public:
+  explicit DeviceError(const std::string& message) : Error(ExitCode::kTransient, message) {}
+};
+
 /// An output file cannot be written (disk full, permissions, missing folder).
 class OutputError : public Error {
  public:

@@ -4,6 +4,7 @@
 #include <torch/script.h>
 
 #include <ATen/Parallel.h>
+#include <c10/core/DeviceGuard.h>
 
 #include <nlohmann/json.hpp>
 
@@ -72,6 +73,8 @@ ModelMetadata parse_metadata(const std::string& text, const std::string& path) {
     m.pixel_std = j.at("pixel_std").get<std::array<float, 3>>();
     m.precision = j.at("precision").get<std::string>();
     m.device = j.value("device", std::string("any"));
+    // Reduced-precision exports take float32 coordinates (bf16 would lose the +0.5 shift).
+    m.point_coords_fp32 = j.value("point_coords_dtype", std::string()) == "fp32";
     const auto& dyn = j.at("dynamic_multimask_via_stability");
     m.dynamic_multimask.enabled = dyn.at("enabled").get<bool>();
     m.dynamic_multimask.delta = dyn.value("delta", 0.05);
@@ -89,14 +92,15 @@ ModelMetadata parse_metadata(const std::string& text, const std::string& path) {
   return m;
 }
 
-std::vector<at::Tensor> tuple_outputs(const c10::IValue& v, size_t n, const char* method) {
+// The method's tuple of tensors, converted to float32 when `to_float`.
+std::vector<at::Tensor> tuple_outputs(const c10::IValue& v, size_t n, const char* method, bool to_float) {
   if (!v.isTuple()) throw ModelError(std::string(method) + " did not return a tuple (see docs/model-contract.md)");
   const auto& elems = v.toTupleRef().elements();
   if (elems.size() != n)
     throw ModelError(std::string(method) + " returned " + std::to_string(elems.size()) + " values, expected " +
                      std::to_string(n));
   std::vector<at::Tensor> out;
-  for (const auto& e : elems) out.push_back(e.toTensor().to(at::kFloat));
+  for (const auto& e : elems) out.push_back(to_float ? e.toTensor().to(at::kFloat) : e.toTensor());
   return out;
 }
 
@@ -153,6 +157,12 @@ Sam2Model Sam2Model::load(const std::string& path, const ModelOptions& options) 
                        " arguments, expected " + spec.signature);
   }
   impl->module.eval();
+  // fp32 is the exact mode. The optimising graph executor profiles the first calls, then fuses
+  // element-wise chains (LayerNorm2d's w * x + b becomes one FMA on CUDA, where the reference
+  // rounds twice), so results would change between calls and with the batch shape. Reduced
+  // precision is not exact anyway and keeps the fusions. (A process-wide LibTorch setting; a
+  // process loads one model.)
+  torch::jit::setGraphExecutorOptimize(impl->dtype != at::kFloat);
   return Sam2Model(std::move(impl));
 }
 
@@ -175,7 +185,9 @@ at::Tensor Sam2Model::preprocess(const ImageU8& image, const CropBoxXyxy& crop_b
 
 ImageEmbedding Sam2Model::encode(const at::Tensor& input) const {
   c10::InferenceMode guard;
-  const auto out = tuple_outputs(impl_->module.get_method("encode_image")({input}), 3, "encode_image");
+  const c10::DeviceGuard on_device(impl_->device);  // cuda:N: ops without a device go there too
+  // The embeddings stay in the model's dtype: the decoder takes them as they are, every batch.
+  const auto out = tuple_outputs(impl_->module.get_method("encode_image")({input}), 3, "encode_image", /*to_float=*/false);
   return {out[0], out[1], out[2]};
 }
 
@@ -186,6 +198,7 @@ void Sam2Model::synchronize() const {
 DecoderOutput Sam2Model::predict_points(const ImageEmbedding& embedding, const at::Tensor& point_coords,
                                         const at::Tensor& mask_input) const {
   c10::InferenceMode guard;
+  const c10::DeviceGuard on_device(impl_->device);
   TORCH_CHECK(point_coords.dim() == 2 && point_coords.size(1) == 2, "predict_points: point_coords must be (B, 2), got ",
               point_coords.sizes());
   const int64_t b = point_coords.size(0);
@@ -197,14 +210,15 @@ DecoderOutput Sam2Model::predict_points(const ImageEmbedding& embedding, const a
                                 .expand({b, 2})
                                 .contiguous();
   const at::ScalarType dt = impl_->dtype;
+  const at::ScalarType coords_dtype = impl_->metadata.point_coords_fp32 ? at::kFloat : dt;
   std::vector<c10::IValue> args{embedding.image_embed.to(dt), embedding.feat_s0.to(dt), embedding.feat_s1.to(dt),
-                                coords.to(dt), labels};
+                                coords.to(coords_dtype), labels};
   const char* method = "predict_masks";
   if (mask_input.defined()) {
     args.emplace_back(mask_input.to(impl_->device).to(dt));
     method = "predict_masks_with_mask_input";
   }
-  const auto out = tuple_outputs(impl_->module.get_method(method)(args), 2, method);
+  const auto out = tuple_outputs(impl_->module.get_method(method)(args), 2, method, /*to_float=*/true);
   return {out[0], out[1]};
 }
 

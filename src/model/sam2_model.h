@@ -24,9 +24,10 @@ struct ModelMetadata {
   std::string precision = "fp32";      ///< fp32, bf16 or fp16: dtype of the graphs' float inputs
   std::string device = "any";          ///< device the file was traced for: cpu, cuda or any
   DynamicMultimask dynamic_multimask;  ///< the decoder's single-mask fallback (build_sam2 default on)
+  bool point_coords_fp32 = false;      ///< point_coords_dtype "fp32": coordinates stay float32 in bf16/fp16 files
 };
 
-/// Graph A's outputs for one crop, on the model's device, float32.
+/// Graph A's outputs for one crop, on the model's device, in the model's dtype.
 struct ImageEmbedding {
   at::Tensor image_embed;  ///< (1, 256, S/16, S/16), no_mem_embed already added
   at::Tensor feat_s0;      ///< (1, 32, S/4, S/4)

@@ -20,6 +20,8 @@
 namespace sam2amg {
 
 /// Writes the synthetic TorchScript model to `path`. Throws OutputError on failure.
-void write_synthetic_model(const std::string& path);
+/// `fail_from_batch` > 0 makes the decoder methods raise a CUDA-style "out of memory" error
+/// for that many prompts or more (for tests of the out-of-memory fallback).
+void write_synthetic_model(const std::string& path, int fail_from_batch = 0);
 
 }  // namespace sam2amg

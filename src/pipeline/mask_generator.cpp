@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
+#include <limits>
 #include <map>
 #include <optional>
 #include <tuple>
@@ -52,6 +54,14 @@ class StageTimer {
   double* slot_;
   std::chrono::steady_clock::time_point start_;
 };
+
+// CUDA's caching allocator and LibTorch's CPU allocator both say "out of memory"; TorchScript
+// rethrows them with the graph's traceback, so the message is what can be relied on.
+bool is_out_of_memory(const std::string& what) {
+  return what.find("out of memory") != std::string::npos || what.find("not enough memory") != std::string::npos;
+}
+
+std::string first_line(const std::string& what) { return what.substr(0, what.find('\n')); }
 
 constexpr std::int64_t kMaxDecoderBatchCpu = 64;
 constexpr std::int64_t kMaxDecoderBatchCuda = 256;
@@ -114,6 +124,9 @@ struct MaskGenerator::Impl {
   std::vector<at::Tensor> point_grids;  // one (N, 2) float64 CPU grid per crop layer
   Postprocess postprocess = Postprocess::kFused;
   mutable StageTimes* times = nullptr;  // set for the duration of a timed generate()
+  // Lowered after the device ran out of memory; kept for the rest of the run.
+  mutable std::int64_t batch_limit = std::numeric_limits<std::int64_t>::max();
+  std::function<void(const std::string&)> on_warning;
 
   double* slot(double StageTimes::*stage) const { return times ? &(times->*stage) : nullptr; }
 
@@ -186,6 +199,9 @@ MaskGenerator::~MaskGenerator() = default;
 const AmgConfig& MaskGenerator::config() const { return impl_->config; }
 std::string MaskGenerator::describe() const { return impl_->model.describe(); }
 void MaskGenerator::set_postprocess(Postprocess mode) { impl_->postprocess = mode; }
+void MaskGenerator::set_warning_handler(std::function<void(const std::string&)> handler) {
+  impl_->on_warning = std::move(handler);
+}
 
 // ref: automatic_mask_generator.py:224-249 _generate_masks: a run is the selection of its
 // own setting from its own candidates.
@@ -324,12 +340,29 @@ MaskData MaskGenerator::Impl::process_crop(const ImageU8& image, const CropBoxXy
   const at::Tensor scale = at::tensor({double(crop_w), double(crop_h)}, at::kDouble).unsqueeze(0);
   const at::Tensor points_for_image = (point_grids[layer_idx] * scale).to(at::kFloat).to(model.device());
 
-  // Generate masks for this crop in batches.
+  // Generate masks for this crop in batches. Out of device memory, a batch is retried in
+  // halves (and later batches keep the smaller size); only a single prompt failing is an error.
   std::vector<MaskData> batches;
-  const int64_t n = points_for_image.size(0), step = decoder_batch();
-  for (int64_t b0 = 0; b0 < n; b0 += step) {
+  const int64_t n = points_for_image.size(0);
+  for (int64_t b0 = 0; b0 < n;) {
+    const int64_t step = decoder_batch();
     const at::Tensor points = points_for_image.slice(0, b0, std::min(n, b0 + step));
-    batches.push_back(process_batch(points, embedding, crop_box, image.height, image.width, pass, funnel));
+    FilterFunnel f;
+    try {
+      batches.push_back(process_batch(points, embedding, crop_box, image.height, image.width, pass, f));
+    } catch (const std::exception& e) {
+      if (!is_out_of_memory(e.what())) throw;
+      if (step == 1)
+        throw DeviceError("out of device memory even with one prompt per decoder call (" + first_line(e.what()) +
+                          "); free the device or use a smaller model, then rerun with --resume");
+      batch_limit = std::max<int64_t>(1, step / 2);
+      if (on_warning)
+        on_warning("out of device memory at " + std::to_string(step) + " prompts per decoder call; continuing with " +
+                   std::to_string(batch_limit));
+      continue;
+    }
+    funnel += f;
+    b0 += points.size(0);
   }
   return MaskData::concat(batches);
 }
@@ -355,7 +388,7 @@ void MaskGenerator::Impl::finish_crop(MaskData& data, const CropBoxXyxy& crop_bo
 // logits within a fixed memory budget. Up to the bound the batches are the reference's.
 std::int64_t MaskGenerator::Impl::decoder_batch() const {
   const std::int64_t bound = model.device().is_cuda() ? kMaxDecoderBatchCuda : kMaxDecoderBatchCpu;
-  return std::min<std::int64_t>(config.points_per_batch, bound);
+  return std::min<std::int64_t>({config.points_per_batch, bound, batch_limit});
 }
 
 double MaskGenerator::Impl::low_res_fill_area() const {

@@ -1,6 +1,7 @@
 #pragma once
 /// MaskGenerator: SAM2AutomaticMaskGenerator in C++ (ref: sam2/automatic_mask_generator.py @
 /// 2b90b9f). Torch-free header: the model and tensors stay behind the pimpl.
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -83,6 +84,9 @@ class MaskGenerator {
 
   /// Chooses the post-processing design (kFused by default).
   void set_postprocess(Postprocess mode);
+  /// Receives warnings the run goes on after (e.g. the decoder batch halved when the device ran
+  /// out of memory). The library itself never logs.
+  void set_warning_handler(std::function<void(const std::string&)> handler);
 
   const AmgConfig& config() const;
   /// The model, its precision and its device, for logs.

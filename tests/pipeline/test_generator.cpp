@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "model/synthetic_model.h"
 #include "pipeline/mask_generator.h"
 #include "support/catch.h"
 #include "support/fixtures.h"
@@ -341,5 +342,37 @@ TEST_CASE("Fused and reference post-processing give identical records", "[pipeli
       CHECK(f_fused.after_crop_edge == f_ref.after_crop_edge);
       CHECK(f_fused.after_box_nms == f_ref.after_box_nms);
     }
+  }
+}
+
+TEST_CASE("Out of device memory, the decoder batch is halved and the run goes on", "[pipeline][oom]") {
+  TempDir dir;
+  const std::string model = dir.file("oom.pt");
+  write_synthetic_model(model, /*fail_from_batch=*/11);
+  const ImageU8 img = four_object_scene();
+  AmgConfig c;
+  c.points_per_side = 16;  // 256 prompts: batches of 64, 32 and 16 fail, 8 pass
+  const auto expected = run(c, img);
+  MaskGenerator gen(model, c, {test_device()});
+  std::vector<std::string> warnings;
+  gen.set_warning_handler([&](const std::string& w) { warnings.push_back(w); });
+  require_same_records(gen.generate(img), expected);
+  REQUIRE(warnings.size() == 3);
+  CHECK(warnings[0].find("at 64 prompts") != std::string::npos);
+  CHECK(warnings[2].find("continuing with 8") != std::string::npos);
+  // The smaller batch is kept: a second image warns no more.
+  gen.generate(img);
+  CHECK(warnings.size() == 3);
+
+  // When even one prompt does not fit, it is a device error that a retry may cure (exit 75).
+  const std::string hopeless = dir.file("oom1.pt");
+  write_synthetic_model(hopeless, /*fail_from_batch=*/1);
+  MaskGenerator never(hopeless, c, {test_device()});
+  try {
+    never.generate(img);
+    FAIL("expected a DeviceError");
+  } catch (const DeviceError& e) {
+    CHECK(e.exit_code() == 75);
+    CHECK(std::string(e.what()).find("one prompt") != std::string::npos);
   }
 }

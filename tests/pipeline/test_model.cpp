@@ -115,3 +115,21 @@ TEST_CASE("Preprocessing matches torchvision's ToTensor/Resize(antialias)/Normal
   CHECK(c[0][0].item<float>() == 512.f);
   CHECK(c[0][1].item<float>() == 512.f);
 }
+
+TEST_CASE("fp32 models run in the exact mode: same outputs for every batch shape and call", "[model]") {
+  const Sam2Model model = Sam2Model::load(synthetic_model_path(), {test_device()});
+  // The optimising executor (profiling, fusion) is off for fp32 files.
+  CHECK_FALSE(torch::jit::getGraphExecutorOptimize());
+  const ImageU8 img = four_object_scene();
+  const ImageEmbedding emb = model.encode_image(img, {0, 0, img.width, img.height});
+  const at::Tensor points = at::rand({7, 2}, at::kFloat).mul(1024.0).to(model.device());
+  const DecoderOutput all = model.predict_points(emb, points);
+  for (int call = 0; call < 3; ++call) {
+    for (int64_t b : {1, 3, 7}) {
+      INFO("call " << call << ", batch " << b);
+      const DecoderOutput part = model.predict_points(emb, points.slice(0, 0, b));
+      CHECK(at::equal(part.low_res_logits, all.low_res_logits.slice(0, 0, b)));
+      CHECK(at::equal(part.iou_preds, all.iou_preds.slice(0, 0, b)));
+    }
+  }
+}
