@@ -5,10 +5,15 @@
 
 #include <ATen/Parallel.h>
 #include <c10/core/DeviceGuard.h>
+#include <torch/version.h>
+#ifdef SAM2AMG_CUDA_STATS
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "common/error.h"
@@ -189,6 +194,41 @@ ImageEmbedding Sam2Model::encode(const at::Tensor& input) const {
   // The embeddings stay in the model's dtype: the decoder takes them as they are, every batch.
   const auto out = tuple_outputs(impl_->module.get_method("encode_image")({input}), 3, "encode_image", /*to_float=*/false);
   return {out[0], out[1], out[2]};
+}
+
+std::int64_t Sam2Model::peak_device_bytes() const {
+#ifdef SAM2AMG_CUDA_STATS
+  if (impl_->device.is_cuda()) {
+    const int index = impl_->device.has_index() ? impl_->device.index() : 0;
+    // allocated_bytes[0] is the aggregate over pool types in every LibTorch version.
+    return c10::cuda::CUDACachingAllocator::getDeviceStats(index).allocated_bytes[0].peak;
+  }
+#endif
+  return -1;
+}
+
+void Sam2Model::reset_peak_device_bytes() const {
+#ifdef SAM2AMG_CUDA_STATS
+  if (impl_->device.is_cuda())
+    c10::cuda::CUDACachingAllocator::resetPeakStats(impl_->device.has_index() ? impl_->device.index() : 0);
+#endif
+}
+
+std::string runtime_description() {
+  std::string blas;
+  std::ifstream maps("/proc/self/maps");
+  std::set<std::string> seen;
+  for (std::string line; std::getline(maps, line);) {
+    const std::string name = line.substr(line.find_last_of('/') + 1);
+    if (name.find("blas") == std::string::npos && name.find("mkl") == std::string::npos &&
+        name.find("blis") == std::string::npos)
+      continue;
+    if (seen.insert(name).second) blas += (blas.empty() ? "" : ", ") + name;
+  }
+  std::ostringstream os;
+  os << "LibTorch " << TORCH_VERSION << ", " << at::get_num_threads() << " CPU threads, BLAS "
+     << (blas.empty() ? std::string("none mapped yet") : blas);
+  return os.str();
 }
 
 void Sam2Model::synchronize() const {

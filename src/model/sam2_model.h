@@ -60,6 +60,10 @@ class Sam2Model {
 
   /// Waits for the device's queued work (CUDA); returns at once on the CPU. For timings.
   void synchronize() const;
+  /// Peak bytes held by CUDA's caching allocator on the model's device since the last reset;
+  /// -1 on the CPU or where LibTorch was built without CUDA.
+  std::int64_t peak_device_bytes() const;
+  void reset_peak_device_bytes() const;
 
   /// Runs graph B for B single-point prompts (label 1) plus the padding point.
   /// point_coords: (B, 2) float32 in model space (x/w*S, y/h*S, before the encoder's +0.5).
@@ -77,5 +81,10 @@ class Sam2Model {
   explicit Sam2Model(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+/// LibTorch's version, its CPU threads, and the BLAS libraries mapped into this process (the
+/// one LibTorch really calls: Debian's libblas.so.3 is the reference BLAS unless OpenBLAS is
+/// installed as its alternative). For logs and the bench.
+std::string runtime_description();
 
 }  // namespace sam2amg

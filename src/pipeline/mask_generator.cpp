@@ -198,6 +198,9 @@ MaskGenerator::~MaskGenerator() = default;
 
 const AmgConfig& MaskGenerator::config() const { return impl_->config; }
 std::string MaskGenerator::describe() const { return impl_->model.describe(); }
+std::string MaskGenerator::runtime() const { return runtime_description(); }
+std::int64_t MaskGenerator::peak_device_bytes() const { return impl_->model.peak_device_bytes(); }
+void MaskGenerator::reset_peak_device_bytes() const { impl_->model.reset_peak_device_bytes(); }
 void MaskGenerator::set_postprocess(Postprocess mode) { impl_->postprocess = mode; }
 void MaskGenerator::set_warning_handler(std::function<void(const std::string&)> handler) {
   impl_->on_warning = std::move(handler);

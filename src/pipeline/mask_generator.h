@@ -1,6 +1,7 @@
 #pragma once
 /// MaskGenerator: SAM2AutomaticMaskGenerator in C++ (ref: sam2/automatic_mask_generator.py @
 /// 2b90b9f). Torch-free header: the model and tensors stay behind the pimpl.
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -91,6 +92,11 @@ class MaskGenerator {
   const AmgConfig& config() const;
   /// The model, its precision and its device, for logs.
   std::string describe() const;
+  /// LibTorch's version, CPU threads and the BLAS in use, for logs and the bench.
+  std::string runtime() const;
+  /// Peak device memory (CUDA's allocator) since the last reset; -1 on the CPU.
+  std::int64_t peak_device_bytes() const;
+  void reset_peak_device_bytes() const;
 
  private:
   struct Impl;
