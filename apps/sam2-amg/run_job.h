@@ -1,6 +1,6 @@
 #pragma once
 #include "common/error.h"
-#include "io/image_reader.h"
+#include "io/inputs.h"
 #include "io/run_config.h"
 
 namespace sam2amg::cli {

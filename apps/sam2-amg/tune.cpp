@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "io/image_reader.h"
+#include "io/inputs.h"
 #include "io/writers.h"
 #include "pipeline/mask_generator.h"
 #include "run_job.h"

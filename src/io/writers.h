@@ -7,7 +7,7 @@
 
 #include "amg/mask_record.h"
 #include "common/image.h"
-#include "io/image_reader.h"
+#include "io/inputs.h"
 
 namespace sam2amg {
 

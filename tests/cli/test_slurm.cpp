@@ -9,6 +9,9 @@
 #include <thread>
 
 #include "io/image_reader.h"
+#include "io/run_config.h"
+#include "io/inputs.h"
+#include "io/outputs.h"
 #include "io/shards.h"
 #include "support/catch.h"
 #include "support/fixtures.h"

@@ -7,6 +7,8 @@
 
 #include "common/error.h"
 #include "io/image_reader.h"
+#include "io/inputs.h"
+#include "io/run_config.h"
 #include "io/point_grids_file.h"
 #include "io/sha256.h"
 #include "io/writers.h"
