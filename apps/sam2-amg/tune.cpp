@@ -8,7 +8,7 @@
 #include "common/error.h"
 #include "io/image_reader.h"
 #include "io/inputs.h"
-#include "io/writers.h"
+#include "io/overlay.h"
 #include "pipeline/mask_generator.h"
 #include "run_job.h"
 

@@ -11,6 +11,8 @@
 #include <map>
 
 #include "common/error.h"
+#include "io/coco_document.h"
+#include "io/json_files.h"
 #include "io/outputs.h"
 
 namespace sam2amg {
@@ -73,7 +75,7 @@ MergeReport merge_coco_shards(const std::string& out, int expected_count) {
         const std::string key = img.value("path", img.value("file_name", std::string()));
         json line{{"image", img}, {"annotations", anns.count(id) ? std::move(anns[id]) : json::array()}};
         index.push_back({key, tmp.tellp()});
-        tmp << line.dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
+        tmp << dump_json(line) << '\n';
       }
     }
     if (!tmp.flush()) throw OutputError(scratch, "write failed (disk full?)");
@@ -83,43 +85,20 @@ MergeReport merge_coco_shards(const std::string& out, int expected_count) {
 
   // Pass 2: the final file, renumbered, written atomically.
   std::ifstream tmp(scratch, std::ios::binary);
-  auto read_line = [&](const Entry& e) {
-    tmp.clear();
-    tmp.seekg(e.offset);
-    std::string s;
-    std::getline(tmp, s);
-    return json::parse(s);
-  };
-  const std::string part = out + ".tmp";
-  {
-    std::ofstream o(part, std::ios::binary | std::ios::trunc);
-    if (!o) throw OutputError(part, std::strerror(errno));
-    info["merged_shards"] = count;
-    o << "{\"info\": " << info.dump(-1, ' ', false, json::error_handler_t::replace) << ",\n\"licenses\": [],\n\"categories\": "
-      << json::array({{{"id", 1}, {"name", "object"}, {"supercategory", "object"}}}).dump(-1, ' ', false, json::error_handler_t::replace) << ",\n\"images\": [";
-    for (size_t k = 0; k < index.size(); ++k) {
-      json img = read_line(index[k])["image"];
-      img["id"] = static_cast<std::int64_t>(k) + 1;
-      o << (k ? ",\n" : "\n") << img.dump(-1, ' ', false, json::error_handler_t::replace);
+  info["merged_shards"] = count;
+  const CocoCounts n = write_coco_document(out, info, [&](const CocoEntryVisitor& visit) {
+    for (const Entry& e : index) {
+      tmp.clear();
+      tmp.seekg(e.offset);
+      std::string s;
+      std::getline(tmp, s);
+      json line = json::parse(s);
+      visit(line);
     }
-    o << "\n],\n\"annotations\": [";
-    std::int64_t ann_id = 0;
-    for (size_t k = 0; k < index.size(); ++k) {
-      json line = read_line(index[k]);  // keep it alive: the loop walks into it
-      for (json& a : line["annotations"]) {
-        a["id"] = ++ann_id;
-        a["image_id"] = static_cast<std::int64_t>(k) + 1;
-        o << (ann_id == 1 ? "\n" : ",\n") << a.dump(-1, ' ', false, json::error_handler_t::replace);
-      }
-    }
-    o << "\n]}\n";
-    if (!o.flush()) throw OutputError(part, "write failed (disk full?)");
-    report.images = static_cast<std::int64_t>(index.size());
-    report.annotations = ann_id;
-  }
+  });
+  report.images = n.images;
+  report.annotations = n.annotations;
   std::error_code ec;
-  fs::rename(part, out, ec);
-  if (ec) throw OutputError(out, ec.message());
   fs::remove(scratch, ec);
   return report;
 }

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "common/error.h"
+#include "io/json_files.h"
 #include "io/run_config.h"
 
 namespace sam2amg {
@@ -95,16 +96,16 @@ bool shard_committed(const OutputPaths& paths) {
 }
 
 void commit_shard(const OutputPaths& paths, const ShardSummary& s, const std::string& model_sha256) {
-  const std::string& path = paths.done_marker;
-  const std::string tmp = path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw OutputError(tmp, "cannot create the shard's done marker");
-  std::fprintf(f, "{\"shard\": %d, \"count\": %d, \"images\": %zu, \"masks\": %zu, \"unreadable\": %zu, "
-                  "\"model_sha256\": \"%s\"}\n",
-               paths.shard->index, paths.shard->count, s.images, s.masks, s.unreadable, model_sha256.c_str());
-  const bool ok = std::fflush(f) == 0;
-  std::fclose(f);
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) throw OutputError(path, "cannot write the shard's done marker");
+  char text[256];
+  std::snprintf(text, sizeof text,
+                "{\"shard\": %d, \"count\": %d, \"images\": %zu, \"masks\": %zu, \"unreadable\": %zu, "
+                "\"model_sha256\": \"%s\"}\n",
+                paths.shard->index, paths.shard->count, s.images, s.masks, s.unreadable, model_sha256.c_str());
+  try {
+    write_file_atomically(paths.done_marker, text);
+  } catch (const OutputError&) {
+    throw OutputError(paths.done_marker, "cannot write the shard's done marker");
+  }
 }
 
 ShardFiles find_coco_shards(const std::string& out, int expected_count) {

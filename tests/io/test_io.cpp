@@ -11,6 +11,8 @@
 #include "io/run_config.h"
 #include "io/point_grids_file.h"
 #include "io/sha256.h"
+#include "io/amg_csv.h"
+#include "io/polygons.h"
 #include "io/writers.h"
 #include "support/catch.h"
 #include "support/fixtures.h"
