@@ -6,10 +6,9 @@
 #include <cstdint>
 #include <vector>
 
-namespace sam2amg {
+#include "common/geometry.h"
 
-/// [x0, y0, x1, y1] in image pixels, x1/y1 exclusive.
-using CropBoxXyxy = std::array<std::int64_t, 4>;
+namespace sam2amg {
 
 struct CropBoxes {
   std::vector<CropBoxXyxy> boxes;  ///< crop 0 is the whole image

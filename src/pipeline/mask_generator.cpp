@@ -12,6 +12,7 @@
 #include "amg/rle.h"
 #include "amg/small_regions.h"
 #include "common/error.h"
+#include "model/mask_selection.h"
 #include "model/sam2_model.h"
 #include "model/transforms.h"
 
@@ -27,6 +28,12 @@ struct PassOptions {
   std::vector<double> sweep_offsets;
   bool sweep() const { return !sweep_offsets.empty(); }
 };
+
+// The reference's postprocess_masks: the low-res hole/sprinkle fill (area <= fill, 0 = off),
+// then the model's upsampling. ref: sam2/utils/transforms.py:76-118.
+at::Tensor upsample_masks(const at::Tensor& low_res, int64_t h, int64_t w, double fill) {
+  return postprocess_masks(fill_holes_and_sprinkles(low_res.to(at::kFloat), fill, fill), h, w);
+}
 
 }  // namespace
 
@@ -272,12 +279,12 @@ MaskData MaskGenerator::Impl::process_batch(const at::Tensor& points, const Imag
       // upsampling is exact and saves upsampling (and memory) for every rejected candidate.
       data.low_res_masks = logits.flatten(0, 1);
       filter_by_iou(data, pass.pred_iou_thresh);
-      data.masks = postprocess_masks(data.low_res_masks.unsqueeze(1), crop_h, crop_w, fill, fill).squeeze(1);
+      data.masks = upsample_masks(data.low_res_masks.unsqueeze(1), crop_h, crop_w, fill).squeeze(1);
       data.low_res_masks = at::Tensor();
     } else {
       // LibTorch's CPU kernel picks its arithmetic by shape and thread count: upsample the
       // (B, C) block like the reference so the last bits agree.
-      data.masks = postprocess_masks(logits, crop_h, crop_w, fill, fill).flatten(0, 1);
+      data.masks = upsample_masks(logits, crop_h, crop_w, fill).flatten(0, 1);
       filter_by_iou(data, pass.pred_iou_thresh);
     }
   } else {
@@ -333,7 +340,7 @@ std::pair<at::Tensor, at::Tensor> MaskGenerator::Impl::refine_with_m2m(const at:
     const DecoderOutput out = model.predict_points(embedding, in_points, low_res_masks.slice(0, b0, b1).unsqueeze(1));
     auto [logits, iou] = select_mask_outputs(out.low_res_logits, out.iou_preds, /*multimask_output=*/false,
                                              model.metadata().dynamic_multimask);
-    new_masks.push_back(postprocess_masks(logits, crop_h, crop_w, fill, fill));
+    new_masks.push_back(upsample_masks(logits, crop_h, crop_w, fill));
     new_ious.push_back(iou);
   }
   return {at::cat(new_masks, 0), at::cat(new_ious, 0)};
