@@ -8,8 +8,7 @@
 #include <csignal>
 
 #include "common/error.h"
-#include "io/image_reader.h"
-#include "io/inputs.h"
+#include "image_loop.h"
 #include "io/sha256.h"
 #include "io/outputs.h"
 #include "pipeline/mask_generator.h"
@@ -33,13 +32,6 @@ extern "C" void on_signal(int sig) {
 
 }  // namespace
 
-void log_skipped(const InputFile& input, const ImageReadError& error) {
-  if (error.path().empty())
-    spdlog::warn("skipped '{}': {}", input.path, error.what());
-  else
-    spdlog::warn("skipped: {}", error.what());
-}
-
 int run_job(const RunConfig& config, const JobOptions& options) {
   const IoOptions& io = config.io;
   if (io.model.empty()) throw UsageError("no model: give --model FILE (or `model:` in the config)");
@@ -62,7 +54,7 @@ int run_job(const RunConfig& config, const JobOptions& options) {
     }
   }
 
-  MaskGenerator generator(io.model, config.amg, ModelOptions{io.device, io.precision, io.threads});
+  MaskGenerator generator(io.model, config.amg, model_options(io));
   spdlog::info("model: {}", generator.describe());
   RunConfig recorded = config;
   recorded.io = recorded_io(io, paths);
@@ -75,33 +67,25 @@ int run_job(const RunConfig& config, const JobOptions& options) {
   std::signal(SIGUSR1, on_signal);  // Slurm's warning before a time-limit kill (--signal=B:USR1@120)
   std::signal(SIGPIPE, SIG_IGN);    // a closed --jsonl - reader becomes a write error (exit 5)
 
-  const ReadOptions read_options{io.exif == "apply", io.max_image_pixels};
   Progress progress(Progress::mode_for(options.progress, options.quiet), inputs.size());
-  size_t done = 0, failed = 0, skipped = 0, masks = 0;
+  size_t masks = 0;
   FilterFunnel total;
   const auto t0 = std::chrono::steady_clock::now();
-  for (const InputFile& input : inputs) {
-    if (g_signal) break;
-    if (outputs.done(input)) {
-      ++skipped;
-      progress.update(++done, masks, failed);
-      continue;
-    }
-    try {
-      const ImageU8 image = read_image_rgb(input.path, read_options);
-      FilterFunnel funnel;
-      const std::vector<MaskRecord> records = generator.generate(image, &funnel);
-      total += funnel;
-      outputs.write({input, image.width, image.height, io.stats ? &funnel : nullptr}, image, records);
-      masks += records.size();
-      spdlog::debug("{}: {} masks", input.path, records.size());
-    } catch (const ImageReadError& e) {
-      ++failed;
-      progress.interrupt();
-      log_skipped(input, e);
-    }
-    progress.update(++done, masks, failed);
-  }
+  ImageLoopHooks hooks;
+  hooks.stop = [] { return g_signal != 0; };
+  hooks.already_done = [&](const InputFile& input) { return outputs.done(input); };
+  hooks.process = [&](const InputFile& input, const ImageU8& image) {
+    FilterFunnel funnel;
+    const std::vector<MaskRecord> records = generator.generate(image, &funnel);
+    total += funnel;
+    outputs.write({input, image.width, image.height, io.stats ? &funnel : nullptr}, image, records);
+    masks += records.size();
+    spdlog::debug("{}: {} masks", input.path, records.size());
+  };
+  hooks.before_warning = [&] { progress.interrupt(); };
+  hooks.after_each = [&](const LoopCounts& n) { progress.update(n.handled, masks, n.unreadable); };
+  const LoopCounts n = for_each_image(inputs, read_options(io), hooks);
+  const size_t done = n.handled, failed = n.unreadable, skipped = n.done_before;
   const bool complete = !g_signal;
   if (!complete) progress.interrupt();
   outputs.finish(complete, {done, masks, failed});
