@@ -8,6 +8,7 @@
 #include "io/coco_document.h"
 #include "io/json_files.h"
 #include "io/records_json.h"
+#include "io/sha256.h"
 
 namespace sam2amg {
 
@@ -22,8 +23,8 @@ class CocoWriter : public MaskWriter {
       : path_(std::move(path)), journal_path_(path_ + ".partial.jsonl"), format_(format),
         provenance_(std::move(provenance)) {
     // The journal's first line names the run (model and effective config); resuming another
-    // run's journal would mix outputs.
-    run_id_ = provenance_.model_sha256 + ":" + std::to_string(std::hash<std::string>{}(provenance_.config_yaml)) + ":" +
+    // run's journal would mix outputs. SHA-256: the id must not change with the standard library.
+    run_id_ = provenance_.model_sha256 + ":" + sha256_hex(provenance_.config_yaml) + ":" +
               std::to_string(static_cast<int>(format_));
     const bool appending = resume && load_journal();
     journal_.emplace(journal_path_, appending);
