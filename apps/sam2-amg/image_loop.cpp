@@ -8,11 +8,11 @@ ModelOptions model_options(const IoOptions& io) { return {io.device, io.precisio
 
 ReadOptions read_options(const IoOptions& io) { return {io.exif == "apply", io.max_image_pixels}; }
 
-void log_skipped(const InputFile& input, const ImageReadError& error) {
-  if (error.path().empty())
-    spdlog::warn("skipped '{}': {}", input.path, error.what());
+void log_skipped(const InputFile& input, const ImageError& error) {
+  if (dynamic_cast<const ImageReadError*>(&error))
+    spdlog::warn("skipped: {}", error.what());  // the message names the file
   else
-    spdlog::warn("skipped: {}", error.what());
+    spdlog::warn("skipped '{}': {}", input.path, error.what());
 }
 
 LoopCounts for_each_image(const std::vector<InputFile>& inputs, const ReadOptions& read, const ImageLoopHooks& hooks) {
@@ -24,7 +24,7 @@ LoopCounts for_each_image(const std::vector<InputFile>& inputs, const ReadOption
     } else {
       try {
         hooks.process(input, read_image_rgb(input.path, read));
-      } catch (const ImageReadError& e) {
+      } catch (const ImageError& e) {
         ++n.unreadable;
         if (hooks.before_warning) hooks.before_warning();
         log_skipped(input, e);

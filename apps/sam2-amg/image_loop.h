@@ -22,7 +22,7 @@ ModelOptions model_options(const IoOptions& io);
 ReadOptions read_options(const IoOptions& io);
 
 /// Logs an input that was skipped, naming it once whether or not the error already does.
-void log_skipped(const InputFile& input, const ImageReadError& error);
+void log_skipped(const InputFile& input, const ImageError& error);
 
 /// Counts of one pass over the inputs.
 struct LoopCounts {
@@ -40,8 +40,8 @@ struct ImageLoopHooks {
   std::function<void(const LoopCounts&)> after_each;               ///< e.g. progress
 };
 
-/// Decodes every input in order and hands it to `process`. An unreadable image (ImageReadError,
-/// from decoding or from `process`) is logged, counted and skipped; other errors propagate.
+/// Decodes every input in order and hands it to `process`. An unusable image (ImageError, from
+/// decoding or from `process`) is logged, counted and skipped; other errors propagate.
 LoopCounts for_each_image(const std::vector<InputFile>& inputs, const ReadOptions& read, const ImageLoopHooks& hooks);
 
 }  // namespace sam2amg::cli
