@@ -29,13 +29,6 @@ json read_json(const std::string& path) {
   return json::parse(in);
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 MaskRecord record_of(const Rle& rle, float iou) {
   MaskRecord r;
   r.segmentation = rle;
