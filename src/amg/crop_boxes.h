@@ -16,7 +16,7 @@ struct CropBoxes {
 };
 
 /// Crop 0 is the whole image; layer i (1-based) adds (2^i)^2 overlapping crops, x outer, y inner.
-/// Arithmetic follows the reference's Python floats exactly (spec §1.1).
+/// Arithmetic follows the reference's Python floats exactly (ref: sam2/utils/amg.py generate_crop_boxes).
 CropBoxes generate_crop_boxes(std::int64_t im_h, std::int64_t im_w, int n_layers, double overlap_ratio);
 
 /// Adds the crop's (x0, y0) to (N, 4) XYXY boxes. Keeps the dtype of `boxes`.
