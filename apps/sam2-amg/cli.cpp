@@ -108,6 +108,17 @@ void setup_cli(CLI::App& app, CliState& s) {
   tune->add_option("--overlay-dir", s.tune.overlay_dir, "Write overlays of the chosen rows here");
   tune->add_option("--overlay-rows", s.tune.overlay_rows, "Rows of the table to draw, e.g. 1,4")->delimiter(',');
 
+  auto* bench = app.add_subcommand(
+      "bench", "Time this configuration on the inputs: stages, p50/p90 per image, images/s, peak memory, the "
+               "setup; with --reference, the official generator on the same images in the same run, and the ratio");
+  bench->fallthrough();
+  bench->add_option("--repeat", s.bench.repeat, "Timed runs per image")->capture_default_str();
+  bench->add_option("--warmup", s.bench.warmup, "Untimed runs on the first image before timing")->capture_default_str();
+  bench->add_option("--reference", s.bench.reference,
+                    "Command prefix of the reference bench, e.g. \"python3 scripts/bench_reference.py --checkpoint "
+                    "ckpt.pt --config t --device cpu\"; --amg-config, --images, --json and --repeat are appended");
+  bench->add_option("--bench-json", s.bench.json, "Also write the report as JSON here");
+
   auto* merge = app.add_subcommand(
       "merge", "Combine the shard COCO files of --out F.json into F.json (ids renumbered, input order), or check "
                "the shards of --out-dir DIR; exit 6 listing missing or unfinished shards");

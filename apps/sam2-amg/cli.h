@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "io/run_config.h"
+#include "bench.h"
 #include "tune.h"
 
 namespace sam2amg::cli {
@@ -21,6 +22,7 @@ struct CliState {
   std::string progress = "auto";    ///< auto, bar, lines, none
   std::string synthetic_model_path; ///< make-synthetic-model FILE
   TuneOptions tune;                 ///< the tune subcommand's own options
+  BenchOptions bench;               ///< the bench subcommand's own options
   int points_per_side = 32;         ///< bound separately: the field is optional
   std::string point_grids_file;
   std::string min_mask_region_mode = "sam2";

@@ -14,6 +14,7 @@
 #include "io/run_config.h"
 #include "model/synthetic_model.h"
 #include "run_job.h"
+#include "bench.h"
 #include "tune.h"
 #include "merge_cmd.h"
 
@@ -62,6 +63,7 @@ int main(int argc, char** argv) {
     }
     if (app.got_subcommand("tune")) return cli::run_tune(config, state.tune, state.quiet);
     if (app.got_subcommand("merge")) return cli::run_merge(config);
+    if (app.got_subcommand("bench")) return cli::run_bench(config, state.bench);
     return cli::run_job(config, {state.progress, state.quiet});
   } catch (const Error& e) {
     spdlog::error("{}", e.what());

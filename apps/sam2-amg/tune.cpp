@@ -6,10 +6,9 @@
 #include <filesystem>
 
 #include "common/error.h"
-#include "io/image_reader.h"
-#include "io/writers.h"
+#include "image_loop.h"
+#include "io/overlay.h"
 #include "pipeline/mask_generator.h"
-#include "run_job.h"
 
 namespace sam2amg::cli {
 
@@ -39,32 +38,25 @@ int run_tune(const RunConfig& config, const TuneOptions& tune, bool quiet) {
                        std::to_string(settings.size()) + ")");
   if (!tune.overlay_rows.empty() && tune.overlay_dir.empty()) throw UsageError("--overlay-rows needs --overlay-dir");
 
-  MaskGenerator generator(io.model, config.amg, ModelOptions{io.device, io.precision, io.threads});
-  generator.set_postprocess(parse_postprocess(io.postprocess));
+  MaskGenerator generator = make_generator(config);
   if (!quiet) spdlog::info("model: {}; {} settings over {} images", generator.describe(), settings.size(), inputs.size());
   std::vector<std::int64_t> masks(settings.size(), 0);
   std::vector<double> area(settings.size(), 0.0);
-  size_t images = 0, failed = 0;
-  const ReadOptions read_options{io.exif == "apply", io.max_image_pixels};
-  for (const InputFile& input : inputs) {
-    try {
-      const ImageU8 image = read_image_rgb(input.path, read_options);
-      const auto results = generator.sweep(image, settings);
-      for (size_t k = 0; k < settings.size(); ++k) {
-        masks[k] += static_cast<std::int64_t>(results[k].size());
-        for (const MaskRecord& r : results[k]) area[k] += static_cast<double>(r.area);
-      }
-      for (int row : tune.overlay_rows) {
-        std::filesystem::create_directories(tune.overlay_dir);
-        const std::string stem = std::filesystem::path(input.name).stem().string();
-        write_overlay(tune.overlay_dir + "/" + stem + ".row" + std::to_string(row) + ".jpg", image, results[row - 1]);
-      }
-      ++images;
-    } catch (const ImageReadError& e) {
-      ++failed;
-      log_skipped(input, e);
+  ImageLoopHooks hooks;
+  hooks.process = [&](const InputFile& input, const ImageU8& image) {
+    const auto results = generator.sweep(image, settings);
+    for (size_t k = 0; k < settings.size(); ++k) {
+      masks[k] += static_cast<std::int64_t>(results[k].size());
+      for (const MaskRecord& r : results[k]) area[k] += static_cast<double>(r.area);
     }
-  }
+    for (int row : tune.overlay_rows) {
+      std::filesystem::create_directories(tune.overlay_dir);
+      const std::string stem = std::filesystem::path(input.name).stem().string();
+      write_overlay(tune.overlay_dir + "/" + stem + ".row" + std::to_string(row) + ".jpg", image, results[row - 1]);
+    }
+  };
+  const LoopCounts n = for_each_image(inputs, read_options(io), hooks);
+  const size_t images = n.handled - n.unreadable, failed = n.unreadable;
   // The result is the table: stdout.
   std::printf("%4s %16s %23s %23s %15s %8s %12s %12s\n", "row", "pred_iou_thresh", "stability_score_thresh",
               "stability_score_offset", "box_nms_thresh", "masks", "masks/image", "mean_area");

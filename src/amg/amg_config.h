@@ -12,7 +12,9 @@ namespace sam2amg {
 /// One point grid: normalised (x, y) pairs in [0, 1], in the order they are prompted.
 using PointGrid = std::vector<std::array<double, 2>>;
 
-/// How `min_mask_region_area` acts. ref: spec §1.5 step 5(a) and SAM 1 postprocess_small_regions.
+/// How `min_mask_region_area` acts. ref: sam2/automatic_mask_generator.py __init__ (its predictor
+/// gets max_hole_area = max_sprinkle_area = min_mask_region_area) and SAM 1
+/// postprocess_small_regions.
 enum class SmallRegionMode {
   /// SAM 2: holes/sprinkles of area <= A filled on the 256x256 logits before upsampling (the
   /// reference does this only with its CUDA extension; we do it on every device).

@@ -6,10 +6,9 @@
 #include <cstdint>
 #include <vector>
 
-namespace sam2amg {
+#include "common/geometry.h"
 
-/// [x0, y0, x1, y1] in image pixels, x1/y1 exclusive.
-using CropBoxXyxy = std::array<std::int64_t, 4>;
+namespace sam2amg {
 
 struct CropBoxes {
   std::vector<CropBoxXyxy> boxes;  ///< crop 0 is the whole image
@@ -17,7 +16,7 @@ struct CropBoxes {
 };
 
 /// Crop 0 is the whole image; layer i (1-based) adds (2^i)^2 overlapping crops, x outer, y inner.
-/// Arithmetic follows the reference's Python floats exactly (spec §1.1).
+/// Arithmetic follows the reference's Python floats exactly (ref: sam2/utils/amg.py generate_crop_boxes).
 CropBoxes generate_crop_boxes(std::int64_t im_h, std::int64_t im_w, int n_layers, double overlap_ratio);
 
 /// Adds the crop's (x0, y0) to (N, 4) XYXY boxes. Keeps the dtype of `boxes`.

@@ -3,6 +3,8 @@
 /// (ref: sam2/automatic_mask_generator.py:208-218). Torch-free so writers can use it.
 #include <array>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "amg/rle_codec.h"
 
@@ -49,5 +51,14 @@ struct FilterFunnel {
     return *this;
   }
 };
+
+/// The funnel's stages as (name, count), in pipeline order; the names are the keys of the JSON
+/// outputs and of the --stats summary.
+inline std::vector<std::pair<const char*, std::int64_t>> funnel_stages(const FilterFunnel& f) {
+  return {{"candidates", f.candidates},         {"after_pred_iou", f.after_pred_iou},
+          {"after_stability", f.after_stability}, {"after_crop_edge", f.after_crop_edge},
+          {"after_box_nms", f.after_box_nms},     {"after_crop_nms", f.after_crop_nms},
+          {"final", f.final_masks}};
+}
 
 }  // namespace sam2amg

@@ -45,12 +45,18 @@ class ModelError : public Error {
   explicit ModelError(const std::string& message) : Error(ExitCode::kModel, message) {}
 };
 
-/// One input image cannot be read or used; the run reports it and goes on with the next image.
-/// An empty path means the caller knows which image it was (e.g. the generator's checks).
-class ImageReadError : public Error {
+/// One input image cannot be used (e.g. too small for its crop layers); the run reports it and
+/// goes on with the next image.
+class ImageError : public Error {
+ public:
+  explicit ImageError(const std::string& why) : Error(ExitCode::kImage, why) {}
+};
+
+/// One input image cannot be read (missing, truncated, oversized, undecodable): names the file.
+class ImageReadError : public ImageError {
  public:
   ImageReadError(const std::string& path, const std::string& why)
-      : Error(ExitCode::kImage, path.empty() ? why : "cannot read image '" + path + "': " + why), path_(path) {}
+      : ImageError("cannot read image '" + path + "': " + why), path_(path) {}
   const std::string& path() const noexcept { return path_; }
 
  private:

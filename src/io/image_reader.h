@@ -1,11 +1,10 @@
 #pragma once
-/// Image inputs: finding them and decoding them (OpenCV stays inside io/).
+/// Decoding images (OpenCV stays inside io/).
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "common/image.h"
-#include "io/run_config.h"
 
 namespace sam2amg {
 
@@ -26,25 +25,5 @@ std::pair<std::int64_t, std::int64_t> probe_image_size(const std::vector<std::ui
 
 /// Writes an RGB image (PNG/JPEG by extension). Throws OutputError.
 void write_image_rgb(const std::string& path, const ImageU8& image);
-
-/// True for file names with an image extension OpenCV reads (case-insensitive).
-bool has_image_extension(const std::string& path);
-
-/// One input image: where it is, and the name outputs use (relative to its folder input).
-struct InputFile {
-  std::string path;
-  std::string name;
-  std::string key;  ///< canonical path, for de-duplication (empty when not computed)
-  bool operator==(const InputFile& o) const { return path == o.path; }
-};
-
-/// Expands io.input (files, folders, "-" for paths on stdin) and io.input_list into a sorted,
-/// de-duplicated list; folders give their image files (sub-folders with io.recursive), filtered
-/// by io.glob. Explicit files are kept whatever their extension. Throws UsageError for a path that
-/// does not exist.
-std::vector<InputFile> collect_inputs(const IoOptions& io);
-
-/// Shell-style match of a file name against a pattern with * and ?.
-bool glob_match(const std::string& pattern, const std::string& name);
 
 }  // namespace sam2amg

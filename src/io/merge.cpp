@@ -9,10 +9,11 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <regex>
 
 #include "common/error.h"
-#include "io/shards.h"
+#include "io/coco_document.h"
+#include "io/json_files.h"
+#include "io/outputs.h"
 
 namespace sam2amg {
 
@@ -21,34 +22,12 @@ using nlohmann::json;
 
 namespace {
 
-// Finds "<prefix>shard-IIIII-of-NNNNN<suffix>" files in `dir`; returns index -> path and sets N.
-std::map<int, std::string> find_shards(const fs::path& dir, const std::string& prefix, const std::string& suffix,
-                                       int& count) {
-  std::map<int, std::string> found;
-  const std::regex re(std::regex_replace(prefix, std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)") +
-                      R"(shard-(\d{5})-of-(\d{5}))" +
-                      std::regex_replace(suffix, std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)"));
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir.empty() ? "." : dir, ec)) {
-    std::smatch m;
-    const std::string name = e.path().filename().string();
-    if (!std::regex_match(name, m, re)) continue;
-    const int n = std::stoi(m[2]);
-    if (count != 0 && n != count)
-      throw UsageError("shard files disagree on the shard count: " + name + " says " + std::to_string(n) + ", expected " +
-                       std::to_string(count));
-    count = n;
-    found[std::stoi(m[1])] = e.path().string();
-  }
-  return found;
-}
-
-MergeReport check(const std::map<int, std::string>& outputs, const std::map<int, std::string>& markers, int count) {
+MergeReport check(const ShardFiles& files) {
   MergeReport r;
-  r.shard_count = count;
-  for (int i = 0; i < count; ++i) {
-    if (markers.count(i)) continue;
-    (outputs.count(i) ? r.incomplete : r.missing).push_back(i);
+  r.shard_count = files.count;
+  for (int i = 0; i < files.count; ++i) {
+    if (files.markers.count(i)) continue;
+    (files.outputs.count(i) ? r.incomplete : r.missing).push_back(i);
   }
   return r;
 }
@@ -56,22 +35,20 @@ MergeReport check(const std::map<int, std::string>& outputs, const std::map<int,
 }  // namespace
 
 MergeReport verify_dir_shards(const std::string& dir, int expected_count) {
-  int count = expected_count;
-  const auto markers = find_shards(dir, "", ".done.json", count);
-  if (count == 0) throw UsageError("no shard-*.done.json markers in '" + dir + "': give --shard-count N to report them");
-  return check(markers, markers, count);
+  const ShardFiles files = find_dir_shards(dir, expected_count);
+  if (files.count == 0)
+    throw UsageError("no shard-*.done.json markers in '" + dir + "': give --shard-count N to report them");
+  return check(files);
 }
 
 MergeReport merge_coco_shards(const std::string& out, int expected_count) {
-  const fs::path p(out);
-  const std::string prefix = p.stem().string() + ".";
-  int count = expected_count;
-  const auto outputs = find_shards(p.parent_path(), prefix, p.extension().string(), count);
-  const auto markers = find_shards(p.parent_path(), prefix, ".done.json", count);
+  const ShardFiles files = find_coco_shards(out, expected_count);
+  const int count = files.count;
+  const auto& outputs = files.outputs;
   if (count == 0)
     throw UsageError("no shard outputs like '" + shard_path(out, {0, 1}) + "' found: was the run sharded with --out " +
                      out + "?");
-  MergeReport report = check(outputs, markers, count);
+  MergeReport report = check(files);
   if (!report.ok()) return report;
 
   // Pass 1: one line per image (the image and its annotations) in a scratch file, plus an index.
@@ -98,7 +75,7 @@ MergeReport merge_coco_shards(const std::string& out, int expected_count) {
         const std::string key = img.value("path", img.value("file_name", std::string()));
         json line{{"image", img}, {"annotations", anns.count(id) ? std::move(anns[id]) : json::array()}};
         index.push_back({key, tmp.tellp()});
-        tmp << line.dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
+        tmp << dump_json(line) << '\n';
       }
     }
     if (!tmp.flush()) throw OutputError(scratch, "write failed (disk full?)");
@@ -108,43 +85,20 @@ MergeReport merge_coco_shards(const std::string& out, int expected_count) {
 
   // Pass 2: the final file, renumbered, written atomically.
   std::ifstream tmp(scratch, std::ios::binary);
-  auto read_line = [&](const Entry& e) {
-    tmp.clear();
-    tmp.seekg(e.offset);
-    std::string s;
-    std::getline(tmp, s);
-    return json::parse(s);
-  };
-  const std::string part = out + ".tmp";
-  {
-    std::ofstream o(part, std::ios::binary | std::ios::trunc);
-    if (!o) throw OutputError(part, std::strerror(errno));
-    info["merged_shards"] = count;
-    o << "{\"info\": " << info.dump(-1, ' ', false, json::error_handler_t::replace) << ",\n\"licenses\": [],\n\"categories\": "
-      << json::array({{{"id", 1}, {"name", "object"}, {"supercategory", "object"}}}).dump(-1, ' ', false, json::error_handler_t::replace) << ",\n\"images\": [";
-    for (size_t k = 0; k < index.size(); ++k) {
-      json img = read_line(index[k])["image"];
-      img["id"] = static_cast<std::int64_t>(k) + 1;
-      o << (k ? ",\n" : "\n") << img.dump(-1, ' ', false, json::error_handler_t::replace);
+  info["merged_shards"] = count;
+  const CocoCounts n = write_coco_document(out, info, [&](const CocoEntryVisitor& visit) {
+    for (const Entry& e : index) {
+      tmp.clear();
+      tmp.seekg(e.offset);
+      std::string s;
+      std::getline(tmp, s);
+      json line = json::parse(s);
+      visit(line);
     }
-    o << "\n],\n\"annotations\": [";
-    std::int64_t ann_id = 0;
-    for (size_t k = 0; k < index.size(); ++k) {
-      json line = read_line(index[k]);  // keep it alive: the loop walks into it
-      for (json& a : line["annotations"]) {
-        a["id"] = ++ann_id;
-        a["image_id"] = static_cast<std::int64_t>(k) + 1;
-        o << (ann_id == 1 ? "\n" : ",\n") << a.dump(-1, ' ', false, json::error_handler_t::replace);
-      }
-    }
-    o << "\n]}\n";
-    if (!o.flush()) throw OutputError(part, "write failed (disk full?)");
-    report.images = static_cast<std::int64_t>(index.size());
-    report.annotations = ann_id;
-  }
+  });
+  report.images = n.images;
+  report.annotations = n.annotations;
   std::error_code ec;
-  fs::rename(part, out, ec);
-  if (ec) throw OutputError(out, ec.message());
   fs::remove(scratch, ec);
   return report;
 }

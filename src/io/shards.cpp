@@ -1,9 +1,7 @@
 #include "io/shards.h"
 
 #include <charconv>
-#include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 
 #include "common/error.h"
 
@@ -74,22 +72,6 @@ std::vector<InputFile> inputs_of_shard(const std::vector<InputFile>& inputs, con
     if (shard_key(in) % static_cast<std::uint64_t>(shard.count) == static_cast<std::uint64_t>(shard.index))
       out.push_back(in);
   return out;
-}
-
-std::string shard_label(const Shard& shard) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "shard-%05d-of-%05d", shard.index, shard.count);
-  return buf;
-}
-
-std::string shard_path(const std::string& path, const Shard& shard) {
-  const std::filesystem::path p(path);
-  return (p.parent_path() / (p.stem().string() + "." + shard_label(shard) + p.extension().string())).string();
-}
-
-std::string shard_done_path(const std::string& path, const Shard& shard) {
-  const std::filesystem::path p(path);
-  return (p.parent_path() / (p.stem().string() + "." + shard_label(shard) + ".done.json")).string();
 }
 
 }  // namespace sam2amg

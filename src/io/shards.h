@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "io/image_reader.h"
+#include "io/inputs.h"
 
 namespace sam2amg {
 
@@ -32,13 +32,6 @@ std::uint64_t shard_key(const InputFile& input);
 /// The inputs of `shard`, in their given (sorted) order.
 std::vector<InputFile> inputs_of_shard(const std::vector<InputFile>& inputs, const Shard& shard);
 
-/// "shard-00042-of-01000".
-std::string shard_label(const Shard& shard);
-
-/// "out/masks.json" -> "out/masks.shard-00042-of-01000.json" (the label goes before the extension).
-std::string shard_path(const std::string& path, const Shard& shard);
-
-/// The shard's commit marker next to `path`: "out/masks.shard-00042-of-01000.done.json".
-std::string shard_done_path(const std::string& path, const Shard& shard);
+// Shard file names, markers and commits: io/outputs.h.
 
 }  // namespace sam2amg

@@ -1,13 +1,15 @@
 #pragma once
-/// Output writers. Every writer writes atomically (temporary file, then rename), records the
-/// run's provenance (tool version, model SHA-256, effective config), and can resume.
+/// Output writers, one source file each (coco_writer, per_image_writer, jsonl_writer); which of them
+/// a run opens, and on which paths, is io/outputs.h. Every writer writes atomically (temporary
+/// file, then rename), records the run's provenance (tool version, model SHA-256, effective
+/// config), and can resume.
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "amg/mask_record.h"
 #include "common/image.h"
-#include "io/image_reader.h"
+#include "io/inputs.h"
 
 namespace sam2amg {
 
@@ -38,9 +40,6 @@ struct ImageInfo {
   /// With --stats: how many candidates each stage kept (written with the image's output).
   const FilterFunnel* funnel = nullptr;
 };
-
-/// The funnel as a JSON-ready list of stage names and counts, in pipeline order.
-std::vector<std::pair<const char*, std::int64_t>> funnel_stages(const FilterFunnel& f);
 
 class MaskWriter {
  public:
@@ -73,19 +72,5 @@ std::unique_ptr<MaskWriter> make_per_image_writer(const std::string& dir, const 
 /// lines of an existing file are kept and its images count as done.
 std::unique_ptr<MaskWriter> make_jsonl_writer(const std::string& path, SegmentationFormat format,
                                               const Provenance& provenance, bool resume);
-
-/// Writes a JPEG of the image with every mask blended in a colour of its own (largest first).
-void write_overlay(const std::string& path, const ImageU8& image, const std::vector<MaskRecord>& records);
-
-/// The header line of SAM 1's metadata.csv.
-inline constexpr const char* kAmgCsvHeader =
-    "id,area,bbox_x0,bbox_y0,bbox_w,bbox_h,point_input_x,point_input_y,predicted_iou,stability_score,"
-    "crop_box_x0,crop_box_y0,crop_box_w,crop_box_h";
-
-/// Python's str() of a float (shortest round-trip repr, ".0" for integral values).
-std::string python_float_str(double v);
-
-/// Outer contours of a mask as COCO polygons (flat x, y lists, >= 3 points each).
-std::vector<std::vector<double>> rle_to_polygons(const Rle& rle);
 
 }  // namespace sam2amg

@@ -7,9 +7,9 @@
 #include <memory>
 #include <string>
 
-#include "amg/crop_boxes.h"
-#include "amg/mask_ops.h"
+#include "common/geometry.h"
 #include "common/image.h"
+#include "model/mask_selection.h"
 #include "model/model_options.h"
 
 namespace sam2amg {

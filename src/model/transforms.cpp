@@ -1,7 +1,5 @@
 #include "model/transforms.h"
 
-#include "amg/small_regions.h"
-
 namespace sam2amg {
 
 at::Tensor preprocess_image(const at::Tensor& crop_hwc_u8, int64_t resolution,
@@ -25,10 +23,8 @@ at::Tensor transform_coords(const at::Tensor& coords, int64_t h, int64_t w, int6
   return c * static_cast<double>(resolution);
 }
 
-at::Tensor postprocess_masks(const at::Tensor& low_res, int64_t h, int64_t w, double max_hole_area,
-                             double max_sprinkle_area) {
-  at::Tensor masks = fill_holes_and_sprinkles(low_res.to(at::kFloat), max_hole_area, max_sprinkle_area);
-  return at::upsample_bilinear2d(masks, {h, w}, /*align_corners=*/false);
+at::Tensor postprocess_masks(const at::Tensor& low_res, int64_t h, int64_t w) {
+  return at::upsample_bilinear2d(low_res.to(at::kFloat), {h, w}, /*align_corners=*/false);
 }
 
 }  // namespace sam2amg

@@ -19,6 +19,7 @@
 #include "amg/small_regions.h"
 #include "amg/upsampled_masks.h"
 #include "common/error.h"
+#include "model/mask_selection.h"
 #include "model/sam2_model.h"
 #include "model/transforms.h"
 
@@ -184,7 +185,7 @@ std::vector<MaskRecord> records_from(MaskData& data) {
 
 void check_image(const ImageU8& image) {
   if (image.empty() || image.rgb.size() != size_t(image.width) * image.height * 3)
-    throw ImageReadError("", "the image buffer does not hold width*height*3 bytes");
+    throw ImageError("the image buffer does not hold width*height*3 bytes");
 }
 
 }  // namespace
@@ -259,7 +260,7 @@ CropBoxes MaskGenerator::Impl::crop_boxes_for(const ImageU8& image) const {
   // Tiny images make empty crops (the reference fails in its resize there); refuse the image.
   for (const CropBoxXyxy& b : crops.boxes)
     if (b[2] <= b[0] || b[3] <= b[1])
-      throw ImageReadError("", std::to_string(image.width) + "x" + std::to_string(image.height) +
+      throw ImageError(std::to_string(image.width) + "x" + std::to_string(image.height) +
                                    " is too small for crop_n_layers " + std::to_string(config.crop_n_layers) +
                                    " (it gives an empty crop)");
   return crops;

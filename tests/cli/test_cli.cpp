@@ -19,25 +19,13 @@ using nlohmann::json;
 
 namespace {
 
-std::string bin() {
-  const char* b = std::getenv("SAM2AMG_BIN");
-  return b ? b : "sam2-amg";
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // A folder of small images and a synthetic model, shared by the tests below.
 struct Corpus {
   TempDir dir;
   std::string model = dir.file("synthetic.pt");
   std::string images = dir.file("in");
   Corpus(int n_images) {
-    REQUIRE(run_command(bin() + " make-synthetic-model " + model + " 2>/dev/null") == 0);
+    REQUIRE(run_command(cli_binary() + " make-synthetic-model " + model + " 2>/dev/null") == 0);
     fs::create_directory(images);
     for (int i = 0; i < n_images; ++i) {
       const int s = 8 * (i % 4);
@@ -47,7 +35,7 @@ struct Corpus {
     }
   }
   std::string run(const std::string& args) const {
-    return bin() + " --model " + model + " --device " + test_device() + " --points-per-side 8 " + args;
+    return cli_binary() + " --model " + model + " --device " + test_device() + " --points-per-side 8 " + args;
   }
 };
 
@@ -55,7 +43,7 @@ struct Corpus {
 
 TEST_CASE("The help text lists every AMG flag with its reference default", "[cli]") {
   TempDir dir;
-  REQUIRE(run_command(bin() + " --help > " + dir.file("help.txt") + " 2>&1") == 0);
+  REQUIRE(run_command(cli_binary() + " --help > " + dir.file("help.txt") + " 2>&1") == 0);
   const std::string help = slurp(dir.file("help.txt"));
   const std::vector<std::pair<std::string, std::string>> flags = {
       {"--points-per-side", "32"},        {"--points-per-batch", "64"},
@@ -80,7 +68,7 @@ TEST_CASE("The help text lists every AMG flag with its reference default", "[cli
 TEST_CASE("Config file, flags and --print-config", "[cli][config]") {
   TempDir dir;
   std::ofstream(dir.file("run.yaml")) << "pred_iou_thresh: 0.5\npoints_per_side: 16\nuse_m2m: true\n";
-  const std::string base = bin() + " --config " + dir.file("run.yaml") + " --print-config";
+  const std::string base = cli_binary() + " --config " + dir.file("run.yaml") + " --print-config";
   // Absent flags never override the file; given ones do.
   REQUIRE(run_command(base + " --points-per-side 8 --no-multimask-output > " + dir.file("eff.yaml")) == 0);
   const std::string eff = slurp(dir.file("eff.yaml"));
@@ -89,15 +77,15 @@ TEST_CASE("Config file, flags and --print-config", "[cli][config]") {
   CHECK(eff.find("\nuse_m2m: true\n") != std::string::npos);
   CHECK(eff.find("\nmultimask_output: false\n") != std::string::npos);
   // The printed config reproduces itself.
-  REQUIRE(run_command(bin() + " --config " + dir.file("eff.yaml") + " --print-config > " + dir.file("eff2.yaml")) == 0);
+  REQUIRE(run_command(cli_binary() + " --config " + dir.file("eff.yaml") + " --print-config > " + dir.file("eff2.yaml")) == 0);
   CHECK(slurp(dir.file("eff2.yaml")) == eff);
   // A typo in the file: exit 2, with the line and the closest key.
   std::ofstream(dir.file("bad.yaml")) << "pred_iou_thresh: 0.5\nstability_score_tresh: 0.9\n";
-  CHECK(run_command(bin() + " --config " + dir.file("bad.yaml") + " --print-config 2> " + dir.file("e.txt")) == 2);
+  CHECK(run_command(cli_binary() + " --config " + dir.file("bad.yaml") + " --print-config 2> " + dir.file("e.txt")) == 2);
   CHECK(slurp(dir.file("e.txt")).find("bad.yaml:2: unknown key 'stability_score_tresh'; did you mean "
                                       "'stability_score_thresh'?") != std::string::npos);
   // SAM 1 habits: a float --crop-overlap-ratio and --output for the folder.
-  REQUIRE(run_command(bin() + " --crop-overlap-ratio 0.25 --output masks_dir --print-config > " + dir.file("s1.yaml")) == 0);
+  REQUIRE(run_command(cli_binary() + " --crop-overlap-ratio 0.25 --output masks_dir --print-config > " + dir.file("s1.yaml")) == 0);
   CHECK(slurp(dir.file("s1.yaml")).find("\nout_dir: \"masks_dir\"\n") != std::string::npos);
   CHECK(slurp(dir.file("s1.yaml")).find("\ncrop_overlap_ratio: 0.25\n") != std::string::npos);
 }
@@ -201,14 +189,14 @@ TEST_CASE("A killed run resumes to the same COCO file as an uninterrupted one", 
 TEST_CASE("Invalid values exit with code 2 and a message", "[cli]") {
   TempDir dir;
   write_image_rgb(dir.file("a.png"), four_object_scene());
-  const std::string base = bin() + " --model " + dir.file("x.pt") + " --input " + dir.file("a.png") + " --out " +
+  const std::string base = cli_binary() + " --model " + dir.file("x.pt") + " --input " + dir.file("a.png") + " --out " +
                            dir.file("o.json");
   CHECK(run_command(base + " --box-nms-thresh 2 2>" + dir.file("e1.txt")) == 2);
   CHECK(slurp(dir.file("e1.txt")).find("box_nms_thresh") != std::string::npos);
   CHECK(run_command(base + " --output-mode png 2>/dev/null") == 2);
   CHECK(run_command(base + " --exif sideways 2>/dev/null") == 2);
   CHECK(run_command(base + " --no-such-flag 2>/dev/null") == 2);
-  CHECK(run_command(bin() + " --input " + dir.path() + " 2>/dev/null") == 2);  // no model, no output
+  CHECK(run_command(cli_binary() + " --input " + dir.path() + " 2>/dev/null") == 2);  // no model, no output
   CHECK(run_command(base + " 2>" + dir.file("e2.txt")) == 3);                   // model file missing
   CHECK(slurp(dir.file("e2.txt")).find("x.pt") != std::string::npos);
 }

@@ -9,6 +9,9 @@
 #include <thread>
 
 #include "io/image_reader.h"
+#include "io/run_config.h"
+#include "io/inputs.h"
+#include "io/outputs.h"
 #include "io/shards.h"
 #include "support/catch.h"
 #include "support/fixtures.h"
@@ -19,11 +22,6 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string bin() {
-  const char* b = std::getenv("SAM2AMG_BIN");
-  return b ? b : "sam2-amg";
-}
 
 json load(const std::string& path) {
   std::ifstream in(path);
@@ -36,15 +34,15 @@ struct Dataset {
   std::string model = dir.file("synthetic.pt");
   std::string images = dir.file("in");
   Dataset() {
-    REQUIRE(run_command(bin() + " make-synthetic-model " + model + " 2>/dev/null") == 0);
+    REQUIRE(run_command(cli_binary() + " make-synthetic-model " + model + " 2>/dev/null") == 0);
     fs::create_directory(images);
     for (int i = 0; i < 16; ++i)
       write_image_rgb(images + "/im" + std::to_string(i) + ".png",
                       make_image(64, 48, kBlack, {{4 + i, 4, 30 + i, 20, kRed}, {20, 28, 60 - i, 44, kBlue}}));
   }
   std::string cmd(const std::string& out) const {
-    return bin() + " -q --progress none --model " + model + " --device cpu --points-per-side 8 --input " + images +
-           " --out " + out;
+    return cli_binary() + " -q --progress none --model " + model + " --device cpu --points-per-side 8 --input " +
+           images + " --out " + out;
   }
   // The shard (of n) with the most images, so that killing it mid-way leaves work to resume.
   int busiest_shard(int n) const {
@@ -64,13 +62,6 @@ struct Dataset {
 
 bool same_images_and_annotations(const json& a, const json& b) {
   return a["images"] == b["images"] && a["annotations"] == b["annotations"] && a["categories"] == b["categories"];
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 }  // namespace
@@ -101,11 +92,11 @@ TEST_CASE("A shard commits its done marker last and resumes when rerun", "[cli][
   // The other shards, then merge: the same images and masks as one run.
   for (int i = 0; i < 4; ++i)
     if (i != k) REQUIRE(run_command(d.cmd(out) + " --shard " + std::to_string(i) + "/4") == 0);
-  REQUIRE(run_command(bin() + " merge -q --out " + out) == 0);
+  REQUIRE(run_command(cli_binary() + " merge -q --out " + out) == 0);
   CHECK(same_images_and_annotations(load(out), load(single)));
   // merge names what is missing and exits 6.
   fs::remove(shard_done_path(out, {(k + 1) % 4, 4}));
-  CHECK(run_command(bin() + " merge --out " + out + " 2> " + d.dir.file("merge.txt")) == 6);
+  CHECK(run_command(cli_binary() + " merge --out " + out + " 2> " + d.dir.file("merge.txt")) == 6);
   CHECK(slurp(d.dir.file("merge.txt")).find("not finished") != std::string::npos);
 }
 
@@ -153,7 +144,7 @@ TEST_CASE("A Slurm job array of 4 shards, one killed and requeued, merges to a s
     const std::string job = submit("#!/bin/bash\nexec " + d.cmd(out) + "\n");
     REQUIRE(wait_for(job, 300));
     for (int i = 0; i < 4; ++i) CHECK(fs::exists(shard_done_path(out, {i, 4})));
-    REQUIRE(run_command(bin() + " merge -q --out " + out) == 0);
+    REQUIRE(run_command(cli_binary() + " merge -q --out " + out) == 0);
     CHECK(same_images_and_annotations(load(out), load(single)));
   }
 
@@ -172,14 +163,14 @@ TEST_CASE("A Slurm job array of 4 shards, one killed and requeued, merges to a s
     const std::string job = submit(script);
     REQUIRE(wait_for(job, 300));
     CHECK_FALSE(fs::exists(shard_done_path(out, {k, 4})));
-    CHECK(run_command(bin() + " merge --out " + out + " 2>/dev/null") == 6);
+    CHECK(run_command(cli_binary() + " merge --out " + out + " 2>/dev/null") == 6);
     const std::string task = job + "_" + std::to_string(k);
     REQUIRE(run_command(env + "scontrol requeue " + task) == 0);
     REQUIRE(run_command(env + "scontrol update jobid=" + task + " StartTime=now") == 0);  // no requeue delay
     REQUIRE(wait_for(job, 300));
     REQUIRE(fs::exists(shard_done_path(out, {k, 4})));
     CHECK(run_command(env + "scontrol show job " + task + " | grep -q 'Restarts=1'") == 0);
-    REQUIRE(run_command(bin() + " merge -q --out " + out) == 0);
+    REQUIRE(run_command(cli_binary() + " merge -q --out " + out) == 0);
     CHECK(same_images_and_annotations(load(out), load(single)));
   }
 }

@@ -7,8 +7,12 @@
 
 #include "common/error.h"
 #include "io/image_reader.h"
+#include "io/inputs.h"
+#include "io/run_config.h"
 #include "io/point_grids_file.h"
 #include "io/sha256.h"
+#include "io/amg_csv.h"
+#include "io/polygons.h"
 #include "io/writers.h"
 #include "support/catch.h"
 #include "support/fixtures.h"
@@ -23,13 +27,6 @@ namespace {
 json read_json(const std::string& path) {
   std::ifstream in(path);
   return json::parse(in);
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 MaskRecord record_of(const Rle& rle, float iou) {

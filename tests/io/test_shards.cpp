@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "io/merge.h"
+#include "io/outputs.h"
 #include "io/shards.h"
 #include "io/writers.h"
 #include "support/catch.h"

@@ -2,7 +2,9 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 #include <sys/wait.h>
 
@@ -85,6 +87,18 @@ double rle_iou(const Rle& a, const Rle& b) {
 int run_command(const std::string& command) {
   const int status = std::system(command.c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string cli_binary() {
+  const char* b = std::getenv("SAM2AMG_BIN");
+  return b ? b : "sam2-amg";
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 }  // namespace sam2amg::test

@@ -55,4 +55,10 @@ double rle_iou(const Rle& a, const Rle& b);
 /// Runs a shell command, returns its exit status.
 int run_command(const std::string& command);
 
+/// The sam2-amg binary under test (SAM2AMG_BIN, set by CTest).
+std::string cli_binary();
+
+/// A file's bytes.
+std::string slurp(const std::string& path);
+
 }  // namespace sam2amg::test

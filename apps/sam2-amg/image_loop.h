@@ -1,0 +1,52 @@
+#pragma once
+/// What the subcommands that run the model share: one conversion of the I/O options into model
+/// and read options, and one loop over the input images. `run` and `tune` use it; a new
+/// subcommand (e.g. a benchmark) plugs its work into `process`.
+#include <cstddef>
+#include <functional>
+#include <vector>
+
+#include "common/error.h"
+#include "common/image.h"
+#include "io/image_reader.h"
+#include "io/inputs.h"
+#include "io/run_config.h"
+#include "model/model_options.h"
+#include "pipeline/mask_generator.h"
+
+namespace sam2amg::cli {
+
+/// The model options of a run (device, precision, threads).
+ModelOptions model_options(const IoOptions& io);
+
+/// How a run decodes its images (EXIF, pixel limit).
+ReadOptions read_options(const IoOptions& io);
+
+/// The run's generator: the model loaded with model_options(), the post-processing design of
+/// the config, and the generator's warnings sent to the log.
+MaskGenerator make_generator(const RunConfig& config);
+
+/// Logs an input that was skipped, naming it once whether or not the error already does.
+void log_skipped(const InputFile& input, const ImageError& error);
+
+/// Counts of one pass over the inputs.
+struct LoopCounts {
+  std::size_t handled = 0;  ///< inputs finished: processed, already done, or unreadable
+  std::size_t done_before = 0;  ///< inputs `already_done` said to skip
+  std::size_t unreadable = 0;
+};
+
+/// The caller's part of the loop. Only `process` is required.
+struct ImageLoopHooks {
+  std::function<bool()> stop;                                      ///< checked before each input
+  std::function<bool(const InputFile&)> already_done;              ///< skip it (resume)
+  std::function<void(const InputFile&, const ImageU8&)> process;   ///< the work on a decoded image
+  std::function<void()> before_warning;                            ///< e.g. clear a progress bar
+  std::function<void(const LoopCounts&)> after_each;               ///< e.g. progress
+};
+
+/// Decodes every input in order and hands it to `process`. An unusable image (ImageError, from
+/// decoding or from `process`) is logged, counted and skipped; other errors propagate.
+LoopCounts for_each_image(const std::vector<InputFile>& inputs, const ReadOptions& read, const ImageLoopHooks& hooks);
+
+}  // namespace sam2amg::cli

@@ -1,0 +1,62 @@
+#pragma once
+/// The files of `sam2-amg bench`: the reference's report (scripts/bench_reference.py --json)
+/// read back, and the bench's own report written as JSON.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "amg/mask_record.h"
+
+namespace sam2amg {
+
+/// Seconds per stage of one image (medians over the timed runs in a report).
+struct BenchStages {
+  double read = 0, preprocess = 0, encoder = 0, decoder = 0, postprocess = 0, nms = 0, rle = 0, write = 0;
+};
+
+struct BenchImage {
+  std::string path;
+  int width = 0, height = 0;
+  std::int64_t masks = 0;
+  std::vector<double> seconds;  ///< total per timed run (read to write)
+  BenchStages median;           ///< per stage, median over the runs
+};
+
+/// The summary both sides report.
+struct BenchSummary {
+  double p50_seconds = 0, p90_seconds = 0;  ///< per image, over every timed run
+  double images_per_second = 0;             ///< a pass over the folder
+  std::int64_t peak_rss_bytes = 0;          ///< ru_maxrss of the process
+  std::int64_t device_peak_bytes = -1;      ///< CUDA allocator peak; -1 when not on CUDA
+  std::int64_t masks_total = 0;             ///< masks of one pass
+};
+
+/// What scripts/bench_reference.py measured, from its --json file.
+struct ReferenceBench {
+  BenchSummary summary;
+  double p50_encoder_seconds = 0;
+  std::string torch_version, device;
+  int threads = 0;
+  std::string blas;  ///< the BLAS libraries mapped into the Python process
+};
+
+/// Reads a bench_reference.py report. Throws UsageError naming the file and the missing key.
+ReferenceBench read_reference_bench(const std::string& path);
+
+struct BenchReport {
+  std::vector<std::pair<std::string, std::string>> setup;  ///< printed and written in this order
+  std::vector<BenchImage> images;
+  BenchSummary summary;
+  FilterFunnel funnel;
+  bool has_reference = false;
+  ReferenceBench reference;
+};
+
+/// Writes the report as JSON, atomically. Throws OutputError.
+void write_bench_json(const std::string& path, const BenchReport& report);
+
+/// Nearest-rank percentile (q in [0, 100]) of `values`; 0 when empty. The same rule as
+/// bench_reference.py, so both sides' p50/p90 mean the same thing.
+double percentile(std::vector<double> values, double q);
+
+}  // namespace sam2amg

@@ -1,0 +1,98 @@
+// The COCO writer: one instances file for the run, assembled from a journal at finish().
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <set>
+
+#include "common/error.h"
+#include "io/coco_document.h"
+#include "io/json_files.h"
+#include "io/records_json.h"
+#include "io/sha256.h"
+
+namespace sam2amg {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+class CocoWriter : public MaskWriter {
+ public:
+  CocoWriter(std::string path, SegmentationFormat format, Provenance provenance, bool resume)
+      : path_(std::move(path)), journal_path_(path_ + ".partial.jsonl"), format_(format),
+        provenance_(std::move(provenance)) {
+    // The journal's first line names the run (model and effective config); resuming another
+    // run's journal would mix outputs. SHA-256: the id must not change with the standard library.
+    run_id_ = provenance_.model_sha256 + ":" + sha256_hex(provenance_.config_yaml) + ":" +
+              std::to_string(static_cast<int>(format_));
+    const bool appending = resume && load_journal();
+    journal_.emplace(journal_path_, appending);
+    if (!appending) journal_->write(json{{"sam2_amg_journal", run_id_}});
+  }
+
+  bool done(const InputFile& input) const override { return done_.count(input.path) > 0; }
+
+  void write(const ImageInfo& info, const ImageU8&, const std::vector<MaskRecord>& records) override {
+    // One self-contained line per image; ids are assigned when the file is assembled.
+    json anns = json::array();
+    for (const MaskRecord& r : records) anns.push_back(coco_annotation(r, 0, 0, format_));
+    json image{{"file_name", info.input.name}, {"path", info.input.path}, {"width", info.width}, {"height", info.height}};
+    if (info.funnel) image["funnel"] = funnel_json(*info.funnel);
+    journal_->write({{"path", info.input.path}, {"image", std::move(image)}, {"annotations", std::move(anns)}});
+    done_.insert(info.input.path);
+  }
+
+  void finish(bool complete) override {
+    journal_.reset();
+    const json info{{"description", "automatic masks from sam2-amg"}, {"version", provenance_.tool_version},
+                    {"sam2_amg", provenance_json(provenance_)}};
+    // Images and annotations in journal order.
+    write_coco_document(path_, info, [&](const CocoEntryVisitor& visit) {
+      std::ifstream in(journal_path_);
+      for (std::string s; std::getline(in, s);) {
+        json line = json::parse(s, nullptr, /*allow_exceptions=*/false);
+        if (!line.is_discarded() && line.contains("image")) visit(line);
+      }
+    });
+    std::error_code ec;
+    if (complete) fs::remove(journal_path_, ec);
+  }
+
+ private:
+  // Resumes an interrupted run's journal: checks it is this run's, keeps its complete lines and
+  // cuts a torn last line off in place. False when there is no journal to resume.
+  bool load_journal() {
+    std::ifstream in(journal_path_, std::ios::binary);
+    if (!in) return false;
+    std::string s;
+    if (!std::getline(in, s)) return false;
+    const json header = json::parse(s, nullptr, false);
+    if (header.is_discarded() || header.value("sam2_amg_journal", std::string()) != run_id_)
+      throw UsageError(journal_path_ + " belongs to a run with another model, config or inputs; delete it, or rerun "
+                                       "without --resume to start over");
+    keep_complete_lines(in, journal_path_, [&](const json& line) {
+      if (!line.contains("path")) return false;
+      done_.insert(line["path"].get<std::string>());
+      return true;
+    });
+    return true;
+  }
+
+  std::string path_;
+  std::string journal_path_;
+  SegmentationFormat format_;
+  Provenance provenance_;
+  std::optional<JsonLinesFile> journal_;
+  std::set<std::string> done_;
+  std::string run_id_;
+};
+
+}  // namespace
+
+std::unique_ptr<MaskWriter> make_coco_writer(const std::string& path, SegmentationFormat format,
+                                             const Provenance& provenance, bool resume) {
+  return std::make_unique<CocoWriter>(path, format, provenance, resume);
+}
+
+}  // namespace sam2amg

@@ -1,0 +1,120 @@
+#include "io/inputs.h"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <set>
+
+#include "common/error.h"
+#include "io/run_config.h"
+
+namespace sam2amg {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string lower_ext(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext;
+}
+
+}  // namespace
+
+bool has_image_extension(const std::string& path) {
+  const std::string ext = lower_ext(path);
+  for (const char* e : {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm"})
+    if (ext == e) return true;
+  return false;
+}
+
+bool glob_match(const std::string& pattern, const std::string& name) {
+  // Iterative wildcard match with backtracking to the last '*'.
+  size_t p = 0, n = 0, star = std::string::npos, mark = 0;
+  while (n < name.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == name[n])) {
+      ++p;
+      ++n;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = n;
+    } else if (star != std::string::npos) {
+      p = star + 1;
+      n = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+std::vector<InputFile> collect_inputs(const IoOptions& io) {
+  std::vector<std::string> roots;
+  for (const std::string& p : io.input) {
+    if (p != "-") {
+      roots.push_back(p);
+      continue;
+    }
+    for (std::string line; std::getline(std::cin, line);) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();  // CRLF lists
+      if (!line.empty()) roots.push_back(line);
+    }
+  }
+  if (!io.input_list.empty()) {
+    std::ifstream list(io.input_list);
+    if (!list) throw UsageError("cannot open input list '" + io.input_list + "'");
+    for (std::string line; std::getline(list, line);) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (!line.empty() && line[0] != '#') roots.push_back(line);
+    }
+  }
+  std::vector<InputFile> out;
+  auto keep = [&](const fs::path& file) {
+    const std::string name = file.filename().string();
+    return has_image_extension(name) && (io.glob.empty() || glob_match(io.glob, name));
+  };
+  for (const std::string& root : roots) {
+    std::error_code ec;
+    if (fs::is_directory(root, ec)) {
+      // Names are lexical (a symlinked file keeps its name inside the folder), never "..".
+      auto add = [&](const fs::directory_entry& e) {
+        std::error_code fec;
+        if (e.is_regular_file(fec) && keep(e.path()))
+          out.push_back({e.path().string(), e.path().lexically_relative(root).generic_string()});
+      };
+      const auto opts = fs::directory_options::skip_permission_denied;
+      try {
+        if (io.recursive) {
+          for (const auto& e : fs::recursive_directory_iterator(root, opts)) add(e);
+        } else {
+          for (const auto& e : fs::directory_iterator(root, opts)) add(e);
+        }
+      } catch (const fs::filesystem_error& e) {
+        throw UsageError("cannot list input folder '" + root + "': " + e.what());
+      }
+    } else if (fs::exists(root, ec)) {
+      out.push_back({root, fs::path(root).filename().string()});
+    } else {
+      throw UsageError("input '" + root + "' does not exist");
+    }
+  }
+  // Never filesystem order: runs must be reproducible. The same file reached twice (a/x.png and
+  // ./a/x.png) counts once.
+  for (InputFile& in : out) {
+    std::error_code cec;
+    const fs::path canon = fs::weakly_canonical(in.path, cec);
+    in.key = cec ? in.path : canon.string();
+  }
+  std::sort(out.begin(), out.end(), [](const InputFile& a, const InputFile& b) { return a.path < b.path; });
+  std::vector<InputFile> unique;
+  std::set<std::string> seen;
+  for (InputFile& in : out)
+    if (seen.insert(in.key).second) unique.push_back(std::move(in));
+  return unique;
+}
+
+}  // namespace sam2amg

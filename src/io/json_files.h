@@ -1,0 +1,56 @@
+#pragma once
+/// How io/ writes files (internal to io/): one JSON text style, atomic files (temporary file,
+/// then rename, so readers never see half a file) and append-only JSON-lines files that resume
+/// from their complete lines.
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <string>
+
+namespace sam2amg {
+
+/// The one JSON text style of every output: compact (or indented), UTF-8 errors replaced.
+std::string dump_json(const nlohmann::json& j, int indent = -1);
+
+/// Writes `data` to `path` atomically. Throws OutputError.
+void write_file_atomically(const std::string& path, const std::string& data);
+
+/// A file written piece by piece into `<path>.tmp` and renamed to `path` by commit().
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::string path);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  void put(const std::string& s);
+  void commit();
+
+ private:
+  std::string path_, tmp_;
+  std::FILE* f_ = nullptr;
+};
+
+/// An append-only JSON-lines file (or standard output for "-"); every line is flushed, so a
+/// killed run leaves complete lines and at most one torn one.
+class JsonLinesFile {
+ public:
+  JsonLinesFile(std::string path, bool append);
+  ~JsonLinesFile();
+  JsonLinesFile(const JsonLinesFile&) = delete;
+  JsonLinesFile& operator=(const JsonLinesFile&) = delete;
+  void write(const nlohmann::json& line);
+  void close();
+
+ private:
+  std::string path_;
+  std::FILE* f_ = nullptr;
+};
+
+/// Resuming a JSON-lines file: reads lines from `in`'s position while `accept` takes them, then
+/// cuts the file at `path` after the last accepted line (a torn or foreign tail is dropped).
+void keep_complete_lines(std::ifstream& in, const std::string& path,
+                         const std::function<bool(const nlohmann::json&)>& accept);
+
+}  // namespace sam2amg

@@ -1,0 +1,157 @@
+#include "io/outputs.h"
+
+#include <cstdio>
+#include <filesystem>
+
+#include "common/error.h"
+#include "io/json_files.h"
+#include "io/run_config.h"
+
+namespace sam2amg {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kDoneSuffix = ".done.json";
+
+// "<prefix>shard-IIIII-of-NNNNN<suffix>" files in `dir`: index -> path. Sets `count` from the
+// first name; a name with another N is an error.
+std::map<int, std::string> find_shard_files(const fs::path& dir, const std::string& prefix, const std::string& suffix,
+                                            int& count) {
+  std::map<int, std::string> found;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir.empty() ? "." : dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.size() < prefix.size() + suffix.size() || name.compare(0, prefix.size(), prefix) != 0 ||
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+      continue;
+    const auto shard = parse_shard_label(name.substr(prefix.size(), name.size() - prefix.size() - suffix.size()));
+    if (!shard) continue;
+    if (count != 0 && shard->count != count)
+      throw UsageError("shard files disagree on the shard count: " + name + " says " + std::to_string(shard->count) +
+                       ", expected " + std::to_string(count));
+    count = shard->count;
+    found[shard->index] = e.path().string();
+  }
+  return found;
+}
+
+}  // namespace
+
+std::string shard_label(const Shard& shard) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "shard-%05d-of-%05d", shard.index, shard.count);
+  return buf;
+}
+
+std::optional<Shard> parse_shard_label(const std::string& label) {
+  // Exactly the shape shard_label writes for N < 100000.
+  const std::string shape = "shard-#####-of-#####";
+  if (label.size() != shape.size()) return std::nullopt;
+  for (size_t i = 0; i < shape.size(); ++i)
+    if (shape[i] == '#' ? !(label[i] >= '0' && label[i] <= '9') : label[i] != shape[i]) return std::nullopt;
+  return Shard{std::stoi(label.substr(6, 5)), std::stoi(label.substr(15, 5))};
+}
+
+std::string shard_path(const std::string& path, const Shard& shard) {
+  const fs::path p(path);
+  return (p.parent_path() / (p.stem().string() + "." + shard_label(shard) + p.extension().string())).string();
+}
+
+std::string shard_done_path(const std::string& path, const Shard& shard) {
+  const fs::path p(path);
+  return (p.parent_path() / (p.stem().string() + "." + shard_label(shard) + kDoneSuffix)).string();
+}
+
+OutputPaths plan_outputs(const IoOptions& io, const std::optional<Shard>& shard) {
+  OutputPaths p;
+  p.shard = shard;
+  p.coco = io.out;
+  p.out_dir = io.out_dir;
+  p.jsonl = io.jsonl;
+  p.resume = io.resume;
+  if (!shard) return p;
+  // A shard writes its own files and commits them with a marker.
+  if (!io.out.empty()) p.done_marker = shard_done_path(io.out, *shard);
+  else if (!io.out_dir.empty()) p.done_marker = io.out_dir + "/" + shard_label(*shard) + kDoneSuffix;
+  else p.done_marker = shard_done_path(io.jsonl, *shard);
+  if (!p.coco.empty()) p.coco = shard_path(p.coco, *shard);
+  if (!p.jsonl.empty() && p.jsonl != "-") p.jsonl = shard_path(p.jsonl, *shard);
+  p.resume = true;
+  return p;
+}
+
+IoOptions recorded_io(const IoOptions& io, const OutputPaths& paths) {
+  IoOptions r = io;
+  r.out = paths.coco;
+  r.jsonl = paths.jsonl;
+  r.resume = false;  // resuming does not change what the outputs hold
+  return r;
+}
+
+bool shard_committed(const OutputPaths& paths) {
+  std::error_code ec;
+  return paths.shard && fs::exists(paths.done_marker, ec);
+}
+
+void commit_shard(const OutputPaths& paths, const ShardSummary& s, const std::string& model_sha256) {
+  char text[256];
+  std::snprintf(text, sizeof text,
+                "{\"shard\": %d, \"count\": %d, \"images\": %zu, \"masks\": %zu, \"unreadable\": %zu, "
+                "\"model_sha256\": \"%s\"}\n",
+                paths.shard->index, paths.shard->count, s.images, s.masks, s.unreadable, model_sha256.c_str());
+  try {
+    write_file_atomically(paths.done_marker, text);
+  } catch (const OutputError&) {
+    throw OutputError(paths.done_marker, "cannot write the shard's done marker");
+  }
+}
+
+ShardFiles find_coco_shards(const std::string& out, int expected_count) {
+  const fs::path p(out);
+  const std::string prefix = p.stem().string() + ".";
+  ShardFiles f;
+  f.count = expected_count;
+  f.outputs = find_shard_files(p.parent_path(), prefix, p.extension().string(), f.count);
+  f.markers = find_shard_files(p.parent_path(), prefix, kDoneSuffix, f.count);
+  return f;
+}
+
+ShardFiles find_dir_shards(const std::string& dir, int expected_count) {
+  ShardFiles f;
+  f.count = expected_count;
+  f.markers = find_shard_files(dir, "", kDoneSuffix, f.count);
+  f.outputs = f.markers;  // per-image files carry no shard name: the marker is the output
+  return f;
+}
+
+RunOutputs::RunOutputs(const OutputPaths& paths, const std::string& output_mode, SegmentationFormat format,
+                       bool overlay, const Provenance& provenance, const std::vector<InputFile>& inputs)
+    : paths_(paths), model_sha256_(provenance.model_sha256) {
+  if (!paths_.coco.empty()) writers_.push_back(make_coco_writer(paths_.coco, format, provenance, paths_.resume));
+  if (!paths_.out_dir.empty())
+    writers_.push_back(make_per_image_writer(paths_.out_dir, output_mode, format, overlay, provenance, inputs));
+  if (!paths_.jsonl.empty()) writers_.push_back(make_jsonl_writer(paths_.jsonl, format, provenance, paths_.resume));
+}
+
+RunOutputs::~RunOutputs() = default;
+
+bool RunOutputs::done(const InputFile& input) const {
+  bool all_done = paths_.resume;
+  for (const auto& w : writers_) all_done = all_done && w->done(input);
+  return all_done;
+}
+
+void RunOutputs::write(const ImageInfo& info, const ImageU8& image, const std::vector<MaskRecord>& records) {
+  for (const auto& w : writers_)
+    if (!paths_.resume || !w->done(info.input)) w->write(info, image, records);
+}
+
+void RunOutputs::finish(bool complete, const ShardSummary& summary) {
+  for (const auto& w : writers_) w->finish(complete);
+  // Last: a shard whose marker exists is complete.
+  if (complete && paths_.shard) commit_shard(paths_, summary, model_sha256_);
+}
+
+}  // namespace sam2amg

@@ -1,0 +1,96 @@
+#pragma once
+/// The run's outputs, in one place: which files a run (or one shard of it) writes, the shard
+/// naming scheme, what is already done (resume), and the shard's commit marker, written last.
+/// `merge` finds the shard files through the same names.
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/inputs.h"
+#include "io/shards.h"
+#include "io/writers.h"
+
+namespace sam2amg {
+
+struct IoOptions;
+
+/// "shard-00042-of-01000".
+std::string shard_label(const Shard& shard);
+
+/// The shard of a label written by shard_label (five digits each); nullopt for anything else.
+std::optional<Shard> parse_shard_label(const std::string& label);
+
+/// "out/masks.json" -> "out/masks.shard-00042-of-01000.json" (the label goes before the extension).
+std::string shard_path(const std::string& path, const Shard& shard);
+
+/// The shard's commit marker next to `path`: "out/masks.shard-00042-of-01000.done.json".
+std::string shard_done_path(const std::string& path, const Shard& shard);
+
+/// Every file this process writes, from the I/O options and its shard.
+struct OutputPaths {
+  std::optional<Shard> shard;
+  std::string coco;         ///< the COCO file (the shard's own when sharded); empty: none
+  std::string out_dir;      ///< per-image outputs; empty: none
+  std::string jsonl;        ///< JSON lines ("-": standard output, never sharded); empty: none
+  std::string done_marker;  ///< the shard's commit marker; empty when not sharded
+  bool resume = false;      ///< a shard always resumes, so a requeued one continues
+};
+
+/// Maps the I/O options and the shard to the output paths. The marker goes next to the COCO
+/// file, else into the output folder, else next to the JSONL file.
+OutputPaths plan_outputs(const IoOptions& io, const std::optional<Shard>& shard);
+
+/// The I/O options as this process ran them (its own files, resume off): the config recorded in
+/// the outputs' provenance, which reproduces them.
+IoOptions recorded_io(const IoOptions& io, const OutputPaths& paths);
+
+/// What a shard's marker records.
+struct ShardSummary {
+  size_t images = 0;
+  size_t masks = 0;
+  size_t unreadable = 0;
+};
+
+/// True when the shard's marker exists: the shard is complete and is not run again.
+bool shard_committed(const OutputPaths& paths);
+
+/// Writes the shard's marker atomically. Call after every writer finished. Throws OutputError.
+void commit_shard(const OutputPaths& paths, const ShardSummary& summary, const std::string& model_sha256);
+
+/// The shard files of a run, as `merge` finds them: index -> path.
+struct ShardFiles {
+  int count = 0;                        ///< N from the file names (or the expected count)
+  std::map<int, std::string> outputs;   ///< the shards' output files
+  std::map<int, std::string> markers;   ///< their commit markers
+};
+
+/// The shards of `--out F.json`: F.shard-IIIII-of-NNNNN.json and their .done.json markers.
+/// Throws UsageError when the names disagree on N or with `expected_count` (0 = any).
+ShardFiles find_coco_shards(const std::string& out, int expected_count);
+
+/// The shard markers of `--out-dir DIR` (the per-image files carry no shard name).
+ShardFiles find_dir_shards(const std::string& dir, int expected_count);
+
+/// The writers a run asked for, opened on its output paths. Decides, in one place, which inputs
+/// are already done and commits a shard after its writers.
+class RunOutputs {
+ public:
+  RunOutputs(const OutputPaths& paths, const std::string& output_mode, SegmentationFormat format, bool overlay,
+             const Provenance& provenance, const std::vector<InputFile>& inputs);
+  ~RunOutputs();
+  /// True when resuming and every writer already has `input`.
+  bool done(const InputFile& input) const;
+  /// Writes one image to every writer that does not have it yet. Throws OutputError.
+  void write(const ImageInfo& info, const ImageU8& image, const std::vector<MaskRecord>& records);
+  /// Ends the run; when `complete` and sharded, commits the shard with `summary`.
+  void finish(bool complete, const ShardSummary& summary);
+
+ private:
+  OutputPaths paths_;
+  std::string model_sha256_;
+  std::vector<std::unique_ptr<MaskWriter>> writers_;
+};
+
+}  // namespace sam2amg
