@@ -219,12 +219,14 @@ int run_bench(const RunConfig& config, const BenchOptions& options) {
     const auto t0 = Clock::now();
     std::int64_t masks = 0;
     ImageLoopHooks hooks;
-    hooks.process = [&](const InputFile& input, const ImageU8& image) {
+    hooks.process = [&](const InputFile& input, const std::shared_ptr<const ImageU8>& image) -> Commit {
       FilterFunnel f;
-      const std::vector<MaskRecord> records = generator.generate(image, &f);
+      std::vector<MaskRecord> records = generator.generate(*image, &f);
       report.funnel += f;
       masks += static_cast<std::int64_t>(records.size());
-      writer->write({input, image.width, image.height, nullptr}, image, records);
+      return [&writer, input, image, records = std::move(records)] {
+        writer->write({input, image->width, image->height, nullptr}, *image, records);
+      };
     };
     const LoopCounts counts = for_each_image(inputs, read, hooks);
     writer->finish(true);

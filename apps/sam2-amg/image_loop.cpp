@@ -2,6 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <future>
+#include <mutex>
+#include <thread>
+
 namespace sam2amg::cli {
 
 ModelOptions model_options(const IoOptions& io) { return {io.device, io.precision, io.threads}; }
@@ -23,24 +30,119 @@ void log_skipped(const InputFile& input, const ImageError& error) {
     spdlog::warn("skipped '{}': {}", input.path, error.what());
 }
 
+namespace {
+
+// Images decoded ahead of the model, and commits queued for the writer: enough to hide a
+// decode or a write behind one model call, small enough to bound memory.
+constexpr size_t kDecodeAhead = 2;
+constexpr size_t kCommitQueue = 2;
+
+// One writer thread that runs commits in the order they were pushed.
+class CommitQueue {
+ public:
+  CommitQueue() : thread_([this] { run(); }) {}
+  // Writes what was handed over (finished images are never lost), then stops.
+  ~CommitQueue() {
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      closing_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  CommitQueue(const CommitQueue&) = delete;
+  CommitQueue& operator=(const CommitQueue&) = delete;
+
+  // Blocks while the queue is full; rethrows a commit's failure.
+  void push(Commit c) {
+    std::unique_lock<std::mutex> lock(m_);
+    cv_.wait(lock, [&] { return queue_.size() < kCommitQueue || error_; });
+    if (error_) std::rethrow_exception(error_);
+    queue_.push_back(std::move(c));
+    cv_.notify_all();
+  }
+  // Waits until every commit ran; rethrows a commit's failure.
+  void drain() {
+    std::unique_lock<std::mutex> lock(m_);
+    cv_.wait(lock, [&] { return (queue_.empty() && !busy_) || error_; });
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void run() {
+    std::unique_lock<std::mutex> lock(m_);
+    for (;;) {
+      cv_.wait(lock, [&] { return !queue_.empty() || closing_; });
+      if (queue_.empty()) return;
+      Commit c = std::move(queue_.front());
+      queue_.pop_front();
+      if (error_) continue;  // after a failed write nothing more is written
+      busy_ = true;
+      lock.unlock();
+      try {
+        c();
+      } catch (...) {
+        lock.lock();
+        error_ = std::current_exception();
+        busy_ = false;
+        cv_.notify_all();
+        continue;
+      }
+      lock.lock();
+      busy_ = false;
+      cv_.notify_all();
+    }
+  }
+
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::deque<Commit> queue_;
+  bool closing_ = false, busy_ = false;
+  std::exception_ptr error_;
+  std::thread thread_;
+};
+
+}  // namespace
+
 LoopCounts for_each_image(const std::vector<InputFile>& inputs, const ReadOptions& read, const ImageLoopHooks& hooks) {
   LoopCounts n;
-  for (const InputFile& input : inputs) {
+  // Resume state is what earlier runs wrote: decided for every input before this run writes.
+  std::vector<char> skip(inputs.size(), 0);
+  if (hooks.already_done)
+    for (size_t i = 0; i < inputs.size(); ++i) skip[i] = hooks.already_done(inputs[i]);
+
+  std::deque<std::pair<size_t, std::future<ImageU8>>> ahead;
+  size_t next = 0;
+  auto decode_ahead = [&] {
+    for (; next < inputs.size() && ahead.size() < kDecodeAhead; ++next)
+      if (!skip[next])
+        ahead.emplace_back(next, std::async(std::launch::async, [&read, path = inputs[next].path] {
+                             return read_image_rgb(path, read);
+                           }));
+  };
+  CommitQueue writer;
+  for (size_t i = 0; i < inputs.size(); ++i) {
     if (hooks.stop && hooks.stop()) break;
-    if (hooks.already_done && hooks.already_done(input)) {
+    if (skip[i]) {
       ++n.done_before;
     } else {
+      decode_ahead();
+      std::future<ImageU8> decoded = std::move(ahead.front().second);
+      ahead.pop_front();
+      decode_ahead();
       try {
-        hooks.process(input, read_image_rgb(input.path, read));
+        const auto image = std::make_shared<const ImageU8>(decoded.get());
+        if (Commit c = hooks.process(inputs[i], image)) writer.push(std::move(c));
       } catch (const ImageError& e) {
         ++n.unreadable;
         if (hooks.before_warning) hooks.before_warning();
-        log_skipped(input, e);
+        log_skipped(inputs[i], e);
       }
     }
     ++n.handled;
     if (hooks.after_each) hooks.after_each(n);
   }
+  writer.drain();
   return n;
 }
 

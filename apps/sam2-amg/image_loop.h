@@ -4,6 +4,7 @@
 /// subcommand (e.g. a benchmark) plugs its work into `process`.
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "common/error.h"
@@ -36,17 +37,27 @@ struct LoopCounts {
   std::size_t unreadable = 0;
 };
 
+/// Work that `process` hands back to be done on the writer thread, in input order (writing an
+/// image's outputs). Empty: nothing to write.
+using Commit = std::function<void()>;
+
 /// The caller's part of the loop. Only `process` is required.
 struct ImageLoopHooks {
   std::function<bool()> stop;                                      ///< checked before each input
-  std::function<bool(const InputFile&)> already_done;              ///< skip it (resume)
-  std::function<void(const InputFile&, const ImageU8&)> process;   ///< the work on a decoded image
+  std::function<bool(const InputFile&)> already_done;              ///< skip it (resume); asked for every input before the loop starts
+  /// The model's work on a decoded image; the image is shared so a commit can keep it.
+  std::function<Commit(const InputFile&, const std::shared_ptr<const ImageU8>&)> process;
   std::function<void()> before_warning;                            ///< e.g. clear a progress bar
   std::function<void(const LoopCounts&)> after_each;               ///< e.g. progress
 };
 
-/// Decodes every input in order and hands it to `process`. An unusable image (ImageError, from
-/// decoding or from `process`) is logged, counted and skipped; other errors propagate.
+/// Runs every input through `process` in order, as a pipeline: worker threads read and decode
+/// the next images while the model works on the current one, and one writer thread runs the
+/// returned commits in input order, so the model never waits for disk or JSON. Queues are
+/// bounded (a few images in flight). An unusable image (ImageError, from decoding or from
+/// `process`) is logged, counted and skipped. Other errors propagate after the commits already
+/// handed over are written; a commit's error (OutputError) stops the loop and propagates.
+/// After `stop` the finished images are written and the loop returns.
 LoopCounts for_each_image(const std::vector<InputFile>& inputs, const ReadOptions& read, const ImageLoopHooks& hooks);
 
 }  // namespace sam2amg::cli

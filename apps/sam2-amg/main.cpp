@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
 
   // Logs and progress go to stderr only; stdout is reserved for --jsonl - and --print-config.
   const bool color = !state.no_color && !std::getenv("NO_COLOR");
-  spdlog::set_default_logger(spdlog::stderr_color_st("sam2-amg", color ? spdlog::color_mode::automatic
+  spdlog::set_default_logger(spdlog::stderr_color_mt("sam2-amg", color ? spdlog::color_mode::automatic
                                                                         : spdlog::color_mode::never));
   spdlog::set_pattern("%^[%l]%$ %v");
   spdlog::set_level(state.quiet ? spdlog::level::warn : state.verbose ? spdlog::level::debug : spdlog::level::info);

@@ -74,13 +74,16 @@ int run_job(const RunConfig& config, const JobOptions& options) {
   ImageLoopHooks hooks;
   hooks.stop = [] { return g_signal != 0; };
   hooks.already_done = [&](const InputFile& input) { return outputs.done(input); };
-  hooks.process = [&](const InputFile& input, const ImageU8& image) {
+  hooks.process = [&](const InputFile& input, const std::shared_ptr<const ImageU8>& image) -> Commit {
     FilterFunnel funnel;
-    const std::vector<MaskRecord> records = generator.generate(image, &funnel);
+    std::vector<MaskRecord> records = generator.generate(*image, &funnel);
     total += funnel;
-    outputs.write({input, image.width, image.height, io.stats ? &funnel : nullptr}, image, records);
     masks += records.size();
     spdlog::debug("{}: {} masks", input.path, records.size());
+    // Written by the loop's writer thread, in input order, while the model works on the next.
+    return [&outputs, &io, input, image, funnel, records = std::move(records)] {
+      outputs.write({input, image->width, image->height, io.stats ? &funnel : nullptr}, *image, records);
+    };
   };
   hooks.before_warning = [&] { progress.interrupt(); };
   hooks.after_each = [&](const LoopCounts& n) { progress.update(n.handled, masks, n.unreadable); };

@@ -43,7 +43,8 @@ int run_tune(const RunConfig& config, const TuneOptions& tune, bool quiet) {
   std::vector<std::int64_t> masks(settings.size(), 0);
   std::vector<double> area(settings.size(), 0.0);
   ImageLoopHooks hooks;
-  hooks.process = [&](const InputFile& input, const ImageU8& image) {
+  hooks.process = [&](const InputFile& input, const std::shared_ptr<const ImageU8>& img) -> Commit {
+    const ImageU8& image = *img;
     const auto results = generator.sweep(image, settings);
     for (size_t k = 0; k < settings.size(); ++k) {
       masks[k] += static_cast<std::int64_t>(results[k].size());
@@ -54,6 +55,7 @@ int run_tune(const RunConfig& config, const TuneOptions& tune, bool quiet) {
       const std::string stem = std::filesystem::path(input.name).stem().string();
       write_overlay(tune.overlay_dir + "/" + stem + ".row" + std::to_string(row) + ".jpg", image, results[row - 1]);
     }
+    return {};
   };
   const LoopCounts n = for_each_image(inputs, read_options(io), hooks);
   const size_t images = n.handled - n.unreadable, failed = n.unreadable;
