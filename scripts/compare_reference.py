@@ -6,8 +6,13 @@ parameters, and report how far apart their masks are.
         --amg-config run.yaml --images img1.png img2.jpg [--sam2-amg build/apps/sam2-amg/sam2-amg]
 
 `--amg-config` is a sam2-amg YAML file; its AMG keys are given to both sides. The reference runs
-in fp32 with TF32 off. Masks are matched as sets (greedy by IoU): NMS orders equal scores
-arbitrarily in the reference, so list positions are not compared. Reported per image and in
+in fp32 without autocast. Its convolutions use cuDNN TF32 as the export's traced convolutions do
+(the metadata key `cudnn_allow_tf32`; exports without it were traced with PyTorch's default,
+True), unless --cudnn-tf32 says otherwise; matmul TF32 is --matmul-tf32 (default off, PyTorch's
+default); give sam2-amg the same matmul setting through --sam2-amg-arg. Both only matter on
+Ampere and later GPUs. Masks are matched as sets (greedy by IoU), so list positions are not
+compared (NMS order of equal scores is stable in torchvision >= 0.12 except in its "vanilla"
+path, see docs/parity.md). Reported per image and in
 total: mask counts, the share matched at IoU >= 0.99 each way, max |delta predicted_iou| and
 |delta stability_score| over matched pairs, the unmatched masks with their scores (to tell
 threshold-edge cases from bugs), and both timings.
@@ -53,6 +58,21 @@ def load_image(path):
         return np.array(ImageOps.exif_transpose(im).convert("RGB"))
 
 
+def export_metadata(path):
+    """The sam2_amg.json of a TorchScript export, read from the zip archive without loading it."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        for name in z.namelist():
+            if name.endswith("/extra/sam2_amg.json"):
+                return json.loads(z.read(name))
+    raise SystemExit(f"{path} has no sam2_amg.json: not a sam2-amg export")
+
+
+def on_off(value):
+    return {"on": True, "off": False}[value]
+
+
 def match(ref, ours):
     """Greedy one-to-one matching by mask IoU, highest first."""
     if not ref or not ours:
@@ -83,12 +103,26 @@ def main():
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--no-postprocessing", action="store_true", help="build_sam2(apply_postprocessing=False)")
     p.add_argument("--sam2-amg", default="sam2-amg", help="path of the sam2-amg binary")
+    p.add_argument("--sam2-amg-arg", action="append", default=[],
+                   help="extra argument for sam2-amg (repeatable), e.g. its matmul TF32 option")
+    p.add_argument("--cudnn-tf32", choices=("model", "on", "off"), default="model",
+                   help="torch.backends.cudnn.allow_tf32 for the reference (default: as the export was traced)")
+    p.add_argument("--matmul-tf32", choices=("on", "off"), default="off",
+                   help="torch.backends.cuda.matmul.allow_tf32 for the reference (default off)")
     p.add_argument("--json", help="also write the report here")
     args = p.parse_args()
 
     ensure_sdpa()
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
+    meta = export_metadata(args.model)
+    if args.cudnn_tf32 == "model":
+        cudnn_tf32 = bool(meta.get("cudnn_allow_tf32", True))
+    else:
+        cudnn_tf32 = on_off(args.cudnn_tf32)
+    if "cudnn_allow_tf32" in meta and cudnn_tf32 != meta["cudnn_allow_tf32"]:
+        print(f"note: the reference runs with cuDNN TF32 {cudnn_tf32}, the export was traced with "
+              f"{meta['cudnn_allow_tf32']}", file=sys.stderr)
+    torch.backends.cuda.matmul.allow_tf32 = on_off(args.matmul_tf32)
+    torch.backends.cudnn.allow_tf32 = cudnn_tf32
     from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
     from sam2.build_sam import build_sam2
     import torchvision
@@ -111,7 +145,7 @@ def main():
     # sam2-amg: one process for all images, JSON lines on stdout.
     t0 = time.time()
     cmd = [args.sam2_amg, "--config", args.amg_config, "--model", args.model, "--device", args.device.split(":")[0],
-           "--output-mode", "uncompressed_rle", "--jsonl", "-", "--progress", "none", "-q", "--input", *args.images]
+           "--output-mode", "uncompressed_rle", "--jsonl", "-", "--progress", "none", "-q", *args.sam2_amg_arg, "--input", *args.images]
     run = subprocess.run(cmd, capture_output=True, text=True)
     ours_time = time.time() - t0
     if run.returncode != 0:
@@ -164,6 +198,9 @@ def main():
         "max_abs_delta_predicted_iou": worst_iou, "max_abs_delta_stability_score": worst_stab,
         "reference_seconds": totals["ref_time"], "sam2_amg_seconds": ours_time,
         "device": args.device, "amg_params": kwargs,
+        "reference_cudnn_tf32": cudnn_tf32, "reference_matmul_tf32": on_off(args.matmul_tf32),
+        "export": {k: meta.get(k) for k in ("architecture", "precision", "device", "cudnn_allow_tf32", "torch_version")},
+        "reference_torch_version": torch.__version__,
     }
     print(json.dumps(summary, indent=2))
     if args.json:
