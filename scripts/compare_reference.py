@@ -58,6 +58,34 @@ def load_image(path):
         return np.array(ImageOps.exif_transpose(im).convert("RGB"))
 
 
+def amg_kwargs(path):
+    """The SAM2AutomaticMaskGenerator keyword arguments in a sam2-amg YAML file."""
+    with open(path) as f:
+        cfg = yaml.safe_load(f) or {}
+    kwargs = {k: cfg[k] for k in AMG_KEYS if k in cfg}
+    if isinstance(kwargs.get("crop_overlap_ratio"), str):
+        n, d = kwargs["crop_overlap_ratio"].split("/")
+        kwargs["crop_overlap_ratio"] = float(n) / float(d)
+    return kwargs
+
+
+def reference_generator(checkpoint, config, device, no_postprocessing, kwargs, output_mode="uncompressed_rle"):
+    """The official generator on `checkpoint`, with the image resize the reference really does."""
+    from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
+    from sam2.build_sam import build_sam2
+    import torchvision
+
+    model = build_sam2(CONFIGS.get(config, config), checkpoint, device=device,
+                       apply_postprocessing=not no_postprocessing)
+    gen = SAM2AutomaticMaskGenerator(model, output_mode=output_mode, **kwargs)
+    # torchvision < 0.17 resizes tensors without antialias; the reference (torchvision >= 0.20)
+    # antialiases. Pin it so old installs compare against what the reference really does.
+    tr = gen.predictor._transforms
+    tr.transforms = torch.nn.Sequential(torchvision.transforms.Resize((tr.resolution, tr.resolution), antialias=True),
+                                        torchvision.transforms.Normalize(tr.mean, tr.std))
+    return gen
+
+
 def export_metadata(path):
     """The sam2_amg.json of a TorchScript export, read from the zip archive without loading it."""
     import zipfile
@@ -67,6 +95,16 @@ def export_metadata(path):
             if name.endswith("/extra/sam2_amg.json"):
                 return json.loads(z.read(name))
     raise SystemExit(f"{path} has no sam2_amg.json: not a sam2-amg export")
+
+
+def connected_components_available():
+    """Whether sam2's CUDA extension imports: without it the reference skips the hole filling of
+    min_mask_region_area (with a warning) inside SAM2ImagePredictor."""
+    try:
+        from sam2 import _C  # noqa: F401
+        return True
+    except Exception:
+        return False
 
 
 def on_off(value):
@@ -123,24 +161,8 @@ def main():
               f"{meta['cudnn_allow_tf32']}", file=sys.stderr)
     torch.backends.cuda.matmul.allow_tf32 = on_off(args.matmul_tf32)
     torch.backends.cudnn.allow_tf32 = cudnn_tf32
-    from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
-    from sam2.build_sam import build_sam2
-    import torchvision
-
-    with open(args.amg_config) as f:
-        cfg = yaml.safe_load(f) or {}
-    kwargs = {k: cfg[k] for k in AMG_KEYS if k in cfg}
-    if isinstance(kwargs.get("crop_overlap_ratio"), str):
-        n, d = kwargs["crop_overlap_ratio"].split("/")
-        kwargs["crop_overlap_ratio"] = float(n) / float(d)
-    model = build_sam2(CONFIGS.get(args.config, args.config), args.checkpoint, device=args.device,
-                       apply_postprocessing=not args.no_postprocessing)
-    gen = SAM2AutomaticMaskGenerator(model, output_mode="uncompressed_rle", **kwargs)
-    # torchvision < 0.17 resizes tensors without antialias; the reference (torchvision >= 0.20)
-    # antialiases. Pin it so old installs compare against what the reference really does.
-    tr = gen.predictor._transforms
-    tr.transforms = torch.nn.Sequential(torchvision.transforms.Resize((tr.resolution, tr.resolution), antialias=True),
-                                        torchvision.transforms.Normalize(tr.mean, tr.std))
+    kwargs = amg_kwargs(args.amg_config)
+    gen = reference_generator(args.checkpoint, args.config, args.device, args.no_postprocessing, kwargs)
 
     # sam2-amg: one process for all images, JSON lines on stdout.
     t0 = time.time()
@@ -201,6 +223,7 @@ def main():
         "reference_cudnn_tf32": cudnn_tf32, "reference_matmul_tf32": on_off(args.matmul_tf32),
         "export": {k: meta.get(k) for k in ("architecture", "precision", "device", "cudnn_allow_tf32", "torch_version")},
         "reference_torch_version": torch.__version__,
+        "reference_connected_components": connected_components_available(),
     }
     print(json.dumps(summary, indent=2))
     if args.json:
