@@ -158,14 +158,15 @@ class AmgModel(nn.Module):
     def _decode(self, image_embed, feat_s0, feat_s1, point_coords, point_labels, dense):
         # The caller appends the padding point, so no padding (and no factory op) here.
         # Coordinates are float32 (see cast); label embeddings are added in float32.
+        # The embeddings are converted too (a no-op for encode_image's own outputs).
         sparse = self.prompt_encoder._embed_points(point_coords.to(torch.float32), point_labels, pad=False)
         masks, iou, _, _ = self.mask_decoder.predict_masks(
-            image_embeddings=image_embed,
+            image_embeddings=image_embed.to(self.dtype),
             image_pe=self.image_pe,
             sparse_prompt_embeddings=sparse.to(self.dtype),
             dense_prompt_embeddings=dense,
             repeat_image=True,
-            high_res_features=[feat_s0, feat_s1],
+            high_res_features=[feat_s0.to(self.dtype), feat_s1.to(self.dtype)],
         )
         return masks, iou
 

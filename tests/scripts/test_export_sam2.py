@@ -8,8 +8,8 @@ tiny sizes. Checked:
 
 - the metadata records the torch version, float32 point coordinates and the cuDNN TF32 setting;
 - the cuDNN TF32 setting is really stored in every traced convolution, and restored afterwards;
-- a bf16 export traces, verifies, returns bf16 tensors, keeps the point encoding in float32 and
-  tells coordinates apart that bf16 would merge (1008 and 1009);
+- a bf16 export traces, verifies, returns bf16 tensors, keeps the point encoding in float32,
+  tells coordinates apart that bf16 would merge (1008 and 1009) and accepts float32 inputs;
 - the matmul form of the 2x2 transposed convolution equals nn.ConvTranspose2d.
 
 Exit status 77 (ctest SKIP_RETURN_CODE) when PyTorch cannot be imported.
@@ -217,6 +217,10 @@ class ExportTest(unittest.TestCase):
             self.assertFalse(torch.equal(predict(63.0)[0], predict(63.5)[0]))
             coords16 = torch.tensor([[[30.0, 10.0], [0.0, 0.0]]], dtype=torch.bfloat16)
             self.assertTrue(torch.equal(m.predict_masks(*emb, coords16, labels)[0], predict(30.0)[0]))
+            # float32 embeddings are converted in the graph (bf16 ones pass through unchanged).
+            coords = torch.tensor([[[30.0, 10.0], [0.0, 0.0]]], dtype=torch.float32)
+            from32 = m.predict_masks(*(t.float() for t in emb), coords, labels)[0]
+            self.assertTrue(torch.equal(from32, predict(30.0)[0]))
 
     def test_conv_transpose_2x2_matches_conv_transpose(self):
         torch.manual_seed(1)
