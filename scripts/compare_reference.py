@@ -111,6 +111,15 @@ def on_off(value):
     return {"on": True, "off": False}[value]
 
 
+def score_delta(a, b):
+    """|a - b| for scores that may be NaN (JSON null): 0 when both are, inf when one is."""
+    a = float("nan") if a is None else float(a)
+    b = float("nan") if b is None else float(b)
+    if np.isnan(a) or np.isnan(b):
+        return 0.0 if np.isnan(a) and np.isnan(b) else float("inf")
+    return abs(a - b)
+
+
 def match(ref, ours):
     """Greedy one-to-one matching by mask IoU, highest first."""
     if not ref or not ours:
@@ -191,8 +200,8 @@ def main():
         pairs, ref_only, ours_only = match(ref, ours)
         good = [(i, j) for i, j, v in pairs if v >= 0.99]
         for i, j in good:
-            worst_iou = max(worst_iou, abs(ref[i]["predicted_iou"] - ours[j]["predicted_iou"]))
-            worst_stab = max(worst_stab, abs(ref[i]["stability_score"] - ours[j]["stability_score"]))
+            worst_iou = max(worst_iou, score_delta(ref[i]["predicted_iou"], ours[j]["predicted_iou"]))
+            worst_stab = max(worst_stab, score_delta(ref[i]["stability_score"], ours[j]["stability_score"]))
         unmatched = ([{"side": "reference", "predicted_iou": ref[i]["predicted_iou"],
                        "stability_score": ref[i]["stability_score"], "area": ref[i]["area"]} for i in ref_only] +
                      [{"side": "sam2-amg", "predicted_iou": ours[j]["predicted_iou"],
@@ -210,8 +219,8 @@ def main():
     for r in report:
         print(f"{r['image']}: reference {r['reference']}, sam2-amg {r['sam2_amg']}, matched at IoU>=0.99 {r['matched_0.99']}")
         for u in r["unmatched"][:20]:
-            print(f"    unmatched ({u['side']}): predicted_iou {u['predicted_iou']:.6f}, "
-                  f"stability {u['stability_score']:.6f}, area {u['area']}")
+            iou, stab = (float("nan") if v is None else v for v in (u["predicted_iou"], u["stability_score"]))
+            print(f"    unmatched ({u['side']}): predicted_iou {iou:.6f}, stability {stab:.6f}, area {u['area']}")
     share = lambda m, n: 1.0 if n == 0 else m / n  # noqa: E731
     summary = {
         "images": len(args.images), "reference_masks": totals["ref"], "sam2_amg_masks": totals["ours"],
