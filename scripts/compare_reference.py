@@ -121,7 +121,7 @@ def score_delta(a, b):
 
 
 def match(ref, ours):
-    """Greedy one-to-one matching by mask IoU, highest first."""
+    """Greedy one-to-one matching by mask IoU, highest first (ties: closest predicted_iou)."""
     if not ref or not ours:
         return [], list(range(len(ref))), list(range(len(ours)))
     a = np.stack([r["mask"].ravel() for r in ref]).astype(np.float32)
@@ -129,8 +129,12 @@ def match(ref, ours):
     inter = a @ b.T
     union = a.sum(1)[:, None] + b.sum(1)[None, :] - inter
     iou = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+    # Equal IoUs (duplicate masks from neighbouring prompts, common with box_nms_thresh 1.0) are
+    # paired by the closest predicted_iou, so that score differences are not inflated.
+    score = lambda recs: np.array([np.nan if r["predicted_iou"] is None else r["predicted_iou"] for r in recs])  # noqa: E731
+    gap = np.nan_to_num(np.abs(score(ref)[:, None] - score(ours)[None, :]), nan=np.inf)
     pairs, used_r, used_o = [], set(), set()
-    for flat in np.argsort(-iou, axis=None):
+    for flat in np.lexsort((gap.ravel(), -iou.ravel())):
         i, j = divmod(int(flat), iou.shape[1])
         if i in used_r or j in used_o:
             continue
