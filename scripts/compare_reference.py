@@ -6,8 +6,13 @@ parameters, and report how far apart their masks are.
         --amg-config run.yaml --images img1.png img2.jpg [--sam2-amg build/apps/sam2-amg/sam2-amg]
 
 `--amg-config` is a sam2-amg YAML file; its AMG keys are given to both sides. The reference runs
-in fp32 with TF32 off. Masks are matched as sets (greedy by IoU): NMS orders equal scores
-arbitrarily in the reference, so list positions are not compared. Reported per image and in
+in fp32 without autocast. Its convolutions use cuDNN TF32 as the export's traced convolutions do
+(the metadata key `cudnn_allow_tf32`; exports without it were traced with PyTorch's default,
+True), unless --cudnn-tf32 says otherwise; matmul TF32 is --matmul-tf32 (default off, PyTorch's
+default); give sam2-amg the same matmul setting through --sam2-amg-arg. Both only matter on
+Ampere and later GPUs. Masks are matched as sets (greedy by IoU), so list positions are not
+compared (NMS order of equal scores is stable in torchvision >= 0.12 except in its "vanilla"
+path, see docs/parity.md). Reported per image and in
 total: mask counts, the share matched at IoU >= 0.99 each way, max |delta predicted_iou| and
 |delta stability_score| over matched pairs, the unmatched masks with their scores (to tell
 threshold-edge cases from bugs), and both timings.
@@ -53,8 +58,70 @@ def load_image(path):
         return np.array(ImageOps.exif_transpose(im).convert("RGB"))
 
 
+def amg_kwargs(path):
+    """The SAM2AutomaticMaskGenerator keyword arguments in a sam2-amg YAML file."""
+    with open(path) as f:
+        cfg = yaml.safe_load(f) or {}
+    kwargs = {k: cfg[k] for k in AMG_KEYS if k in cfg}
+    if isinstance(kwargs.get("crop_overlap_ratio"), str):
+        n, d = kwargs["crop_overlap_ratio"].split("/")
+        kwargs["crop_overlap_ratio"] = float(n) / float(d)
+    return kwargs
+
+
+def reference_generator(checkpoint, config, device, no_postprocessing, kwargs, output_mode="uncompressed_rle"):
+    """The official generator on `checkpoint`, with the image resize the reference really does."""
+    from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
+    from sam2.build_sam import build_sam2
+    import torchvision
+
+    model = build_sam2(CONFIGS.get(config, config), checkpoint, device=device,
+                       apply_postprocessing=not no_postprocessing)
+    gen = SAM2AutomaticMaskGenerator(model, output_mode=output_mode, **kwargs)
+    # torchvision < 0.17 resizes tensors without antialias; the reference (torchvision >= 0.20)
+    # antialiases. Pin it so old installs compare against what the reference really does.
+    tr = gen.predictor._transforms
+    tr.transforms = torch.nn.Sequential(torchvision.transforms.Resize((tr.resolution, tr.resolution), antialias=True),
+                                        torchvision.transforms.Normalize(tr.mean, tr.std))
+    return gen
+
+
+def export_metadata(path):
+    """The sam2_amg.json of a TorchScript export, read from the zip archive without loading it."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        for name in z.namelist():
+            if name.endswith("/extra/sam2_amg.json"):
+                return json.loads(z.read(name))
+    raise SystemExit(f"{path} has no sam2_amg.json: not a sam2-amg export")
+
+
+def connected_components_available():
+    """Whether sam2's CUDA extension imports: without it the reference skips the hole filling of
+    min_mask_region_area (with a warning) inside SAM2ImagePredictor."""
+    try:
+        from sam2 import _C  # noqa: F401
+        return True
+    except Exception:
+        return False
+
+
+def on_off(value):
+    return {"on": True, "off": False}[value]
+
+
+def score_delta(a, b):
+    """|a - b| for scores that may be NaN (JSON null): 0 when both are, inf when one is."""
+    a = float("nan") if a is None else float(a)
+    b = float("nan") if b is None else float(b)
+    if np.isnan(a) or np.isnan(b):
+        return 0.0 if np.isnan(a) and np.isnan(b) else float("inf")
+    return abs(a - b)
+
+
 def match(ref, ours):
-    """Greedy one-to-one matching by mask IoU, highest first."""
+    """Greedy one-to-one matching by mask IoU, highest first (ties: closest predicted_iou)."""
     if not ref or not ours:
         return [], list(range(len(ref))), list(range(len(ours)))
     a = np.stack([r["mask"].ravel() for r in ref]).astype(np.float32)
@@ -62,8 +129,12 @@ def match(ref, ours):
     inter = a @ b.T
     union = a.sum(1)[:, None] + b.sum(1)[None, :] - inter
     iou = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+    # Equal IoUs (duplicate masks from neighbouring prompts, common with box_nms_thresh 1.0) are
+    # paired by the closest predicted_iou, so that score differences are not inflated.
+    score = lambda recs: np.array([np.nan if r["predicted_iou"] is None else r["predicted_iou"] for r in recs])  # noqa: E731
+    gap = np.nan_to_num(np.abs(score(ref)[:, None] - score(ours)[None, :]), nan=np.inf)
     pairs, used_r, used_o = [], set(), set()
-    for flat in np.argsort(-iou, axis=None):
+    for flat in np.lexsort((gap.ravel(), -iou.ravel())):
         i, j = divmod(int(flat), iou.shape[1])
         if i in used_r or j in used_o:
             continue
@@ -83,35 +154,33 @@ def main():
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--no-postprocessing", action="store_true", help="build_sam2(apply_postprocessing=False)")
     p.add_argument("--sam2-amg", default="sam2-amg", help="path of the sam2-amg binary")
+    p.add_argument("--sam2-amg-arg", action="append", default=[],
+                   help="extra argument for sam2-amg (repeatable), e.g. its matmul TF32 option")
+    p.add_argument("--cudnn-tf32", choices=("model", "on", "off"), default="model",
+                   help="torch.backends.cudnn.allow_tf32 for the reference (default: as the export was traced)")
+    p.add_argument("--matmul-tf32", choices=("on", "off"), default="off",
+                   help="torch.backends.cuda.matmul.allow_tf32 for the reference (default off)")
     p.add_argument("--json", help="also write the report here")
     args = p.parse_args()
 
     ensure_sdpa()
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
-    from sam2.build_sam import build_sam2
-    import torchvision
-
-    with open(args.amg_config) as f:
-        cfg = yaml.safe_load(f) or {}
-    kwargs = {k: cfg[k] for k in AMG_KEYS if k in cfg}
-    if isinstance(kwargs.get("crop_overlap_ratio"), str):
-        n, d = kwargs["crop_overlap_ratio"].split("/")
-        kwargs["crop_overlap_ratio"] = float(n) / float(d)
-    model = build_sam2(CONFIGS.get(args.config, args.config), args.checkpoint, device=args.device,
-                       apply_postprocessing=not args.no_postprocessing)
-    gen = SAM2AutomaticMaskGenerator(model, output_mode="uncompressed_rle", **kwargs)
-    # torchvision < 0.17 resizes tensors without antialias; the reference (torchvision >= 0.20)
-    # antialiases. Pin it so old installs compare against what the reference really does.
-    tr = gen.predictor._transforms
-    tr.transforms = torch.nn.Sequential(torchvision.transforms.Resize((tr.resolution, tr.resolution), antialias=True),
-                                        torchvision.transforms.Normalize(tr.mean, tr.std))
+    meta = export_metadata(args.model)
+    if args.cudnn_tf32 == "model":
+        cudnn_tf32 = bool(meta.get("cudnn_allow_tf32", True))
+    else:
+        cudnn_tf32 = on_off(args.cudnn_tf32)
+    if "cudnn_allow_tf32" in meta and cudnn_tf32 != meta["cudnn_allow_tf32"]:
+        print(f"note: the reference runs with cuDNN TF32 {cudnn_tf32}, the export was traced with "
+              f"{meta['cudnn_allow_tf32']}", file=sys.stderr)
+    torch.backends.cuda.matmul.allow_tf32 = on_off(args.matmul_tf32)
+    torch.backends.cudnn.allow_tf32 = cudnn_tf32
+    kwargs = amg_kwargs(args.amg_config)
+    gen = reference_generator(args.checkpoint, args.config, args.device, args.no_postprocessing, kwargs)
 
     # sam2-amg: one process for all images, JSON lines on stdout.
     t0 = time.time()
     cmd = [args.sam2_amg, "--config", args.amg_config, "--model", args.model, "--device", args.device.split(":")[0],
-           "--output-mode", "uncompressed_rle", "--jsonl", "-", "--progress", "none", "-q", "--input", *args.images]
+           "--output-mode", "uncompressed_rle", "--jsonl", "-", "--progress", "none", "-q", *args.sam2_amg_arg, "--input", *args.images]
     run = subprocess.run(cmd, capture_output=True, text=True)
     ours_time = time.time() - t0
     if run.returncode != 0:
@@ -135,8 +204,8 @@ def main():
         pairs, ref_only, ours_only = match(ref, ours)
         good = [(i, j) for i, j, v in pairs if v >= 0.99]
         for i, j in good:
-            worst_iou = max(worst_iou, abs(ref[i]["predicted_iou"] - ours[j]["predicted_iou"]))
-            worst_stab = max(worst_stab, abs(ref[i]["stability_score"] - ours[j]["stability_score"]))
+            worst_iou = max(worst_iou, score_delta(ref[i]["predicted_iou"], ours[j]["predicted_iou"]))
+            worst_stab = max(worst_stab, score_delta(ref[i]["stability_score"], ours[j]["stability_score"]))
         unmatched = ([{"side": "reference", "predicted_iou": ref[i]["predicted_iou"],
                        "stability_score": ref[i]["stability_score"], "area": ref[i]["area"]} for i in ref_only] +
                      [{"side": "sam2-amg", "predicted_iou": ours[j]["predicted_iou"],
@@ -154,8 +223,8 @@ def main():
     for r in report:
         print(f"{r['image']}: reference {r['reference']}, sam2-amg {r['sam2_amg']}, matched at IoU>=0.99 {r['matched_0.99']}")
         for u in r["unmatched"][:20]:
-            print(f"    unmatched ({u['side']}): predicted_iou {u['predicted_iou']:.6f}, "
-                  f"stability {u['stability_score']:.6f}, area {u['area']}")
+            iou, stab = (float("nan") if v is None else v for v in (u["predicted_iou"], u["stability_score"]))
+            print(f"    unmatched ({u['side']}): predicted_iou {iou:.6f}, stability {stab:.6f}, area {u['area']}")
     share = lambda m, n: 1.0 if n == 0 else m / n  # noqa: E731
     summary = {
         "images": len(args.images), "reference_masks": totals["ref"], "sam2_amg_masks": totals["ours"],
@@ -164,6 +233,10 @@ def main():
         "max_abs_delta_predicted_iou": worst_iou, "max_abs_delta_stability_score": worst_stab,
         "reference_seconds": totals["ref_time"], "sam2_amg_seconds": ours_time,
         "device": args.device, "amg_params": kwargs,
+        "reference_cudnn_tf32": cudnn_tf32, "reference_matmul_tf32": on_off(args.matmul_tf32),
+        "export": {k: meta.get(k) for k in ("architecture", "precision", "device", "cudnn_allow_tf32", "torch_version")},
+        "reference_torch_version": torch.__version__,
+        "reference_connected_components": connected_components_available(),
     }
     print(json.dumps(summary, indent=2))
     if args.json:

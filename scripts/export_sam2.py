@@ -42,8 +42,16 @@ CONFIGS = {
     "2.0-l": "configs/sam2/sam2_hiera_l.yaml",
 }
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-# Largest |eager - exported| accepted per precision (logits span about +-20).
+# Largest |eager - exported| accepted per precision, for tensors whose largest magnitude is at
+# most 20 (trained logits span about +-20); for larger tensors the bound grows in proportion, as
+# reduced-precision rounding does (bf16 steps are 0.5 between 64 and 128).
 TOLERANCE = {"fp32": 1e-3, "bf16": 0.25, "fp16": 0.1}
+
+
+def _scaled_diff(a, b):
+    """max |a - b| divided by max(1, max |a| / 20): the quantity TOLERANCE bounds."""
+    a, b = a.float(), b.float()
+    return (a - b).abs().max().item() / max(1.0, a.abs().max().item() / 20.0)
 
 
 def ensure_sdpa():
@@ -55,6 +63,40 @@ def ensure_sdpa():
         return ((q @ k.transpose(-2, -1)) / math.sqrt(q.size(-1))).softmax(-1) @ v
 
     F.scaled_dot_product_attention = sdpa
+
+
+class ConvTranspose2x2(nn.Module):
+    """A ConvTranspose2d with kernel 2 and stride 2 written as one matmul and a pixel shuffle.
+
+    out[b, o, 2h + i, 2w + j] = sum_c x[b, c, h, w] * weight[c, o, i, j] + bias[o], the same sum
+    as the convolution. Used only where the platform's own transposed convolution does not run
+    in the model dtype (PyTorch 1.13 on the CPU fails for bfloat16: its oneDNN path misreads the
+    weight, the fallback is not implemented).
+    """
+
+    def __init__(self, conv):
+        super().__init__()
+        if conv.kernel_size != (2, 2) or conv.stride != (2, 2) or conv.padding != (0, 0) or conv.groups != 1:
+            raise ValueError("only kernel 2, stride 2, no padding, one group")
+        self.weight = nn.Parameter(conv.weight.detach().clone(), requires_grad=False)
+        self.bias = nn.Parameter(conv.bias.detach().clone(), requires_grad=False)
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        o = self.weight.shape[1]
+        y = x.permute(0, 2, 3, 1).reshape(b, h * w, c) @ self.weight.reshape(c, o * 4)
+        y = y.reshape(b, h, w, o, 2, 2).permute(0, 3, 1, 4, 2, 5).reshape(b, o, 2 * h, 2 * w)
+        return y + self.bias.reshape(1, o, 1, 1)
+
+
+def _conv_transpose_runs(device, dtype):
+    conv = nn.ConvTranspose2d(4, 2, 2, 2).to(device, dtype)
+    try:
+        with torch.no_grad():
+            conv(torch.zeros(1, 4, 2, 2, device=device, dtype=dtype))
+        return True
+    except RuntimeError:
+        return False
 
 
 class AmgModel(nn.Module):
@@ -76,26 +118,55 @@ class AmgModel(nn.Module):
         self.no_mem_embed = nn.Parameter(model.no_mem_embed.detach().clone(), requires_grad=False)
         self.prompt_encoder = model.sam_prompt_encoder
         self.mask_decoder = model.sam_mask_decoder
-        # get_dense_pe() creates tensors with factories; precompute it once.
+        # get_dense_pe() creates tensors with factories; precompute it once (in float32: it is
+        # rounded once to the model dtype when the module is cast).
         self.register_buffer("image_pe", model.sam_prompt_encoder.get_dense_pe().detach().clone())
+        self.dtype = torch.float32
+        self.replaced_conv_transpose = False
+
+    def cast(self, device, dtype):
+        """Moves to `device` and casts to `dtype`, except the point positional encoding.
+
+        Point coordinates and their random-Fourier encoding stay float32 whatever the model dtype:
+        in bf16 the +0.5 pixel shift is lost above 256 (1008.5 -> 1008) and the Gaussian matrix
+        would turn float32 coordinates into a dtype mismatch. The encoded points are rounded to
+        the model dtype once, after the label embeddings are added.
+        """
+        if not _conv_transpose_runs(device, dtype):
+            up = self.mask_decoder.output_upscaling
+            for i, m in enumerate(up):
+                if isinstance(m, nn.ConvTranspose2d):
+                    up[i] = ConvTranspose2x2(m)
+            self.replaced_conv_transpose = True
+        pe = self.prompt_encoder.pe_layer
+        gaussian = pe.positional_encoding_gaussian_matrix.detach().to(device, torch.float32).clone()
+        self.to(device=device, dtype=dtype)
+        pe.positional_encoding_gaussian_matrix = gaussian
+        self.dtype = dtype
+        return self
 
     def encode_image(self, image):
+        image = image.to(self.dtype)
         fpn = self.image_encoder(image)["backbone_fpn"]
         feat_s0 = self.conv_s0(fpn[0])
         feat_s1 = self.conv_s1(fpn[1])
-        image_embed = fpn[2] + self.no_mem_embed.reshape(1, -1, 1, 1)
-        return image_embed, feat_s0, feat_s1
+        # The FPN's top-down path interpolates in float32, so level 2 comes out float32 when the
+        # model is bf16/fp16; the sum is rounded to the model dtype once.
+        image_embed = (fpn[2] + self.no_mem_embed.reshape(1, -1, 1, 1)).to(self.dtype)
+        return image_embed, feat_s0.to(self.dtype), feat_s1.to(self.dtype)
 
     def _decode(self, image_embed, feat_s0, feat_s1, point_coords, point_labels, dense):
         # The caller appends the padding point, so no padding (and no factory op) here.
-        sparse = self.prompt_encoder._embed_points(point_coords, point_labels, pad=False)
+        # Coordinates are float32 (see cast); label embeddings are added in float32.
+        # The embeddings are converted too (a no-op for encode_image's own outputs).
+        sparse = self.prompt_encoder._embed_points(point_coords.to(torch.float32), point_labels, pad=False)
         masks, iou, _, _ = self.mask_decoder.predict_masks(
-            image_embeddings=image_embed,
+            image_embeddings=image_embed.to(self.dtype),
             image_pe=self.image_pe,
-            sparse_prompt_embeddings=sparse,
+            sparse_prompt_embeddings=sparse.to(self.dtype),
             dense_prompt_embeddings=dense,
             repeat_image=True,
-            high_res_features=[feat_s0, feat_s1],
+            high_res_features=[feat_s0.to(self.dtype), feat_s1.to(self.dtype)],
         )
         return masks, iou
 
@@ -106,24 +177,25 @@ class AmgModel(nn.Module):
         return self._decode(image_embed, feat_s0, feat_s1, point_coords, point_labels, dense)
 
     def predict_masks_with_mask_input(self, image_embed, feat_s0, feat_s1, point_coords, point_labels, mask_input):
-        dense = self.prompt_encoder.mask_downscaling(mask_input)
+        dense = self.prompt_encoder.mask_downscaling(mask_input.to(self.dtype))
         return self._decode(image_embed, feat_s0, feat_s1, point_coords, point_labels, dense)
 
 
 def _inputs(model, device, dtype, batch, seed):
+    """Random inputs with the contract's dtypes: coordinates float32, other floats `dtype`."""
     g = torch.Generator().manual_seed(seed)
     size = model.image_size
     lr = size // 4
     img = torch.randn(1, 3, size, size, generator=g).to(device, dtype)
-    coords = (torch.rand(batch, 2, 2, generator=g) * size).to(device, dtype)
+    coords = (torch.rand(batch, 2, 2, generator=g) * size).to(device, torch.float32)
     labels = torch.tensor([[1, -1]], dtype=torch.int32).repeat(batch, 1).to(device)
     mask = (torch.randn(batch, 1, lr, lr, generator=g) * 8).to(device, dtype)
     return img, coords, labels, mask
 
 
-def metadata_for(model, architecture, precision, device, source):
+def metadata_for(model, architecture, precision, device, source, cudnn_tf32=None):
     dec = model.sam_mask_decoder
-    return {
+    meta = {
         "contract_version": CONTRACT_VERSION,
         "architecture": architecture,
         "image_size": int(model.image_size),
@@ -137,20 +209,59 @@ def metadata_for(model, architecture, precision, device, source):
             "thresh": float(dec.dynamic_multimask_stability_thresh),
         },
         "source": source,
+        # Optional keys (contract 1 readers ignore them; see docs/model-contract.md).
+        "point_coords_dtype": "fp32",
+        "torch_version": torch.__version__,
     }
+    if cudnn_tf32 is not None:
+        meta["cudnn_allow_tf32"] = bool(cudnn_tf32)
+    return meta
 
 
-def export_model(model, out, device="cpu", precision="fp32", architecture="sam2", source="", batch_sizes=(1, 3, 7)):
+class _Tf32:
+    """Sets torch.backends.cudnn.allow_tf32 (None: leave it) and restores it on exit."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __enter__(self):
+        self.saved = torch.backends.cudnn.allow_tf32
+        if self.value is not None:
+            torch.backends.cudnn.allow_tf32 = bool(self.value)
+        return torch.backends.cudnn.allow_tf32
+
+    def __exit__(self, *exc):
+        torch.backends.cudnn.allow_tf32 = self.saved
+
+
+def export_model(model, out, device="cpu", precision="fp32", architecture="sam2", source="", batch_sizes=(1, 3, 7),
+                 cudnn_tf32=None):
     """Traces `model` (a built SAM2Base) into `out`, verifies it and returns a summary dict.
+
+    cudnn_tf32: the value of torch.backends.cudnn.allow_tf32 while tracing and verifying. Tracing
+    stores it as a constant of every convolution, so it decides whether the file's convolutions may
+    use TF32 on Ampere and later GPUs. None keeps PyTorch's current setting (its default is True,
+    which is what the reference runs with unless told otherwise); the value used is recorded in
+    the metadata as `cudnn_allow_tf32` either way.
 
     Raises RuntimeError when the exported file differs from the eager model beyond the tolerance.
     """
     if precision not in DTYPES:
         raise ValueError(f"precision must be one of {sorted(DTYPES)}, not {precision!r}")
+    with _Tf32(cudnn_tf32) as tf32:
+        return _export(model, out, device, precision, architecture, source, batch_sizes, tf32)
+
+
+def _export(model, out, device, precision, architecture, source, batch_sizes, tf32):
     ensure_sdpa()
     dtype = DTYPES[precision]
+    try:
+        F.conv2d(torch.zeros(1, 1, 2, 2, device=device, dtype=dtype), torch.zeros(1, 1, 1, 1, device=device, dtype=dtype))
+    except RuntimeError as e:
+        raise ValueError(f"this PyTorch cannot run {precision} convolutions on {device} ({e}); "
+                         f"export {precision} on a GPU") from None
     model = model.to(device).eval()
-    wrapper = AmgModel(model).to(device=device, dtype=dtype).eval()
+    wrapper = AmgModel(model).cast(device, dtype).eval()
     img, coords, labels, mask = _inputs(model, device, dtype, 2, seed=0)
     with torch.no_grad():
         emb = wrapper.encode_image(img)
@@ -164,18 +275,22 @@ def export_model(model, out, device="cpu", precision="fp32", architecture="sam2"
             },
             check_trace=False,
         )
-    meta = metadata_for(model, architecture, precision, device, source)
+    meta = metadata_for(model, architecture, precision, device, source, cudnn_tf32=tf32)
     torch.jit.save(traced, out, _extra_files={"sam2_amg.json": json.dumps(meta, indent=2)})
 
     # Verify: the saved file against the eager model, fresh inputs, several batch sizes.
     loaded = torch.jit.load(out, map_location=device)
     worst = 0.0
+    worst_scaled = 0.0
     with torch.no_grad():
         img, _, _, _ = _inputs(model, device, dtype, 1, seed=1)
         eager_emb = wrapper.encode_image(img)
         file_emb = loaded.encode_image(img)
+        if any(t.dtype != dtype for t in file_emb):
+            raise RuntimeError(f"encode_image returned {[t.dtype for t in file_emb]}, not {dtype}")
         for a, b in zip(eager_emb, file_emb):
             worst = max(worst, (a.float() - b.float()).abs().max().item())
+            worst_scaled = max(worst_scaled, _scaled_diff(a, b))
         for batch in batch_sizes:
             _, coords, labels, mask = _inputs(model, device, dtype, batch, seed=10 + batch)
             for name, extra in (("predict_masks", ()), ("predict_masks_with_mask_input", (mask,))):
@@ -183,11 +298,16 @@ def export_model(model, out, device="cpu", precision="fp32", architecture="sam2"
                 f = getattr(loaded, name)(*eager_emb, coords, labels, *extra)
                 if f[0].shape != (batch, 4, model.image_size // 4, model.image_size // 4) or f[1].shape != (batch, 4):
                     raise RuntimeError(f"{name} at batch {batch} returned shapes {f[0].shape}, {f[1].shape}")
+                if f[0].dtype != dtype or f[1].dtype != dtype:
+                    raise RuntimeError(f"{name} returned {f[0].dtype}, {f[1].dtype}, not {dtype}")
                 for a, b in zip(e, f):
                     worst = max(worst, (a.float() - b.float()).abs().max().item())
-    if worst > TOLERANCE[precision]:
-        raise RuntimeError(f"exported model differs from the eager model by {worst:g} (> {TOLERANCE[precision]:g})")
-    return {"out": out, "metadata": meta, "max_abs_diff": worst, "batch_sizes": list(batch_sizes)}
+                    worst_scaled = max(worst_scaled, _scaled_diff(a, b))
+    if worst_scaled > TOLERANCE[precision]:
+        raise RuntimeError(f"exported model differs from the eager model by {worst:g} "
+                           f"({worst_scaled:g} relative to magnitude 20, > {TOLERANCE[precision]:g})")
+    return {"out": out, "metadata": meta, "max_abs_diff": worst, "max_scaled_diff": worst_scaled,
+            "batch_sizes": list(batch_sizes)}
 
 
 def main(argv=None):
@@ -199,6 +319,9 @@ def main(argv=None):
     p.add_argument("--precision", default="fp32", choices=sorted(DTYPES))
     p.add_argument("--no-postprocessing", action="store_true",
                    help="build_sam2(apply_postprocessing=False): no dynamic multimask fallback (the AMG notebook)")
+    p.add_argument("--cudnn-tf32", choices=("on", "off", "default"), default="default",
+                   help="torch.backends.cudnn.allow_tf32 while tracing; it is stored in every traced convolution "
+                        "(default: PyTorch's setting, True unless changed; recorded in the metadata)")
     p.add_argument("--out", required=True, help="output .pt file")
     args = p.parse_args(argv)
 
@@ -216,10 +339,12 @@ def main(argv=None):
         sys.exit(f"checkpoint {args.checkpoint} does not match config {config}: {str(e)[:500]}")
     arch = config.rsplit("/", 1)[-1].removesuffix(".yaml")
     summary = export_model(model, args.out, args.device, args.precision, arch,
-                           source=f"{args.checkpoint} ({config}), exported by sam2-amg scripts/export_sam2.py")
+                           source=f"{args.checkpoint} ({config}), exported by sam2-amg scripts/export_sam2.py",
+                           cudnn_tf32={"on": True, "off": False, "default": None}[args.cudnn_tf32])
     meta = summary["metadata"]
     print(f"wrote {args.out}: {arch}, {meta['precision']}, device {meta['device']}, dynamic multimask "
-          f"{'on' if meta['dynamic_multimask_via_stability']['enabled'] else 'off'}; "
+          f"{'on' if meta['dynamic_multimask_via_stability']['enabled'] else 'off'}, cudnn TF32 "
+          f"{'on' if meta['cudnn_allow_tf32'] else 'off'}, torch {meta['torch_version']}; "
           f"verified at batch sizes {summary['batch_sizes']}: max |eager - exported| = {summary['max_abs_diff']:.3g} "
           f"({time.time() - t0:.0f} s)")
 

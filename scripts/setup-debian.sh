@@ -10,8 +10,10 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential cmake ninja-build ccache pkg-config \
   libtorch-dev libopencv-dev libcli11-dev nlohmann-json3-dev libspdlog-dev catch2 libyaml-cpp-dev \
+  libopenblas0-pthread \
   > /dev/null
 if [ "${1:-}" = "--tests" ]; then
-  $SUDO apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge > /dev/null
+  # python3-torch runs the exporter's tests (it shares Debian's libtorch with the build).
+  $SUDO apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge python3-torch > /dev/null
 fi
 echo "sam2-amg dependencies installed"

@@ -9,9 +9,9 @@ namespace sam2amg {
 /// boxes: (N, 4) XYXY (any numeric dtype, computed in float32); scores: (N,).
 /// IoU uses area = (x1-x0)*(y1-y0) without +1; a box is suppressed when IoU > iou_threshold
 /// (strict; a NaN IoU from two zero-area boxes never suppresses).
-/// Ties: the reference sorts scores with a non-stable sort, so the order of equal scores is
-/// implementation-defined there. Here the sort is stable: among equal scores the lower input
-/// index comes first and wins. This makes every run, device and batch size give the same result.
+/// Ties: torchvision >= 0.12 sorts stably (lower input index first, and it wins), except that
+/// batched_nms's "vanilla" path (> 1000 boxes on CPU, > 5000 on CUDA) re-sorts the kept boxes
+/// unstably. Here the sort is always stable: among equal scores the lower input index wins. This makes every run, device and batch size give the same result.
 at::Tensor nms(const at::Tensor& boxes, const at::Tensor& scores, double iou_threshold);
 
 /// NMS per category `idxs` (N,) int64, via torchvision's coordinate offset trick.

@@ -36,7 +36,7 @@ ReferenceBench read_reference_bench(const std::string& path) {
     const json& cuda = s.value("cuda_peak_allocated_bytes", json());
     r.summary.device_peak_bytes = cuda.is_number() ? cuda.get<std::int64_t>() : -1;
     r.summary.masks_total = s.value("masks_total", std::int64_t{0});
-    r.p50_encoder_seconds = s.value("p50_encoder_seconds", 0.0);
+    r.summary.p50_encoder_seconds = s.value("p50_encoder_seconds", 0.0);
     const json& setup = j.at("setup");
     r.torch_version = setup.value("torch_version", std::string());
     r.device = setup.value("device", std::string());
@@ -57,11 +57,13 @@ json stages_json(const BenchStages& s) {
 }
 
 json summary_json(const BenchSummary& s) {
+  // The keys of bench_reference.py's summary, so one report reader serves both.
   return {{"p50_seconds", s.p50_seconds},
           {"p90_seconds", s.p90_seconds},
+          {"p50_encoder_seconds", s.p50_encoder_seconds},
           {"images_per_second", s.images_per_second},
           {"peak_rss_bytes", s.peak_rss_bytes},
-          {"device_peak_bytes", s.device_peak_bytes < 0 ? json() : json(s.device_peak_bytes)},
+          {"cuda_peak_allocated_bytes", s.device_peak_bytes < 0 ? json() : json(s.device_peak_bytes)},
           {"masks_total", s.masks_total}};
 }
 
@@ -85,7 +87,6 @@ void write_bench_json(const std::string& path, const BenchReport& report) {
   if (report.has_reference) {
     const ReferenceBench& r = report.reference;
     doc["reference"] = {{"summary", summary_json(r.summary)},
-                        {"p50_encoder_seconds", r.p50_encoder_seconds},
                         {"torch_version", r.torch_version},
                         {"device", r.device},
                         {"threads", r.threads},

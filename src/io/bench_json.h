@@ -25,6 +25,7 @@ struct BenchImage {
 /// The summary both sides report.
 struct BenchSummary {
   double p50_seconds = 0, p90_seconds = 0;  ///< per image, over every timed run
+  double p50_encoder_seconds = 0;           ///< the image encoder's part of a run
   double images_per_second = 0;             ///< a pass over the folder
   std::int64_t peak_rss_bytes = 0;          ///< ru_maxrss of the process
   std::int64_t device_peak_bytes = -1;      ///< CUDA allocator peak; -1 when not on CUDA
@@ -34,7 +35,6 @@ struct BenchSummary {
 /// What scripts/bench_reference.py measured, from its --json file.
 struct ReferenceBench {
   BenchSummary summary;
-  double p50_encoder_seconds = 0;
   std::string torch_version, device;
   int threads = 0;
   std::string blas;  ///< the BLAS libraries mapped into the Python process
