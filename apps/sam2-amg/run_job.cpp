@@ -5,6 +5,7 @@
 #include <atomic>
 #include <optional>
 #include <chrono>
+#include <future>
 #include <csignal>
 
 #include "common/error.h"
@@ -54,11 +55,13 @@ int run_job(const RunConfig& config, const JobOptions& options) {
     }
   }
 
+  // Hashing a large model takes seconds: it overlaps loading it, and is cached per file.
+  std::future<std::string> model_sha256 = std::async(std::launch::async, [&] { return sha256_file_cached(io.model); });
   MaskGenerator generator = make_generator(config);
   spdlog::info("model: {}", generator.describe());
   RunConfig recorded = config;
   recorded.io = recorded_io(io, paths);
-  const Provenance provenance{SAM2AMG_VERSION, io.model, sha256_file(io.model), to_yaml(recorded), io.exif};
+  const Provenance provenance{SAM2AMG_VERSION, io.model, model_sha256.get(), to_yaml(recorded), io.exif};
   RunOutputs outputs(paths, config.amg.output_mode, segmentation_format(config.amg.output_mode, io.polygons),
                      io.overlay, provenance, inputs);
 

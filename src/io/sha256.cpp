@@ -1,8 +1,12 @@
 #include "io/sha256.h"
 
+#include <unistd.h>
+
 #include <array>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 #include "common/error.h"
@@ -112,6 +116,49 @@ std::string sha256_file(const std::string& path) {
     s.update(reinterpret_cast<const unsigned char*>(buf.data()), static_cast<size_t>(in.gcount()));
   }
   return s.hex();
+}
+
+namespace {
+
+std::string cache_dir() {
+  if (const char* d = std::getenv("SAM2AMG_CACHE_DIR"); d && *d) return d;
+  if (const char* d = std::getenv("XDG_CACHE_HOME"); d && *d) return std::string(d) + "/sam2-amg";
+  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/sam2-amg";
+  return "";
+}
+
+}  // namespace
+
+std::string sha256_file_cached(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path abs = fs::absolute(path, ec);
+  const auto size = fs::file_size(path, ec);
+  const auto mtime = ec ? fs::file_time_type{} : fs::last_write_time(path, ec);
+  const std::string dir = cache_dir();
+  if (ec || dir.empty()) return sha256_file(path);
+  const std::string key = std::to_string(size) + " " + std::to_string(mtime.time_since_epoch().count());
+  const std::string entry = dir + "/sha256-" + sha256_hex(abs.string()).substr(0, 32);
+  {
+    // Line 1: the absolute path; line 2: size and mtime; line 3: the digest.
+    std::ifstream in(entry);
+    std::string p, k, digest;
+    if (std::getline(in, p) && std::getline(in, k) && std::getline(in, digest) && p == abs.string() && k == key &&
+        digest.size() == 64)
+      return digest;
+  }
+  const std::string digest = sha256_file(path);
+  // Best effort: a cache that cannot be written only costs the next start a hash.
+  fs::create_directories(dir, ec);
+  const std::string tmp = entry + ".tmp" + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << abs.string() << "\n" << key << "\n" << digest << "\n";
+    if (!out.flush()) return digest;
+  }
+  fs::rename(tmp, entry, ec);
+  if (ec) fs::remove(tmp, ec);
+  return digest;
 }
 
 }  // namespace sam2amg

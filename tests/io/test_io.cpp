@@ -357,3 +357,36 @@ TEST_CASE("Resuming another run's journal is refused", "[io][coco][resume]") {
   CHECK_THROWS_AS(make_coco_writer(path, SegmentationFormat::kCompressedRle, other, true), UsageError);
   CHECK_NOTHROW(make_coco_writer(path, SegmentationFormat::kCompressedRle, kProv, true));
 }
+
+TEST_CASE("The model hash is cached per file and recomputed when the file changes", "[io]") {
+  TempDir dir;
+  const std::string model = dir.file("model.pt"), cache = dir.file("cache");
+  { std::ofstream(model, std::ios::binary) << "abc"; }
+  setenv("SAM2AMG_CACHE_DIR", cache.c_str(), 1);
+  const std::string abc = sha256_hex("abc");
+  CHECK(sha256_file_cached(model) == abc);
+  // The entry is what a second start reads: a planted digest comes back while size and mtime
+  // match, which proves the file was not hashed again.
+  REQUIRE(fs::is_directory(cache));
+  std::vector<fs::path> entries{fs::directory_iterator(cache), fs::directory_iterator()};
+  REQUIRE(entries.size() == 1);
+  std::string p, k, d;
+  {
+    std::ifstream in(entries[0]);
+    std::getline(in, p);
+    std::getline(in, k);
+    std::getline(in, d);
+  }
+  CHECK(d == abc);
+  const std::string planted(64, 'f');
+  { std::ofstream(entries[0], std::ios::trunc) << p << "\n" << k << "\n" << planted << "\n"; }
+  CHECK(sha256_file_cached(model) == planted);
+  // Another content (size and mtime change): hashed again.
+  { std::ofstream(model, std::ios::binary | std::ios::trunc) << "abcd"; }
+  fs::last_write_time(model, fs::last_write_time(model) + std::chrono::seconds(5));
+  CHECK(sha256_file_cached(model) == sha256_hex("abcd"));
+  // An unusable cache location costs a hash, not an error.
+  setenv("SAM2AMG_CACHE_DIR", "/proc/not-a-cache", 1);
+  CHECK(sha256_file_cached(model) == sha256_hex("abcd"));
+  unsetenv("SAM2AMG_CACHE_DIR");
+}
