@@ -11,7 +11,14 @@
 
 namespace sam2amg::cli {
 
-ModelOptions model_options(const IoOptions& io) { return {io.device, io.precision, io.threads}; }
+ModelOptions model_options(const IoOptions& io) {
+  ModelOptions m;
+  m.device = io.device;
+  m.precision = io.precision;
+  m.threads = io.threads;
+  m.matmul_tf32 = io.matmul_tf32;
+  return m;
+}
 
 ReadOptions read_options(const IoOptions& io) { return {io.exif == "apply", io.max_image_pixels}; }
 

@@ -31,6 +31,7 @@ struct IoOptions {
   std::string shard;                ///< "I/N"; empty: from SLURM_ARRAY_TASK_* or JOB_COMPLETION_INDEX; "none"
   int shard_count = 0;              ///< N for JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)
   std::string postprocess = "fused";  ///< fused or reference: same masks, different cost
+  bool matmul_tf32 = false;         ///< TF32 for CUDA matrix products (off: PyTorch's default)
 };
 
 template <typename V>
@@ -58,6 +59,9 @@ void for_each_io_param(V&& v) {
   v("postprocess", &IoOptions::postprocess,
     "fused (statistics on the fly, only surviving masks upsampled) or reference (every candidate upsampled in "
     "float32, as the Python reference); same masks");
+  v("matmul_tf32", &IoOptions::matmul_tf32,
+    "TF32 for CUDA matrix products at run time (PyTorch's default and the reference's: off). Convolutions "
+    "follow the setting recorded in the model file at export");
 }
 
 struct RunConfig {

@@ -11,6 +11,13 @@ struct ModelOptions {
   std::string precision = "auto";
   /// CPU threads for LibTorch's intra-op pool; 0 keeps its default.
   int threads = 0;
+  /// TF32 for CUDA matrix products at run time (PyTorch's default, and the reference's, is
+  /// off). Convolutions follow the flag recorded in the file at export (cudnn_allow_tf32).
+  bool matmul_tf32 = false;
+  /// Pad a smaller decoder batch (a crop's last) to the largest size seen, so the optimising
+  /// executor of reduced-precision files does not profile a new shape mid-run. Default: on
+  /// for bf16/fp16 files, off for fp32 (whose batches stay the reference's).
+  enum class PadBatches { kAuto, kOn, kOff } pad_batches = PadBatches::kAuto;
 };
 
 }  // namespace sam2amg

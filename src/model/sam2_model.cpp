@@ -117,6 +117,8 @@ struct Sam2Model::Impl {
   at::Device device{at::kCPU};
   at::ScalarType dtype = at::kFloat;
   std::string path;
+  bool pad_batches = false;
+  mutable int64_t largest_batch = 0;  // the decoder shape tail batches are padded to
 };
 
 Sam2Model::Sam2Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -168,6 +170,10 @@ Sam2Model Sam2Model::load(const std::string& path, const ModelOptions& options) 
   // precision is not exact anyway and keeps the fusions. (A process-wide LibTorch setting; a
   // process loads one model.)
   torch::jit::setGraphExecutorOptimize(impl->dtype != at::kFloat);
+  impl->pad_batches = options.pad_batches == ModelOptions::PadBatches::kAuto
+                          ? impl->dtype != at::kFloat
+                          : options.pad_batches == ModelOptions::PadBatches::kOn;
+  at::globalContext().setAllowTF32CuBLAS(options.matmul_tf32);
   return Sam2Model(std::move(impl));
 }
 
@@ -241,10 +247,26 @@ DecoderOutput Sam2Model::predict_points(const ImageEmbedding& embedding, const a
   const c10::DeviceGuard on_device(impl_->device);
   TORCH_CHECK(point_coords.dim() == 2 && point_coords.size(1) == 2, "predict_points: point_coords must be (B, 2), got ",
               point_coords.sizes());
-  const int64_t b = point_coords.size(0);
+  const int64_t n = point_coords.size(0);
+  // A batch smaller than one already run repeats its last prompt up to that size; the extra
+  // rows are dropped below (every prompt is decoded independently of the others).
+  int64_t b = n;
+  if (impl_->pad_batches && n > 0) {
+    impl_->largest_batch = std::max(impl_->largest_batch, n);
+    b = impl_->largest_batch;
+  }
   const auto fopts = at::TensorOptions().dtype(at::kFloat).device(impl_->device);
+  at::Tensor pts = point_coords.to(fopts);
+  at::Tensor masks_in = mask_input;
+  if (b > n) {
+    pts = at::cat({pts, pts.slice(0, n - 1, n).expand({b - n, 2})}, 0);
+    if (masks_in.defined()) {
+      masks_in = masks_in.to(impl_->device);
+      masks_in = at::cat({masks_in, masks_in.slice(0, n - 1, n).expand({b - n, -1, -1, -1})}, 0);
+    }
+  }
   // The padding point (0, 0) with label -1, appended here as the prompt encoder does without boxes.
-  const at::Tensor coords = at::cat({point_coords.to(fopts).unsqueeze(1), at::zeros({b, 1, 2}, fopts)}, 1);
+  const at::Tensor coords = at::cat({pts.unsqueeze(1), at::zeros({b, 1, 2}, fopts)}, 1);
   const at::Tensor labels = at::tensor({1, -1}, at::TensorOptions().dtype(at::kInt).device(impl_->device))
                                 .unsqueeze(0)
                                 .expand({b, 2})
@@ -254,11 +276,12 @@ DecoderOutput Sam2Model::predict_points(const ImageEmbedding& embedding, const a
   std::vector<c10::IValue> args{embedding.image_embed.to(dt), embedding.feat_s0.to(dt), embedding.feat_s1.to(dt),
                                 coords.to(coords_dtype), labels};
   const char* method = "predict_masks";
-  if (mask_input.defined()) {
-    args.emplace_back(mask_input.to(impl_->device).to(dt));
+  if (masks_in.defined()) {
+    args.emplace_back(masks_in.to(impl_->device).to(dt));
     method = "predict_masks_with_mask_input";
   }
   const auto out = tuple_outputs(impl_->module.get_method(method)(args), 2, method, /*to_float=*/true);
+  if (b > n) return {out[0].slice(0, 0, n), out[1].slice(0, 0, n)};
   return {out[0], out[1]};
 }
 

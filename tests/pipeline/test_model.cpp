@@ -133,3 +133,40 @@ TEST_CASE("fp32 models run in the exact mode: same outputs for every batch shape
     }
   }
 }
+
+TEST_CASE("Padded decoder batches give the unpadded outputs", "[model]") {
+  // Reduced-precision files pad a crop's smaller last batch to the shape already run, so the
+  // optimising executor does not profile a new shape; the extra rows must never leak.
+  ModelOptions padded;
+  padded.device = test_device();
+  padded.pad_batches = ModelOptions::PadBatches::kOn;
+  const Sam2Model pad = Sam2Model::load(synthetic_model_path(), padded);
+  const Sam2Model plain = Sam2Model::load(synthetic_model_path(), {test_device()});
+  const ImageU8 img = four_object_scene();
+  const ImageEmbedding emb = plain.encode_image(img, {0, 0, img.width, img.height});
+  const at::Tensor points = at::rand({9, 2}, at::kFloat).mul(1024.0).to(plain.device());
+  const at::Tensor masks = (at::rand({9, 1, 256, 256}, at::kFloat) - 0.5).to(plain.device());
+  pad.predict_points(emb, points);  // the largest batch: 9
+  for (int64_t n : {1, 4, 9}) {
+    INFO("batch " << n);
+    const DecoderOutput a = pad.predict_points(emb, points.slice(0, 0, n));
+    const DecoderOutput b = plain.predict_points(emb, points.slice(0, 0, n));
+    REQUIRE(a.low_res_logits.size(0) == n);
+    CHECK(at::equal(a.low_res_logits, b.low_res_logits));
+    CHECK(at::equal(a.iou_preds, b.iou_preds));
+    const DecoderOutput c = pad.predict_points(emb, points.slice(0, 0, n), masks.slice(0, 0, n));
+    const DecoderOutput d = plain.predict_points(emb, points.slice(0, 0, n), masks.slice(0, 0, n));
+    REQUIRE(c.iou_preds.size(0) == n);
+    CHECK(at::equal(c.low_res_logits, d.low_res_logits));
+  }
+}
+
+TEST_CASE("Matmul TF32 is an explicit option, off by default as in PyTorch", "[model]") {
+  ModelOptions on;
+  on.device = test_device();
+  on.matmul_tf32 = true;
+  Sam2Model::load(synthetic_model_path(), on);
+  CHECK(at::globalContext().allowTF32CuBLAS());
+  Sam2Model::load(synthetic_model_path(), {test_device()});
+  CHECK_FALSE(at::globalContext().allowTF32CuBLAS());
+}
