@@ -9,7 +9,7 @@ parameters, and report how far apart their masks are.
 in fp32 without autocast. Its convolutions use cuDNN TF32 as the export's traced convolutions do
 (the metadata key `cudnn_allow_tf32`; exports without it were traced with PyTorch's default,
 True), unless --cudnn-tf32 says otherwise; matmul TF32 is --matmul-tf32 (default off, PyTorch's
-default); give sam2-amg the same matmul setting through --sam2-amg-arg. Both only matter on
+default), given to both sides (sam2-amg's --matmul-tf32). Both only matter on
 Ampere and later GPUs. Masks are matched as sets (greedy by IoU), so list positions are not
 compared (NMS order of equal scores is stable in torchvision >= 0.12 except in its "vanilla"
 path, see docs/parity.md). Reported per image and in
@@ -180,7 +180,8 @@ def main():
     # sam2-amg: one process for all images, JSON lines on stdout.
     t0 = time.time()
     cmd = [args.sam2_amg, "--config", args.amg_config, "--model", args.model, "--device", args.device.split(":")[0],
-           "--output-mode", "uncompressed_rle", "--jsonl", "-", "--progress", "none", "-q", *args.sam2_amg_arg, "--input", *args.images]
+           "--output-mode", "uncompressed_rle", "--jsonl", "-", "--progress", "none", "-q",
+           f"--matmul-tf32={'true' if args.matmul_tf32 == 'on' else 'false'}", *args.sam2_amg_arg, "--input", *args.images]
     run = subprocess.run(cmd, capture_output=True, text=True)
     ours_time = time.time() - t0
     if run.returncode != 0:
