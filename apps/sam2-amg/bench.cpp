@@ -158,7 +158,7 @@ int run_bench(const RunConfig& config, const BenchOptions& options) {
   const ReadOptions read = read_options(io);
   ScratchDir scratch;
   const SegmentationFormat format = segmentation_format(config.amg.output_mode, io.polygons);
-  const Provenance provenance{SAM2AMG_VERSION, io.model, "", to_yaml(config), io.exif};
+  const Provenance provenance{SAM2AMG_VERSION, io.model, "", to_yaml(config), enum_name(io.exif)};
 
   // Warm-up: first-call costs (allocator, kernels, profiling) are not what a long run pays.
   if (options.warmup > 0) {
@@ -243,7 +243,7 @@ int run_bench(const RunConfig& config, const BenchOptions& options) {
   report.setup = {{"sam2-amg", SAM2AMG_VERSION},
                   {"runtime", generator.runtime()},
                   {"model", generator.describe()},
-                  {"post-processing", io.postprocess},
+                  {"post-processing", enum_name(io.postprocess)},
                   {"parameters", parameters_line(config.amg)},
                   {"images", std::to_string(inputs.size()) + " (" + sizes + ")"},
                   {"runs", std::to_string(options.repeat) + " timed per image, after " +

@@ -111,14 +111,6 @@ void keep_selectable(MaskData& data, const PassOptions& pass) {
 
 }  // namespace
 
-Postprocess parse_postprocess(const std::string& name) {
-  if (name == "fused") return Postprocess::kFused;
-  if (name == "reference") return Postprocess::kReference;
-  throw UsageError("invalid postprocess = '" + name + "': expected fused or reference");
-}
-
-const char* to_string(Postprocess mode) { return mode == Postprocess::kFused ? "fused" : "reference"; }
-
 struct MaskGenerator::Impl {
   Sam2Model model;
   AmgConfig config;
