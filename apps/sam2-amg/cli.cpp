@@ -168,9 +168,7 @@ RunConfig effective_config(const CliState& s) {
     pps_given = pps_given || opt->check_name("--points-per-side");
     grids_given = grids_given || opt->check_name("--point-grids");
   }
-  // Python needs points_per_side=None with point_grids; grids given alone mean "use the grids".
-  if (grids_given && !pps_given) c.amg.points_per_side.reset();
-  if (pps_given && !grids_given && s.points_per_side > 0) c.amg.point_grids.clear();
+  apply_prompt_choice(c.amg, pps_given, grids_given, "--point-grids " + s.point_grids_file);
   c.amg.validate();
   validate_io(c.io);
   return c;

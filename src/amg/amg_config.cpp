@@ -79,4 +79,16 @@ void AmgConfig::validate() const {
     invalid("min_mask_region_area", str(min_mask_region_area), "a number >= 0");
 }
 
+void apply_prompt_choice(AmgConfig& config, bool points_per_side_given, bool point_grids_given,
+                         const std::string& where) {
+  if (point_grids_given && !points_per_side_given) {
+    if (config.point_grids.empty())
+      throw UsageError(where + ": point_grids holds no grid: give one grid of [x, y] points per crop layer, or "
+                               "leave point_grids out to use points_per_side");
+    config.points_per_side.reset();
+  }
+  if (points_per_side_given && !point_grids_given && config.points_per_side.value_or(0) > 0)
+    config.point_grids.clear();
+}
+
 }  // namespace sam2amg

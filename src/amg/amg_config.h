@@ -100,6 +100,15 @@ struct AmgConfig {
   void validate() const;
 };
 
+/// The one rule for the two ways to give the prompts, points_per_side and point_grids (the
+/// reference takes exactly one; validate() checks it): a layer of settings (a YAML file, then the
+/// command line) that gives one of them alone replaces the other. point_grids alone unsets
+/// points_per_side; points_per_side alone (a count >= 1) clears point_grids. Given together, both
+/// are kept as given (a printed config has both, one of them empty). A grid list with no grid,
+/// given alone, cannot be meant: UsageError naming `where` (the file and line, or the flag).
+void apply_prompt_choice(AmgConfig& config, bool points_per_side_given, bool point_grids_given,
+                         const std::string& where);
+
 /// Calls v(name, member pointer, help) for every AmgConfig field, in the reference's parameter
 /// order, with the Python parameter names. The CLI, the config loader and --print-config all walk
 /// this one list, so a parameter cannot be forgotten by one of them.

@@ -248,9 +248,10 @@ void load_yaml_config_text(const std::string& text, const std::string& source, R
   };
   for_each_amg_param(apply(config.amg));
   for_each_io_param(apply(config.io));
-  // Like the command line: point_grids without points_per_side means "use the grids".
-  if (given.count("point_grids") && !given.count("points_per_side") && !config.amg.point_grids.empty())
-    config.amg.points_per_side.reset();
+  // point_grids: null sets no grid, so it does not choose the grids over points_per_side.
+  const bool grids_given = given.count("point_grids") && !given["point_grids"].IsNull();
+  apply_prompt_choice(config.amg, given.count("points_per_side") > 0, grids_given,
+                      grids_given ? source + ":" + std::to_string(line_of["point_grids"]) : source);
 }
 
 void load_yaml_config(const std::string& path, RunConfig& config) {

@@ -58,6 +58,18 @@ TEST_CASE("YAML: only the keys a file sets change", "[io][config]") {
   CHECK_NOTHROW(c.amg.validate());
 }
 
+TEST_CASE("YAML: a point grid list with no grid is an error, unless points_per_side is set too", "[io][config]") {
+  CHECK(load_error("crop_n_layers: 0\npoint_grids: []\n") ==
+        "run.yaml:2: point_grids holds no grid: give one grid of [x, y] points per crop layer, or leave point_grids "
+        "out to use points_per_side");
+  RunConfig c;
+  load_yaml_config_text("points_per_side: 16\npoint_grids: []\n", "x.yaml", c);  // as --print-config writes it
+  CHECK(c.amg.points_per_side == 16);
+  CHECK_NOTHROW(c.amg.validate());
+  load_yaml_config_text("point_grids: null\n", "x.yaml", c);  // null sets no grid and chooses nothing
+  CHECK(c.amg.points_per_side == 16);
+}
+
 TEST_CASE("YAML: unknown, duplicate and mistyped keys are errors with a line", "[io][config]") {
   CHECK(load_error("points_per_side: 16\npoints_per_sid: 8\n") ==
         "run.yaml:2: unknown key 'points_per_sid'; did you mean 'points_per_side'?");
