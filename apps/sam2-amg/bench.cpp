@@ -17,6 +17,7 @@
 #include "io/inputs.h"
 #include "io/writers.h"
 #include "pipeline/mask_generator.h"
+#include "subcommands.h"
 
 #ifndef SAM2AMG_VERSION
 #define SAM2AMG_VERSION "0.0.0"
@@ -148,9 +149,7 @@ void print_report(const BenchReport& r) {
 
 int run_bench(const RunConfig& config, const BenchOptions& options) {
   const IoOptions& io = config.io;
-  if (io.model.empty()) throw UsageError("bench needs --model FILE");
-  const std::vector<InputFile> inputs = collect_inputs(io);
-  if (inputs.empty()) throw UsageError("bench needs --input images");
+  const std::vector<InputFile> inputs = require_io(Subcommand::kBench, io);
   if (options.repeat < 1) throw UsageError("--repeat must be at least 1");
   if (options.warmup < 0) throw UsageError("--warmup must be at least 0");
 

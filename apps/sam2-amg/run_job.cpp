@@ -13,6 +13,7 @@
 #include "io/outputs.h"
 #include "pipeline/mask_generator.h"
 #include "progress.h"
+#include "subcommands.h"
 
 #ifndef SAM2AMG_VERSION
 #define SAM2AMG_VERSION "0.0.0"
@@ -34,13 +35,7 @@ extern "C" void on_signal(int sig) {
 
 int run_job(const RunConfig& config, const JobOptions& options) {
   const IoOptions& io = config.io;
-  if (io.model.empty()) throw UsageError("no model: give --model FILE (or `model:` in the config)");
-  if (io.input.empty() && io.input_list.empty()) throw UsageError("no input: give --input PATH... or --input-list FILE");
-  if (io.out.empty() && io.out_dir.empty() && io.jsonl.empty())
-    throw UsageError("no output: give --out FILE.json, --out-dir DIR or --jsonl FILE|-");
-
-  std::vector<InputFile> inputs = collect_inputs(io);
-  if (inputs.empty()) throw UsageError("no images found in the given inputs");
+  std::vector<InputFile> inputs = require_io(Subcommand::kRun, io);
 
   // A shard works on its own subset; a requeued shard resumes, and a committed one is done.
   const std::optional<Shard> shard = resolve_shard(io.shard, io.shard_count);
