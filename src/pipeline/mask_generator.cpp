@@ -15,7 +15,7 @@
 #include "amg/mask_ops.h"
 #include "amg/nms.h"
 #include "amg/point_grid.h"
-#include "amg/rle.h"
+#include "amg/rle_tensor.h"
 #include "amg/small_regions.h"
 #include "amg/upsampled_masks.h"
 #include "common/error.h"
