@@ -5,7 +5,7 @@ cmake_minimum_required(VERSION 3.18)
 #
 # Allowed project includes per folder ("folder/" = any header there). The core (config, RLE
 # codec, records) shares src/amg/ with the tensor helpers but may use only common/ and itself.
-set(core "amg/amg_config.h;amg/rle_codec.h;amg/mask_record.h")
+set(core "amg/amg_config.h;amg/rle_host.h;amg/mask_record.h")
 set(allow_common "common/")
 set(allow_core "common/;${core}")
 set(allow_amg "common/;amg/")
@@ -29,7 +29,7 @@ foreach(src IN LISTS sources)
   else()
     string(REGEX REPLACE "^src/([^/]+)/.*" "\\1" layer "${src}")
     string(REGEX REPLACE "^src/(.*)$" "\\1" self "${src}")
-    if(layer STREQUAL "amg" AND (self MATCHES "^amg/(amg_config|rle_codec|mask_record)\\."))
+    if(layer STREQUAL "amg" AND (self MATCHES "^amg/(amg_config|rle_host|mask_record)\\."))
       set(layer core)
     endif()
   endif()

@@ -17,6 +17,7 @@
 #include "io/inputs.h"
 #include "io/writers.h"
 #include "pipeline/mask_generator.h"
+#include "subcommands.h"
 
 #ifndef SAM2AMG_VERSION
 #define SAM2AMG_VERSION "0.0.0"
@@ -148,9 +149,7 @@ void print_report(const BenchReport& r) {
 
 int run_bench(const RunConfig& config, const BenchOptions& options) {
   const IoOptions& io = config.io;
-  if (io.model.empty()) throw UsageError("bench needs --model FILE");
-  const std::vector<InputFile> inputs = collect_inputs(io);
-  if (inputs.empty()) throw UsageError("bench needs --input images");
+  const std::vector<InputFile> inputs = require_io(Subcommand::kBench, io);
   if (options.repeat < 1) throw UsageError("--repeat must be at least 1");
   if (options.warmup < 0) throw UsageError("--warmup must be at least 0");
 
@@ -158,7 +157,7 @@ int run_bench(const RunConfig& config, const BenchOptions& options) {
   const ReadOptions read = read_options(io);
   ScratchDir scratch;
   const SegmentationFormat format = segmentation_format(config.amg.output_mode, io.polygons);
-  const Provenance provenance{SAM2AMG_VERSION, io.model, "", to_yaml(config), io.exif};
+  const Provenance provenance{SAM2AMG_VERSION, io.model, "", to_yaml(config), enum_name(io.exif)};
 
   // Warm-up: first-call costs (allocator, kernels, profiling) are not what a long run pays.
   if (options.warmup > 0) {
@@ -247,7 +246,7 @@ int run_bench(const RunConfig& config, const BenchOptions& options) {
   report.setup = {{"sam2-amg", SAM2AMG_VERSION},
                   {"runtime", generator.runtime()},
                   {"model", generator.describe()},
-                  {"post-processing", io.postprocess},
+                  {"post-processing", enum_name(io.postprocess)},
                   {"parameters", parameters_line(config.amg)},
                   {"images", std::to_string(inputs.size()) + " (" + sizes + ")"},
                   {"runs", std::to_string(options.repeat) + " timed per image, after " +

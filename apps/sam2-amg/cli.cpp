@@ -3,6 +3,7 @@
 #include <optional>
 #include <type_traits>
 
+#include "common/enum_names.h"
 #include "common/error.h"
 #include "io/point_grids_file.h"
 
@@ -44,6 +45,28 @@ CLI::Option* add_value(CLI::App& app, const std::string& names, T& ref, const st
   }
 }
 
+// An option whose values are the names of enum E: checked against its table while the flags are
+// parsed (the message is parse_enum's), then stored in `ref`.
+template <typename E>
+CLI::Option* add_enum(CLI::App& app, const std::string& names, E& ref, const std::string& help) {
+  std::string choices;
+  for (const std::string& name : enum_spellings<E>()) choices += (choices.empty() ? "{" : ",") + name;
+  const CLI::Validator names_of_e(
+      [](std::string& value) {
+        try {
+          parse_enum<E>(value);
+          return std::string();
+        } catch (const UsageError& e) {
+          return std::string(e.what());
+        }
+      },
+      choices + "}");
+  return app.add_option_function<std::string>(names, [&ref](const std::string& value) { ref = parse_enum<E>(value); },
+                                               help)
+      ->default_str(enum_name(ref))
+      ->check(names_of_e);
+}
+
 }  // namespace
 
 void setup_cli(CLI::App& app, CliState& s) {
@@ -56,9 +79,7 @@ void setup_cli(CLI::App& app, CliState& s) {
   app.add_flag("-q,--quiet", s.quiet, "Only warnings and errors on stderr");
   app.add_flag("-v,--verbose", s.verbose, "Debug logging on stderr");
   app.add_flag("--no-color", s.no_color, "No colours on stderr (NO_COLOR is honoured too)");
-  app.add_option("--progress", s.progress, "auto, bar, lines or none")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
+  add_enum(app, "--progress", s.progress, "auto, bar, lines or none");
 
   const char* amg = "AMG parameters (SAM2AutomaticMaskGenerator)";
   for_each_amg_param([&](const char* name, auto member, const char* help) {
@@ -71,25 +92,34 @@ void setup_cli(CLI::App& app, CliState& s) {
     } else if constexpr (std::is_same_v<T, std::vector<PointGrid>>) {
       opt = app.add_option(flag_names(name), s.point_grids_file, std::string(help) + " (JSON file; default: none)");
       copy = [](const CliState& st, RunConfig& c) { c.amg.point_grids = read_point_grids(st.point_grids_file); };
-    } else if constexpr (std::is_same_v<T, SmallRegionMode>) {
-      opt = app.add_option(flag_names(name), s.min_mask_region_mode, help)
-                ->capture_default_str()
-                ->check(CLI::IsMember({"sam2", "sam1"}));
-      copy = [](const CliState& st, RunConfig& c) {
-        c.amg.min_mask_region_mode = parse_small_region_mode(st.min_mask_region_mode);
-      };
+    } else if constexpr (has_enum_names_v<T>) {
+      opt = add_enum(app, flag_names(name), s.flags.amg.*member, help);
+      copy = [member](const CliState& st, RunConfig& c) { c.amg.*member = st.flags.amg.*member; };
     } else {
       opt = add_value(app, flag_names(name), s.flags.amg.*member, help);
       copy = [member](const CliState& st, RunConfig& c) { c.amg.*member = st.flags.amg.*member; };
     }
-    if (std::string(name) == "output_mode") opt->check(CLI::IsMember({"binary_mask", "uncompressed_rle", "coco_rle"}));
     opt->group(amg);
     s.overrides.emplace_back(opt, std::move(copy));
   });
   for_each_io_param([&](const char* name, auto member, const char* help) {
-    CLI::Option* opt = add_value(app, flag_names(name, extra_names(name)), s.flags.io.*member, help);
+    using T = std::decay_t<decltype(s.flags.io.*member)>;
+    const std::string names = flag_names(name, extra_names(name));
+    CLI::Option* opt = nullptr;
+    std::function<void(const CliState&, RunConfig&)> copy;
+    if constexpr (std::is_same_v<T, Device>) {
+      // An unknown device is a model error (exit 3), raised with the other config errors.
+      opt = app.add_option(names, s.device, help)->default_str(s.flags.io.device.str());
+      copy = [](const CliState& st, RunConfig& c) { c.io.device = Device(st.device); };
+    } else if constexpr (has_enum_names_v<T>) {
+      opt = add_enum(app, names, s.flags.io.*member, help);
+      copy = [member](const CliState& st, RunConfig& c) { c.io.*member = st.flags.io.*member; };
+    } else {
+      opt = add_value(app, names, s.flags.io.*member, help);
+      copy = [member](const CliState& st, RunConfig& c) { c.io.*member = st.flags.io.*member; };
+    }
     opt->group("Inputs and outputs");
-    s.overrides.emplace_back(opt, [member](const CliState& st, RunConfig& c) { c.io.*member = st.flags.io.*member; });
+    s.overrides.emplace_back(opt, std::move(copy));
   });
 
   auto* tune = app.add_subcommand(
@@ -138,9 +168,7 @@ RunConfig effective_config(const CliState& s) {
     pps_given = pps_given || opt->check_name("--points-per-side");
     grids_given = grids_given || opt->check_name("--point-grids");
   }
-  // Python needs points_per_side=None with point_grids; grids given alone mean "use the grids".
-  if (grids_given && !pps_given) c.amg.points_per_side.reset();
-  if (pps_given && !grids_given && s.points_per_side > 0) c.amg.point_grids.clear();
+  apply_prompt_choice(c.amg, pps_given, grids_given, "--point-grids " + s.point_grids_file);
   c.amg.validate();
   validate_io(c.io);
   return c;

@@ -8,6 +8,7 @@
 
 #include "io/run_config.h"
 #include "bench.h"
+#include "progress.h"
 #include "tune.h"
 
 namespace sam2amg::cli {
@@ -19,13 +20,13 @@ struct CliState {
   bool quiet = false;
   bool verbose = false;
   bool no_color = false;
-  std::string progress = "auto";    ///< auto, bar, lines, none
+  ProgressSetting progress = ProgressSetting::kAuto;  ///< --progress
   std::string synthetic_model_path; ///< make-synthetic-model FILE
   TuneOptions tune;                 ///< the tune subcommand's own options
   BenchOptions bench;               ///< the bench subcommand's own options
   int points_per_side = 32;         ///< bound separately: the field is optional
   std::string point_grids_file;
-  std::string min_mask_region_mode = "sam2";
+  std::string device;               ///< bound separately: parsed when the config is assembled
   /// Copies a given flag's value from `flags` into the effective config.
   std::vector<std::pair<const CLI::Option*, std::function<void(const CliState&, RunConfig&)>>> overrides;
 };

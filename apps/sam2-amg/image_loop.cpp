@@ -20,11 +20,11 @@ ModelOptions model_options(const IoOptions& io) {
   return m;
 }
 
-ReadOptions read_options(const IoOptions& io) { return {io.exif == "apply", io.max_image_pixels}; }
+ReadOptions read_options(const IoOptions& io) { return {io.exif == ExifMode::kApply, io.max_image_pixels}; }
 
 MaskGenerator make_generator(const RunConfig& config) {
   MaskGenerator generator(config.io.model, config.amg, model_options(config.io));
-  generator.set_postprocess(parse_postprocess(config.io.postprocess));
+  generator.set_postprocess(config.io.postprocess);
   generator.set_warning_handler([](const std::string& w) { spdlog::warn("{}", w); });
   spdlog::debug("runtime: {}", generator.runtime());
   return generator;

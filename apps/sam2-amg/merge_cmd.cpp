@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "io/merge.h"
+#include "subcommands.h"
 
 namespace sam2amg::cli {
 
@@ -26,7 +27,7 @@ bool report(const MergeReport& r, const std::string& what) {
 
 int run_merge(const RunConfig& config) {
   const IoOptions& io = config.io;
-  if (io.out.empty() && io.out_dir.empty()) throw UsageError("merge needs --out F.json and/or --out-dir DIR");
+  require_io(Subcommand::kMerge, io);
   bool ok = true;
   if (!io.out.empty()) {
     const MergeReport r = merge_coco_shards(io.out, io.shard_count);

@@ -7,17 +7,33 @@
 #include <cstdio>
 #include <string>
 
+#include "common/enum_names.h"
+
 namespace sam2amg::cli {
+
+/// --progress: how the run reports progress.
+enum class ProgressSetting {
+  kAuto,  ///< a bar on a terminal, lines otherwise
+  kBar,
+  kLines,
+  kNone,
+};
+
+constexpr EnumNames<ProgressSetting, 4> enum_names(ProgressSetting) {
+  return {"progress",
+          {{{ProgressSetting::kAuto, "auto"}, {ProgressSetting::kBar, "bar"}, {ProgressSetting::kLines, "lines"},
+            {ProgressSetting::kNone, "none"}}}};
+}
 
 class Progress {
  public:
   enum class Mode { kNone, kBar, kLines };
 
-  /// "auto" picks a bar when stderr is a terminal (and TERM is not dumb), else lines.
-  static Mode mode_for(const std::string& setting, bool quiet) {
-    if (quiet || setting == "none") return Mode::kNone;
-    if (setting == "bar") return Mode::kBar;
-    if (setting == "lines") return Mode::kLines;
+  /// kAuto picks a bar when stderr is a terminal (and TERM is not dumb), else lines.
+  static Mode mode_for(ProgressSetting setting, bool quiet) {
+    if (quiet || setting == ProgressSetting::kNone) return Mode::kNone;
+    if (setting == ProgressSetting::kBar) return Mode::kBar;
+    if (setting == ProgressSetting::kLines) return Mode::kLines;
     const char* term = std::getenv("TERM");
     const bool tty = isatty(STDERR_FILENO) && !(term && std::string(term) == "dumb");
     return tty ? Mode::kBar : Mode::kLines;

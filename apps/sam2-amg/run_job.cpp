@@ -14,6 +14,7 @@
 #include "io/outputs.h"
 #include "pipeline/mask_generator.h"
 #include "progress.h"
+#include "subcommands.h"
 
 #ifndef SAM2AMG_VERSION
 #define SAM2AMG_VERSION "0.0.0"
@@ -35,13 +36,7 @@ extern "C" void on_signal(int sig) {
 
 int run_job(const RunConfig& config, const JobOptions& options) {
   const IoOptions& io = config.io;
-  if (io.model.empty()) throw UsageError("no model: give --model FILE (or `model:` in the config)");
-  if (io.input.empty() && io.input_list.empty()) throw UsageError("no input: give --input PATH... or --input-list FILE");
-  if (io.out.empty() && io.out_dir.empty() && io.jsonl.empty())
-    throw UsageError("no output: give --out FILE.json, --out-dir DIR or --jsonl FILE|-");
-
-  std::vector<InputFile> inputs = collect_inputs(io);
-  if (inputs.empty()) throw UsageError("no images found in the given inputs");
+  std::vector<InputFile> inputs = require_io(Subcommand::kRun, io);
 
   // A shard works on its own subset; a requeued shard resumes, and a committed one is done.
   const std::optional<Shard> shard = resolve_shard(io.shard, io.shard_count);
@@ -61,7 +56,7 @@ int run_job(const RunConfig& config, const JobOptions& options) {
   spdlog::info("model: {}", generator.describe());
   RunConfig recorded = config;
   recorded.io = recorded_io(io, paths);
-  const Provenance provenance{SAM2AMG_VERSION, io.model, model_sha256.get(), to_yaml(recorded), io.exif};
+  const Provenance provenance{SAM2AMG_VERSION, io.model, model_sha256.get(), to_yaml(recorded), enum_name(io.exif)};
   RunOutputs outputs(paths, config.amg.output_mode, segmentation_format(config.amg.output_mode, io.polygons),
                      io.overlay, provenance, inputs);
 

@@ -2,11 +2,12 @@
 #include <string>
 
 #include "io/run_config.h"
+#include "progress.h"
 
 namespace sam2amg::cli {
 
 struct JobOptions {
-  std::string progress = "auto";
+  ProgressSetting progress = ProgressSetting::kAuto;
   bool quiet = false;
 };
 

@@ -9,6 +9,7 @@
 #include "image_loop.h"
 #include "io/overlay.h"
 #include "pipeline/mask_generator.h"
+#include "subcommands.h"
 
 namespace sam2amg::cli {
 
@@ -28,9 +29,7 @@ std::vector<SweepSetting> settings_for(const AmgConfig& c, const TuneOptions& t)
 
 int run_tune(const RunConfig& config, const TuneOptions& tune, bool quiet) {
   const IoOptions& io = config.io;
-  if (io.model.empty()) throw UsageError("tune needs --model FILE");
-  const std::vector<InputFile> inputs = collect_inputs(io);
-  if (inputs.empty()) throw UsageError("tune needs --input images");
+  const std::vector<InputFile> inputs = require_io(Subcommand::kTune, io);
   const std::vector<SweepSetting> settings = settings_for(config.amg, tune);
   for (int row : tune.overlay_rows)
     if (row < 1 || row > static_cast<int>(settings.size()))

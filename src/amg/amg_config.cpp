@@ -77,20 +77,18 @@ void AmgConfig::validate() const {
   }
   if (!(min_mask_region_area >= 0.0) || !std::isfinite(min_mask_region_area))
     invalid("min_mask_region_area", str(min_mask_region_area), "a number >= 0");
-  bool known_mode = false;
-  for (const char* m : kOutputModes) known_mode = known_mode || output_mode == m;
-  if (!known_mode)
-    invalid("output_mode", "'" + output_mode + "'", "binary_mask, uncompressed_rle or coco_rle");
 }
 
-SmallRegionMode parse_small_region_mode(const std::string& name) {
-  if (name == "sam2") return SmallRegionMode::kSam2LowRes;
-  if (name == "sam1") return SmallRegionMode::kSam1FullRes;
-  throw UsageError("invalid min_mask_region_mode = '" + name + "': expected sam2 or sam1");
-}
-
-const char* to_string(SmallRegionMode mode) {
-  return mode == SmallRegionMode::kSam2LowRes ? "sam2" : "sam1";
+void apply_prompt_choice(AmgConfig& config, bool points_per_side_given, bool point_grids_given,
+                         const std::string& where) {
+  if (point_grids_given && !points_per_side_given) {
+    if (config.point_grids.empty())
+      throw UsageError(where + ": point_grids holds no grid: give one grid of [x, y] points per crop layer, or "
+                               "leave point_grids out to use points_per_side");
+    config.points_per_side.reset();
+  }
+  if (points_per_side_given && !point_grids_given && config.points_per_side.value_or(0) > 0)
+    config.point_grids.clear();
 }
 
 }  // namespace sam2amg

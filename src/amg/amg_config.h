@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "common/enum_names.h"
+
 namespace sam2amg {
 
 /// One point grid: normalised (x, y) pairs in [0, 1], in the order they are prompted.
@@ -23,6 +25,39 @@ enum class SmallRegionMode {
   /// NMS, then NMS again (ref: segment_anything/automatic_mask_generator.py:323-372).
   kSam1FullRes,
 };
+
+constexpr EnumNames<SmallRegionMode, 2> enum_names(SmallRegionMode) {
+  return {"min_mask_region_mode", {{{SmallRegionMode::kSam2LowRes, "sam2"}, {SmallRegionMode::kSam1FullRes, "sam1"}}}};
+}
+
+/// The segmentation format of the records. ref: automatic_mask_generator.py output_mode.
+enum class OutputMode {
+  kBinaryMask,       ///< "binary_mask": one boolean array per mask (PNG files in --out-dir)
+  kUncompressedRle,  ///< "uncompressed_rle": COCO RLE with the run lengths as a list
+  kCocoRle,          ///< "coco_rle": COCO RLE with pycocotools' compressed counts string
+};
+
+constexpr EnumNames<OutputMode, 3> enum_names(OutputMode) {
+  return {"output_mode",
+          {{{OutputMode::kBinaryMask, "binary_mask"}, {OutputMode::kUncompressedRle, "uncompressed_rle"},
+            {OutputMode::kCocoRle, "coco_rle"}}}};
+}
+
+/// Extension (an I/O option, not a reference parameter): how the generator post-processes the
+/// candidates. Both give the same records (tested); they differ in cost.
+enum class Postprocess {
+  /// Filters and NMS on statistics of the upsampled logits, evaluated on the fly; only the
+  /// surviving masks are upsampled again, straight into RLE. Memory does not grow with the
+  /// image size or points_per_batch.
+  kFused,
+  /// The reference's design: every candidate upsampled to the crop size in float32, filtered,
+  /// binarised and RLE-encoded per batch, before NMS (ref: automatic_mask_generator.py:294-384).
+  kReference,
+};
+
+constexpr EnumNames<Postprocess, 2> enum_names(Postprocess) {
+  return {"postprocess", {{{Postprocess::kFused, "fused"}, {Postprocess::kReference, "reference"}}}};
+}
 
 struct AmgConfig {
   /// Grid size per side for crop layer 0; nullopt when `point_grids` is given. Must be >= 1.
@@ -51,8 +86,8 @@ struct AmgConfig {
   std::vector<PointGrid> point_grids;
   /// Holes and islands of at most this area (low-res pixels for kSam2LowRes) are removed. 0 = off.
   double min_mask_region_area = 0.0;
-  /// "binary_mask", "uncompressed_rle" or "coco_rle": the segmentation format of the records.
-  std::string output_mode = "binary_mask";
+  /// binary_mask, uncompressed_rle or coco_rle: the segmentation format of the records.
+  OutputMode output_mode = OutputMode::kBinaryMask;
   /// Re-run each candidate once with its own low-res mask as mask prompt (mask-to-mask refine).
   bool use_m2m = false;
   /// Three masks per point (tokens 1..3) when true; one (token 0 or dynamic fallback) when false.
@@ -64,6 +99,15 @@ struct AmgConfig {
   /// Throws UsageError naming the first invalid field, its value and the accepted range.
   void validate() const;
 };
+
+/// The one rule for the two ways to give the prompts, points_per_side and point_grids (the
+/// reference takes exactly one; validate() checks it): a layer of settings (a YAML file, then the
+/// command line) that gives one of them alone replaces the other. point_grids alone unsets
+/// points_per_side; points_per_side alone (a count >= 1) clears point_grids. Given together, both
+/// are kept as given (a printed config has both, one of them empty). A grid list with no grid,
+/// given alone, cannot be meant: UsageError naming `where` (the file and line, or the flag).
+void apply_prompt_choice(AmgConfig& config, bool points_per_side_given, bool point_grids_given,
+                         const std::string& where);
 
 /// Calls v(name, member pointer, help) for every AmgConfig field, in the reference's parameter
 /// order, with the Python parameter names. The CLI, the config loader and --print-config all walk
@@ -109,14 +153,5 @@ void for_each_amg_param(V&& v) {
   v("min_mask_region_mode", &AmgConfig::min_mask_region_mode,
     "Extension: sam2 (low-res fill before upsampling, the reference) or sam1 (full-res, after NMS)");
 }
-
-/// The names accepted for AmgConfig::output_mode, in documentation order.
-inline const std::array<const char*, 3> kOutputModes = {"binary_mask", "uncompressed_rle",
-                                                         "coco_rle"};
-
-/// Parses "sam2" / "sam1" (the CLI spelling of SmallRegionMode). Throws UsageError.
-SmallRegionMode parse_small_region_mode(const std::string& name);
-/// The CLI spelling of a SmallRegionMode.
-const char* to_string(SmallRegionMode mode);
 
 }  // namespace sam2amg

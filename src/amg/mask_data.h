@@ -6,7 +6,7 @@
 
 #include <vector>
 
-#include "amg/rle_codec.h"
+#include "amg/rle_host.h"
 
 namespace sam2amg {
 

@@ -11,7 +11,7 @@
 
 #include "amg/crop_boxes.h"
 #include "amg/mask_ops.h"
-#include "amg/rle.h"
+#include "amg/rle_tensor.h"
 
 // This file is compiled with -ffp-contract=off (src/CMakeLists.txt): every fused multiply-add
 // below is written out, so the arithmetic is the one we chose, whatever the compiler flags.

@@ -21,7 +21,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "amg/rle_codec.h"
+#include "amg/rle_host.h"
 
 namespace sam2amg {
 

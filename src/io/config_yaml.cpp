@@ -75,11 +75,21 @@ class FieldReader {
       out.push_back(item.Scalar());
     }
   }
-  void read(SmallRegionMode& out) const {
+  template <typename E, std::enable_if_t<has_enum_names_v<E>, int> = 0>
+  void read(E& out) const {
+    const std::string s = scalar(enum_choices<E>().c_str());
     try {
-      out = parse_small_region_mode(scalar("sam2 or sam1"));
+      out = parse_enum<E>(s);
     } catch (const UsageError& e) {
       fail(e.what());
+    }
+  }
+  void read(Device& out) const {
+    const std::string s = scalar("a string");
+    try {
+      out = Device(s);
+    } catch (const ModelError& e) {
+      throw ModelError(where_ + ": " + e.what());  // as on the command line: exit 3
     }
   }
   void read(std::vector<PointGrid>& out) const {
@@ -158,7 +168,13 @@ std::string yaml_value(double v) { return num(v); }
 std::string yaml_value(bool v) { return v ? "true" : "false"; }
 std::string yaml_value(const std::string& v) { return quoted(v); }
 std::string yaml_value(const std::optional<int>& v) { return v ? std::to_string(*v) : "null"; }
-std::string yaml_value(SmallRegionMode v) { return to_string(v); }
+template <typename E, std::enable_if_t<has_enum_names_v<E>, int> = 0>
+std::string yaml_value(E v) {
+  return quoted(enum_name(v));
+}
+// Written bare since it was introduced; printed configs (also recorded in outputs) stay the same.
+std::string yaml_value(SmallRegionMode v) { return enum_name(v); }
+std::string yaml_value(const Device& v) { return quoted(v.str()); }
 std::string yaml_value(const std::vector<std::string>& v) {
   std::string s = "[";
   for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + quoted(v[i]);
@@ -191,12 +207,6 @@ std::string closest_config_key(const std::string& key) {
 }
 
 void validate_io(const IoOptions& io) {
-  if (io.exif != "apply" && io.exif != "ignore")
-    throw UsageError("invalid exif = '" + io.exif + "': expected apply or ignore");
-  if (io.precision != "auto" && io.precision != "fp32" && io.precision != "bf16" && io.precision != "fp16")
-    throw UsageError("invalid precision = '" + io.precision + "': expected auto, fp32, bf16 or fp16");
-  if (io.postprocess != "fused" && io.postprocess != "reference")
-    throw UsageError("invalid postprocess = '" + io.postprocess + "': expected fused or reference");
   if (io.threads < 0) throw UsageError("invalid threads = " + std::to_string(io.threads) + ": expected >= 0");
   if (io.max_image_pixels < 1) throw UsageError("invalid max_image_pixels: expected >= 1");
   if (io.overlay && io.out_dir.empty()) throw UsageError("--overlay needs --out-dir");
@@ -238,9 +248,10 @@ void load_yaml_config_text(const std::string& text, const std::string& source, R
   };
   for_each_amg_param(apply(config.amg));
   for_each_io_param(apply(config.io));
-  // Like the command line: point_grids without points_per_side means "use the grids".
-  if (given.count("point_grids") && !given.count("points_per_side") && !config.amg.point_grids.empty())
-    config.amg.points_per_side.reset();
+  // point_grids: null sets no grid, so it does not choose the grids over points_per_side.
+  const bool grids_given = given.count("point_grids") && !given["point_grids"].IsNull();
+  apply_prompt_choice(config.amg, given.count("points_per_side") > 0, grids_given,
+                      grids_given ? source + ":" + std::to_string(line_of["point_grids"]) : source);
 }
 
 void load_yaml_config(const std::string& path, RunConfig& config) {

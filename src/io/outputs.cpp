@@ -126,7 +126,7 @@ ShardFiles find_dir_shards(const std::string& dir, int expected_count) {
   return f;
 }
 
-RunOutputs::RunOutputs(const OutputPaths& paths, const std::string& output_mode, SegmentationFormat format,
+RunOutputs::RunOutputs(const OutputPaths& paths, OutputMode output_mode, SegmentationFormat format,
                        bool overlay, const Provenance& provenance, const std::vector<InputFile>& inputs)
     : paths_(paths), model_sha256_(provenance.model_sha256) {
   if (!paths_.coco.empty()) writers_.push_back(make_coco_writer(paths_.coco, format, provenance, paths_.resume));

@@ -77,7 +77,7 @@ ShardFiles find_dir_shards(const std::string& dir, int expected_count);
 /// are already done and commits a shard after its writers.
 class RunOutputs {
  public:
-  RunOutputs(const OutputPaths& paths, const std::string& output_mode, SegmentationFormat format, bool overlay,
+  RunOutputs(const OutputPaths& paths, OutputMode output_mode, SegmentationFormat format, bool overlay,
              const Provenance& provenance, const std::vector<InputFile>& inputs);
   ~RunOutputs();
   /// True when resuming and every writer already has `input`.

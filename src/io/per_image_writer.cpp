@@ -42,9 +42,9 @@ std::map<std::string, std::string> output_stems(const std::vector<InputFile>& in
 
 class PerImageWriter : public MaskWriter {
  public:
-  PerImageWriter(std::string dir, std::string output_mode, SegmentationFormat format, bool overlay,
+  PerImageWriter(std::string dir, OutputMode output_mode, SegmentationFormat format, bool overlay,
                  const Provenance& provenance, const std::vector<InputFile>& inputs)
-      : dir_(std::move(dir)), png_(output_mode == "binary_mask"), format_(format), overlay_(overlay),
+      : dir_(std::move(dir)), png_(output_mode == OutputMode::kBinaryMask), format_(format), overlay_(overlay),
         stems_(output_stems(inputs)) {
     std::error_code ec;
     fs::create_directories(dir_, ec);
@@ -118,7 +118,7 @@ class PerImageWriter : public MaskWriter {
 
 }  // namespace
 
-std::unique_ptr<MaskWriter> make_per_image_writer(const std::string& dir, const std::string& output_mode,
+std::unique_ptr<MaskWriter> make_per_image_writer(const std::string& dir, OutputMode output_mode,
                                                   SegmentationFormat format, bool overlay,
                                                   const Provenance& provenance, const std::vector<InputFile>& inputs) {
   return std::make_unique<PerImageWriter>(dir, output_mode, format, overlay, provenance, inputs);

@@ -2,7 +2,7 @@
 /// Masks as COCO polygons (Label Studio, CVAT).
 #include <vector>
 
-#include "amg/rle_codec.h"
+#include "amg/rle_host.h"
 
 namespace sam2amg {
 

@@ -70,9 +70,9 @@ json coco_annotation(const MaskRecord& r, int64_t id, int64_t image_id, Segmenta
           {"bbox_xywh_ref", xywh(r.bbox_xywh)}};
 }
 
-SegmentationFormat segmentation_format(const std::string& output_mode, bool polygons) {
+SegmentationFormat segmentation_format(OutputMode output_mode, bool polygons) {
   if (polygons) return SegmentationFormat::kPolygon;
-  return output_mode == "uncompressed_rle" ? SegmentationFormat::kUncompressedRle : SegmentationFormat::kCompressedRle;
+  return output_mode == OutputMode::kUncompressedRle ? SegmentationFormat::kUncompressedRle : SegmentationFormat::kCompressedRle;
 }
 
 }  // namespace sam2amg

@@ -6,8 +6,20 @@
 #include <vector>
 
 #include "amg/amg_config.h"
+#include "common/device.h"
+#include "common/enum_names.h"
 
 namespace sam2amg {
+
+/// Whether JPEGs are turned upright by their EXIF orientation tag before segmentation.
+enum class ExifMode {
+  kApply,
+  kIgnore,
+};
+
+constexpr EnumNames<ExifMode, 2> enum_names(ExifMode) {
+  return {"exif", {{{ExifMode::kApply, "apply"}, {ExifMode::kIgnore, "ignore"}}}};
+}
 
 /// Options of a run that are not AMG parameters. YAML keys and flags have these names.
 struct IoOptions {
@@ -21,16 +33,16 @@ struct IoOptions {
   std::string jsonl;                ///< one JSON line per image; "-" = stdout
   bool overlay = false;             ///< with out_dir: a picture of the masks over each image
   bool polygons = false;            ///< segmentation as polygons instead of RLE (Label Studio, CVAT)
-  std::string device = "auto";      ///< auto, cpu, cuda or cuda:N
-  std::string precision = "auto";   ///< auto (the model file's), fp32, bf16 or fp16
+  Device device;                    ///< auto, cpu, cuda or cuda:N
+  Precision precision = Precision::kAuto;  ///< auto (the model file's), fp32, bf16 or fp16
   int threads = 0;                  ///< CPU threads for LibTorch; 0 = its default
-  std::string exif = "apply";       ///< apply or ignore the EXIF orientation tag
+  ExifMode exif = ExifMode::kApply; ///< apply or ignore the EXIF orientation tag
   std::int64_t max_image_pixels = std::int64_t{1} << 28;  ///< larger images are skipped unread
   bool resume = false;              ///< skip images a previous, interrupted run finished
   bool stats = false;               ///< write each image's filter funnel and sum it in the summary
   std::string shard;                ///< "I/N"; empty: from SLURM_ARRAY_TASK_* or JOB_COMPLETION_INDEX; "none"
   int shard_count = 0;              ///< N for JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)
-  std::string postprocess = "fused";  ///< fused or reference: same masks, different cost
+  Postprocess postprocess = Postprocess::kFused;  ///< fused or reference: same masks, different cost
   bool matmul_tf32 = false;         ///< TF32 for CUDA matrix products (off: PyTorch's default)
 };
 
@@ -69,7 +81,8 @@ struct RunConfig {
   IoOptions io;
 };
 
-/// Checks the I/O options (enums, at least one output). Throws UsageError.
+/// Checks the I/O options every subcommand shares (ranges, --overlay with --out-dir). Throws
+/// UsageError.
 void validate_io(const IoOptions& io);
 
 /// Loads a YAML config into `config`, overwriting only the keys the file sets. Keys are the

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "amg/amg_config.h"
 #include "amg/mask_record.h"
 #include "common/image.h"
 #include "io/inputs.h"
@@ -30,7 +31,7 @@ enum class SegmentationFormat {
 };
 
 /// output_mode uncompressed_rle -> kUncompressedRle; polygons -> kPolygon; otherwise compressed.
-SegmentationFormat segmentation_format(const std::string& output_mode, bool polygons);
+SegmentationFormat segmentation_format(OutputMode output_mode, bool polygons);
 
 /// One processed image as the writers see it.
 struct ImageInfo {
@@ -63,7 +64,7 @@ std::unique_ptr<MaskWriter> make_coco_writer(const std::string& path, Segmentati
 /// without extension): output_mode binary_mask writes `<stem>/<i>.png` and `<stem>/metadata.csv`
 /// exactly like SAM 1's scripts/amg.py; the RLE modes write SA-1B-style `<stem>.json`. With
 /// `overlay`, also `<stem>.overlay.jpg`. `dir/run.json` records the provenance.
-std::unique_ptr<MaskWriter> make_per_image_writer(const std::string& dir, const std::string& output_mode,
+std::unique_ptr<MaskWriter> make_per_image_writer(const std::string& dir, OutputMode output_mode,
                                                   SegmentationFormat format, bool overlay,
                                                   const Provenance& provenance, const std::vector<InputFile>& inputs);
 

@@ -1,14 +1,14 @@
 #pragma once
 /// Options for loading a model; torch-free so the CLI can fill it.
-#include <string>
+#include "common/device.h"
 
 namespace sam2amg {
 
 struct ModelOptions {
-  /// "auto" (CUDA when available, else CPU), "cpu", "cuda" or "cuda:N".
-  std::string device = "auto";
-  /// "auto" (the file's precision) or fp32 / bf16 / fp16, which must match the file's.
-  std::string precision = "auto";
+  /// auto (CUDA when available, else CPU), cpu, cuda or cuda:N.
+  Device device;
+  /// auto (the file's precision) or fp32 / bf16 / fp16, which must match the file's.
+  Precision precision = Precision::kAuto;
   /// CPU threads for LibTorch's intra-op pool; 0 keeps its default.
   int threads = 0;
   /// TF32 for CUDA matrix products at run time (PyTorch's default, and the reference's, is

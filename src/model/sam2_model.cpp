@@ -41,19 +41,21 @@ constexpr MethodSpec kMethods[] = {
      "-> (low_res_logits, iou)"},
 };
 
-at::Device choose_device(const std::string& requested) {
-  if (requested == "auto") return torch::cuda::is_available() ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
-  try {
-    at::Device d(requested);
-    if (d.is_cuda() && !torch::cuda::is_available())
-      throw ModelError("--device " + requested +
-                       " was requested but CUDA is not available (no GPU, or a CPU-only LibTorch build); "
-                       "use --device cpu");
-    if (!d.is_cpu() && !d.is_cuda()) throw ModelError("unsupported device '" + requested + "': use cpu or cuda[:N]");
-    return d;
-  } catch (const c10::Error&) {
-    throw ModelError("invalid device '" + requested + "': use auto, cpu, cuda or cuda:N");
+at::Device choose_device(const Device& requested) {
+  const auto index = static_cast<c10::DeviceIndex>(requested.index());
+  switch (requested.kind()) {
+    case DeviceKind::kAuto:
+      return torch::cuda::is_available() ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+    case DeviceKind::kCpu:
+      return at::Device(at::kCPU, index);
+    case DeviceKind::kCuda:
+      break;
   }
+  if (!torch::cuda::is_available())
+    throw ModelError("--device " + requested.str() +
+                     " was requested but CUDA is not available (no GPU, or a CPU-only LibTorch build); "
+                     "use --device cpu");
+  return at::Device(at::kCUDA, index);
 }
 
 at::ScalarType dtype_of(const std::string& precision, const std::string& path) {
@@ -142,9 +144,10 @@ Sam2Model Sam2Model::load(const std::string& path, const ModelOptions& options) 
   }
   impl->metadata = parse_metadata(extra[kMetadataFile], path);
   impl->dtype = dtype_of(impl->metadata.precision, path);
-  if (options.precision != "auto" && options.precision != impl->metadata.precision)
-    throw ModelError(path + " was exported in " + impl->metadata.precision + ", not " + options.precision +
-                     "; export it in " + options.precision + " or use --precision auto");
+  const std::string wanted = enum_name(options.precision);
+  if (options.precision != Precision::kAuto && wanted != impl->metadata.precision)
+    throw ModelError(path + " was exported in " + impl->metadata.precision + ", not " + wanted + "; export it in " +
+                     wanted + " or use --precision auto");
   if (options.threads > 0) at::set_num_threads(options.threads);
   const std::string& traced = impl->metadata.device;
   if (traced == "cuda" && !impl->device.is_cuda())

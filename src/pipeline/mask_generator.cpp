@@ -15,7 +15,7 @@
 #include "amg/mask_ops.h"
 #include "amg/nms.h"
 #include "amg/point_grid.h"
-#include "amg/rle.h"
+#include "amg/rle_tensor.h"
 #include "amg/small_regions.h"
 #include "amg/upsampled_masks.h"
 #include "common/error.h"
@@ -110,14 +110,6 @@ void keep_selectable(MaskData& data, const PassOptions& pass) {
 }
 
 }  // namespace
-
-Postprocess parse_postprocess(const std::string& name) {
-  if (name == "fused") return Postprocess::kFused;
-  if (name == "reference") return Postprocess::kReference;
-  throw UsageError("invalid postprocess = '" + name + "': expected fused or reference");
-}
-
-const char* to_string(Postprocess mode) { return mode == Postprocess::kFused ? "fused" : "reference"; }
 
 struct MaskGenerator::Impl {
   Sam2Model model;

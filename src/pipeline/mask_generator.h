@@ -22,21 +22,6 @@ struct SweepSetting {
   double box_nms_thresh = 0.7;
 };
 
-/// How candidates are post-processed. Both give the same records (tested); they differ in cost.
-enum class Postprocess {
-  /// Filters and NMS on statistics of the upsampled logits, evaluated on the fly; only the
-  /// surviving masks are upsampled again, straight into RLE. Memory does not grow with the
-  /// image size or points_per_batch.
-  kFused,
-  /// The reference's design: every candidate upsampled to the crop size in float32, filtered,
-  /// binarised and RLE-encoded per batch, before NMS (ref: automatic_mask_generator.py:294-384).
-  kReference,
-};
-
-/// "fused" / "reference" (the CLI spelling). Throws UsageError.
-Postprocess parse_postprocess(const std::string& name);
-const char* to_string(Postprocess mode);
-
 /// Seconds one image spent in each stage (sam2-amg bench). On CUDA every stage ends with a
 /// device synchronisation when timed, so timing slows a run slightly.
 struct StageTimes {

@@ -19,7 +19,7 @@ TEST_CASE("AmgConfig defaults are SAM2AutomaticMaskGenerator's", "[amg][config]"
   CHECK(c.crop_n_points_downscale_factor == 1);
   CHECK(c.point_grids.empty());
   CHECK(c.min_mask_region_area == 0.0);
-  CHECK(c.output_mode == "binary_mask");
+  CHECK(c.output_mode == OutputMode::kBinaryMask);
   CHECK_FALSE(c.use_m2m);
   CHECK(c.multimask_output);
   CHECK_NOTHROW(c.validate());
@@ -52,9 +52,6 @@ TEST_CASE("AmgConfig::validate names the bad field", "[amg][config]") {
   AmgConfig e;
   e.box_nms_thresh = 1.5;
   CHECK(validation_message(e).find("box_nms_thresh") != std::string::npos);
-  AmgConfig f;
-  f.output_mode = "png";
-  CHECK(validation_message(f).find("output_mode") != std::string::npos);
   AmgConfig g;
   g.points_per_side = 4;
   g.crop_n_layers = 3;
@@ -63,4 +60,20 @@ TEST_CASE("AmgConfig::validate names the bad field", "[amg][config]") {
   AmgConfig h;
   h.points_per_batch = 0;
   CHECK(validation_message(h).find("points_per_batch") != std::string::npos);
+}
+
+TEST_CASE("Word-valued options parse and print through one table per enum", "[amg][config]") {
+  CHECK(parse_enum<OutputMode>("coco_rle") == OutputMode::kCocoRle);
+  CHECK(std::string(enum_name(OutputMode::kUncompressedRle)) == "uncompressed_rle");
+  CHECK(std::string(enum_name(SmallRegionMode::kSam1FullRes)) == "sam1");
+  CHECK(parse_enum<Postprocess>("reference") == Postprocess::kReference);
+  for (const std::string& name : enum_spellings<OutputMode>())
+    CHECK(enum_name(parse_enum<OutputMode>(name)) == name);
+  try {
+    parse_enum<OutputMode>("png");
+    FAIL("expected a UsageError");
+  } catch (const UsageError& e) {
+    CHECK(e.exit_code() == 2);
+    CHECK(std::string(e.what()) == "invalid output_mode = 'png': expected binary_mask, uncompressed_rle or coco_rle");
+  }
 }

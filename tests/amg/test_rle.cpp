@@ -1,8 +1,8 @@
 #include <random>
 
 #include "amg/mask_ops.h"
-#include "amg/rle.h"
-#include "amg/rle_codec.h"
+#include "amg/rle_tensor.h"
+#include "amg/rle_host.h"
 #include "support/catch.h"
 #include "support/fixtures.h"
 

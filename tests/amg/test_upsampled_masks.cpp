@@ -7,7 +7,7 @@
 
 #include "amg/crop_boxes.h"
 #include "amg/mask_ops.h"
-#include "amg/rle.h"
+#include "amg/rle_tensor.h"
 #include "amg/upsampled_masks.h"
 #include "support/catch.h"
 

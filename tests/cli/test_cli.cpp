@@ -201,6 +201,22 @@ TEST_CASE("Invalid values exit with code 2 and a message", "[cli]") {
   CHECK(slurp(dir.file("e2.txt")).find("x.pt") != std::string::npos);
 }
 
+TEST_CASE("A point grid list with no grid is an error naming where it was given", "[cli][config]") {
+  TempDir dir;
+  std::ofstream(dir.file("empty.json")) << "[]\n";
+  REQUIRE(run_command(cli_binary() + " --print-config --point-grids " + dir.file("empty.json") + " > /dev/null 2>" +
+                      dir.file("e1.txt")) == 2);
+  const std::string e1 = slurp(dir.file("e1.txt"));
+  CHECK(e1.find("--point-grids " + dir.file("empty.json") + ": point_grids holds no grid") != std::string::npos);
+  std::ofstream(dir.file("c.yaml")) << "pred_iou_thresh: 0.7\npoint_grids: []\n";
+  REQUIRE(run_command(cli_binary() + " --print-config --config " + dir.file("c.yaml") + " > /dev/null 2>" +
+                      dir.file("e2.txt")) == 2);
+  CHECK(slurp(dir.file("e2.txt")).find(dir.file("c.yaml") + ":2: point_grids holds no grid") != std::string::npos);
+  // With points_per_side beside it, an empty list means "no grids" (a printed config says so).
+  CHECK(run_command(cli_binary() + " --print-config --points-per-side 16 --point-grids " + dir.file("empty.json") +
+                    " > /dev/null") == 0);
+}
+
 TEST_CASE("Stats are written per image and summed, tune matches full runs", "[cli][funnel]") {
   Corpus c(2);
   const std::string out = c.dir.file("masks.json");

@@ -26,7 +26,7 @@ TEST_CASE("YAML: the printed config loads back to the same config", "[io][config
   c.amg.crop_n_layers = 1;
   c.amg.pred_iou_thresh = 0.7;
   c.amg.stability_score_offset = 0.7;
-  c.amg.output_mode = "coco_rle";
+  c.amg.output_mode = OutputMode::kCocoRle;
   c.amg.use_m2m = true;
   c.amg.min_mask_region_mode = SmallRegionMode::kSam1FullRes;
   c.io.input = {"a b.png", "dir/with \"quotes\""};
@@ -56,6 +56,18 @@ TEST_CASE("YAML: only the keys a file sets change", "[io][config]") {
   load_yaml_config_text("point_grids: [[[0.5, 0.5]]]\n", "x.yaml", c);
   CHECK_FALSE(c.amg.points_per_side.has_value());
   CHECK_NOTHROW(c.amg.validate());
+}
+
+TEST_CASE("YAML: a point grid list with no grid is an error, unless points_per_side is set too", "[io][config]") {
+  CHECK(load_error("crop_n_layers: 0\npoint_grids: []\n") ==
+        "run.yaml:2: point_grids holds no grid: give one grid of [x, y] points per crop layer, or leave point_grids "
+        "out to use points_per_side");
+  RunConfig c;
+  load_yaml_config_text("points_per_side: 16\npoint_grids: []\n", "x.yaml", c);  // as --print-config writes it
+  CHECK(c.amg.points_per_side == 16);
+  CHECK_NOTHROW(c.amg.validate());
+  load_yaml_config_text("point_grids: null\n", "x.yaml", c);  // null sets no grid and chooses nothing
+  CHECK(c.amg.points_per_side == 16);
 }
 
 TEST_CASE("YAML: unknown, duplicate and mistyped keys are errors with a line", "[io][config]") {
@@ -92,5 +104,33 @@ TEST_CASE("YAML: every preset in configs/ loads and validates", "[io][config]") 
       CHECK(c.amg.min_mask_region_area == 25);
       CHECK(c.amg.use_m2m);
     }
+  }
+}
+
+TEST_CASE("YAML: word-valued keys are parsed when loaded, with the line", "[io][config]") {
+  CHECK(load_error("exif: sideways\n") == "run.yaml:1: exif: invalid exif = 'sideways': expected apply or ignore");
+  CHECK(load_error("precision: fp8\n") ==
+        "run.yaml:1: precision: invalid precision = 'fp8': expected auto, fp32, bf16 or fp16");
+  CHECK(load_error("postprocess: 3\n") ==
+        "run.yaml:1: postprocess: invalid postprocess = '3': expected fused or reference");
+  RunConfig c;
+  load_yaml_config_text("device: cuda:1\nprecision: bf16\nexif: ignore\noutput_mode: coco_rle\n", "x.yaml", c);
+  CHECK(c.io.device.kind() == DeviceKind::kCuda);
+  CHECK(c.io.device.index() == 1);
+  CHECK(c.io.precision == Precision::kBf16);
+  CHECK(c.io.exif == ExifMode::kIgnore);
+  CHECK(c.amg.output_mode == OutputMode::kCocoRle);
+  const std::string yaml = to_yaml(c);
+  CHECK(yaml.find("\ndevice: \"cuda:1\"\n") != std::string::npos);
+  CHECK(yaml.find("\nexif: \"ignore\"\n") != std::string::npos);
+  CHECK(yaml.find("\nmin_mask_region_mode: sam2\n") != std::string::npos);
+  // An unknown device is a model error (exit 3), as when the model is loaded on it.
+  RunConfig d;
+  try {
+    load_yaml_config_text("device: gpu\n", "run.yaml", d);
+    FAIL("expected a ModelError");
+  } catch (const ModelError& e) {
+    CHECK(e.exit_code() == 3);
+    CHECK(std::string(e.what()) == "run.yaml:1: device: invalid device 'gpu': use auto, cpu, cuda or cuda:N");
   }
 }

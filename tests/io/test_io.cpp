@@ -141,7 +141,7 @@ TEST_CASE("Per-image writer: SAM 1 amg.py PNG folders and SA-1B JSON", "[io][wri
   r.bbox_xywh = {20, 20, 79, 69};
   r.point_coords = {20, 20.5f};
   {
-    auto w = make_per_image_writer(dir.path(), "binary_mask", SegmentationFormat::kCompressedRle, false, kProv, inputs);
+    auto w = make_per_image_writer(dir.path(), OutputMode::kBinaryMask, SegmentationFormat::kCompressedRle, false, kProv, inputs);
     w->write({inputs[0], 4, 4}, kImage, {r, record_of({4, 4, {16}}, 0.5f)});
     w->write({inputs[2], 4, 4}, kImage, {});
     CHECK(w->done(inputs[0]));
@@ -162,7 +162,7 @@ TEST_CASE("Per-image writer: SAM 1 amg.py PNG folders and SA-1B JSON", "[io][wri
   CHECK(read_json(dir.file("run.json"))["version"] == "9.9.9");
 
   TempDir dir2;
-  auto w = make_per_image_writer(dir2.path(), "coco_rle", SegmentationFormat::kCompressedRle, true, kProv, inputs);
+  auto w = make_per_image_writer(dir2.path(), OutputMode::kCocoRle, SegmentationFormat::kCompressedRle, true, kProv, inputs);
   w->write({inputs[2], 4, 4}, kImage, {r});
   w->finish(true);
   const json sa = read_json(dir2.file("sub/y.json"));
@@ -333,7 +333,7 @@ TEST_CASE("Review cases: thumbnails, symlinks, repeated names, thin polygons", "
   REQUIRE(inputs.size() == 3);  // a/../a is a again
   CHECK(inputs[0].name == "link.jpg");
   const Provenance prov{"1", "m", "s", "", "apply"};
-  auto w = make_per_image_writer(dir.file("out"), "coco_rle", SegmentationFormat::kCompressedRle, false, prov, inputs);
+  auto w = make_per_image_writer(dir.file("out"), OutputMode::kCocoRle, SegmentationFormat::kCompressedRle, false, prov, inputs);
   for (const auto& in : inputs) w->write({in, 64, 48}, img, {});
   CHECK(fs::exists(dir.file("out/x.png.json")));  // stems collide: the extension stays...
   CHECK(fs::exists(dir.file("out/x.png~2.json")));  // ...and the second one is numbered

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "amg/rle_codec.h"
+#include "amg/rle_host.h"
 #include "common/image.h"
 
 namespace sam2amg::test {

@@ -1,7 +1,8 @@
 #pragma once
-/// Uncompressed RLE and the pycocotools compressed string: torch-free, used by the generator's
-/// records and by the writers. ref: sam2/utils/amg.py (mask_to_rle_pytorch, rle_to_mask,
-/// area_from_rle) and cocoapi common/maskApi.c (rleToString, rleFrString, rleToBbox).
+/// The host RLE codec: uncompressed RLE and the pycocotools compressed string. Torch-free (the
+/// tensor encoder is amg/rle_tensor.h); used by the generator's records and by the writers.
+/// ref: sam2/utils/amg.py (mask_to_rle_pytorch, rle_to_mask, area_from_rle) and cocoapi
+/// common/maskApi.c (rleToString, rleFrString, rleToBbox).
 #include <array>
 #include <cstdint>
 #include <string>
@@ -27,7 +28,7 @@ std::int64_t area_from_rle(const Rle& rle);
 std::vector<std::uint8_t> rle_to_mask(const Rle& rle);
 
 /// Encodes a row-major H*W byte mask (nonzero = foreground). Host-side twin of the tensor
-/// encoder in amg/rle.h, for writers and tests.
+/// encoder in amg/rle_tensor.h, for writers and tests.
 Rle rle_from_mask(const std::uint8_t* mask, int h, int w);
 
 /// pycocotools' compressed counts string (byte-exact with maskApi.c rleToString): deltas against

@@ -1,4 +1,4 @@
-#include "amg/rle.h"
+#include "amg/rle_tensor.h"
 
 namespace sam2amg {
 

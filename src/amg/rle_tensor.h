@@ -1,10 +1,11 @@
 #pragma once
-/// Tensor -> uncompressed RLE. ref: sam2/utils/amg.py:109-137 mask_to_rle_pytorch.
+/// The tensor RLE encoder: masks on any device -> uncompressed RLE (the host codec is
+/// amg/rle_host.h). ref: sam2/utils/amg.py:109-137 mask_to_rle_pytorch.
 #include <ATen/ATen.h>
 
 #include <vector>
 
-#include "amg/rle_codec.h"
+#include "amg/rle_host.h"
 
 namespace sam2amg {
 

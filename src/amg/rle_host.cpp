@@ -1,4 +1,4 @@
-#include "amg/rle_codec.h"
+#include "amg/rle_host.h"
 
 #include <algorithm>
 #include <stdexcept>
