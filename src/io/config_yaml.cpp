@@ -200,6 +200,8 @@ void validate_io(const IoOptions& io) {
   if (io.threads < 0) throw UsageError("invalid threads = " + std::to_string(io.threads) + ": expected >= 0");
   if (io.max_image_pixels < 1) throw UsageError("invalid max_image_pixels: expected >= 1");
   if (io.overlay && io.out_dir.empty()) throw UsageError("--overlay needs --out-dir");
+  if (io.resume && io.overwrite)
+    throw UsageError("--resume and --overwrite exclude each other: continue the outputs, or replace them");
 }
 
 void load_yaml_config_text(const std::string& text, const std::string& source, RunConfig& config) {

@@ -26,8 +26,9 @@ struct SafetyCorpus {
     for (const std::string& name : names)
       write_image_rgb(images + "/" + name, make_image(64, 48, kBlack, {{4, 4, 30, 20, kRed}, {20, 28, 60, 44, kBlue}}));
   }
-  std::string run(const std::string& args) const {
-    return cli_binary() + " -q --model " + model + " --device " + test_device() + " --points-per-side 8 " + args;
+  std::string run(const std::string& args, int points_per_side = 8) const {
+    return cli_binary() + " -q --model " + model + " --device " + test_device() + " --points-per-side " +
+           std::to_string(points_per_side) + " " + args;
   }
 };
 
@@ -49,4 +50,114 @@ TEST_CASE("Inputs named '...png' and '..png' write inside --out-dir and touch no
   CHECK(json::parse(slurp(c.dir.file("rle/%2E%2E.json")))["image"]["file_name"] == "...png");
   CHECK(json::parse(slurp(c.dir.file("rle/%2E.json")))["image"]["file_name"] == "..png");
   CHECK(slurp(c.dir.file("canary.txt")) == "outside");
+}
+
+namespace {
+
+std::vector<std::string> numbered(int n) {
+  std::vector<std::string> names;
+  for (int i = 0; i < n; ++i) names.push_back("img" + std::to_string(100 + i) + ".png");
+  return names;
+}
+
+// Runs `first` in the background; once its journal `journal` holds `lines` lines, runs `during`
+// and records its exit status in `rc_file`, and whether `first` was still running then in
+// `alive_file`; then waits for `first` and returns its exit status.
+int run_during(const std::string& first, const std::string& journal, int lines, const std::string& during,
+               const std::string& rc_file, const std::string& alive_file) {
+  const std::string script = first + " & pid=$!; while [ \"$(cat " + journal +
+                             " 2>/dev/null | wc -l)\" -lt " + std::to_string(lines) +
+                             " ] && kill -0 $pid 2>/dev/null; do sleep 0.02; done; " + during + "; echo $? > " + rc_file +
+                             "; if kill -0 $pid 2>/dev/null; then echo yes > " + alive_file + "; fi; wait $pid";
+  std::ofstream(rc_file + ".sh") << script;
+  return run_command("bash " + rc_file + ".sh");
+}
+
+}  // namespace
+
+TEST_CASE("A second run on the same outputs fails at once with exit 2; the first one is not harmed",
+          "[cli][safety][lock]") {
+  SafetyCorpus c(numbered(40));
+  const std::string out = c.dir.file("m.json"), dir = c.dir.file("d"), jsonl = c.dir.file("m.jsonl");
+  const std::string first = c.run("--input " + c.images + " --out " + out + " --out-dir " + dir + " --jsonl " + jsonl, 16);
+  // --overwrite: without the lock nothing would stop the second run.
+  const std::string second = c.run("--overwrite --input " + c.images);
+  const std::string during = second + " --out " + out + " 2> " + c.dir.file("e1.txt") + "; r1=$?; " + second +
+                             " --out-dir " + dir + " 2> " + c.dir.file("e2.txt") + "; r2=$?; " + second + " --jsonl " +
+                             jsonl + " 2> " + c.dir.file("e3.txt") + "; r3=$?; echo $r1 $r2 $r3 > " +
+                             c.dir.file("rcs.txt") + "; true";
+  CHECK(run_during(first, out + ".partial.jsonl", 3, during, c.dir.file("rc.txt"), c.dir.file("alive.txt")) == 0);
+  REQUIRE(slurp(c.dir.file("alive.txt")) == "yes\n");  // the second runs really overlapped the first
+  CHECK(slurp(c.dir.file("rcs.txt")) == "2 2 2\n");
+  CHECK(slurp(c.dir.file("e1.txt")).find("another sam2-amg run is writing '" + out + "'") != std::string::npos);
+  CHECK(slurp(c.dir.file("e2.txt")).find("another sam2-amg run is writing '" + dir + "'") != std::string::npos);
+  CHECK(slurp(c.dir.file("e3.txt")).find("another sam2-amg run is writing '" + jsonl + "'") != std::string::npos);
+  // The first run's outputs are whole, and no lock file is left.
+  CHECK(json::parse(slurp(out))["images"].size() == 40);
+  CHECK(std::count(std::istreambuf_iterator<char>(*std::make_unique<std::ifstream>(jsonl)),
+                   std::istreambuf_iterator<char>(), '\n') == 40);
+  CHECK_FALSE(fs::exists(out + ".lock"));
+  CHECK_FALSE(fs::exists(jsonl + ".lock"));
+  CHECK_FALSE(fs::exists(dir + "/.sam2amg.lock"));
+}
+
+TEST_CASE("A journal removed mid-run is an error (exit 5), never an empty file and exit 0", "[cli][safety]") {
+  SafetyCorpus c(numbered(40));
+  const std::string out = c.dir.file("m.json");
+  const std::string first = c.run("--input " + c.images + " --out " + out + " 2> " + c.dir.file("err.txt"), 16);
+  CHECK(run_during(first, out + ".partial.jsonl", 3, "rm " + out + ".partial.jsonl", c.dir.file("rc.txt"),
+                   c.dir.file("alive.txt")) == 5);
+  REQUIRE(slurp(c.dir.file("alive.txt")) == "yes\n");
+  CHECK_FALSE(fs::exists(out));
+  CHECK(slurp(c.dir.file("err.txt")).find("the run recorded 40 images but its journal holds 0") != std::string::npos);
+  // Nothing half-written is left beside it.
+  for (const auto& e : fs::directory_iterator(c.dir.path()))
+    CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
+}
+
+TEST_CASE("Outputs that name an input or each other, and existing outputs, are refused with exit 2",
+          "[cli][safety][clobber]") {
+  SafetyCorpus c({"a.png", "b.png"});
+  const std::string input = c.images + "/a.png";
+  const std::string a_bytes = slurp(input);
+  const std::string base = c.run("--input " + c.images);
+  auto refused = [&](const std::string& args, const std::string& message) {
+    INFO(args);
+    CHECK(run_command(base + " " + args + " 2> " + c.dir.file("e.txt")) == 2);
+    const std::string err = slurp(c.dir.file("e.txt"));
+    INFO(err);
+    CHECK(err.find(message) != std::string::npos);
+  };
+  refused("--out " + input, "--out '" + input + "' is also an input");
+  refused("--jsonl " + c.images + "/../in/b.png", "is also an input");
+  refused("--out " + c.dir.file("x.json") + " --jsonl " + c.dir.file("x.json"), "is also --out");
+  std::ofstream(c.dir.file("list.txt")) << input << "\n";
+  CHECK(run_command(c.run("--input-list " + c.dir.file("list.txt") + " --jsonl " + c.dir.file("list.txt") +
+                          " 2>/dev/null")) == 2);
+  CHECK(slurp(input) == a_bytes);
+  CHECK(slurp(c.dir.file("list.txt")) == input + "\n");
+  CHECK_FALSE(fs::exists(c.dir.file("x.json")));
+
+  // An existing output: refused, kept byte for byte, until --overwrite or --resume says what to do.
+  const std::string out = c.dir.file("m.json");
+  std::ofstream(out) << "precious";
+  refused("--out " + out, "--out '" + out + "' exists: give --resume to continue the run that wrote it, or "
+                          "--overwrite to replace it");
+  CHECK(slurp(out) == "precious");
+  refused("--out " + out + " --resume --overwrite", "--resume and --overwrite exclude each other");
+  REQUIRE(run_command(base + " --out " + out + " --overwrite") == 0);
+  CHECK(json::parse(slurp(out))["images"].size() == 2);
+  const std::string jsonl = c.dir.file("m.jsonl");
+  std::ofstream(jsonl) << "precious\n";
+  refused("--jsonl " + jsonl, "--jsonl '" + jsonl + "' exists");
+  CHECK(slurp(jsonl) == "precious\n");
+  REQUIRE(run_command(base + " --out-dir " + c.dir.file("d")) == 0);
+  refused("--out-dir " + c.dir.file("d"), "holds an earlier run's outputs");
+  REQUIRE(run_command(base + " --out-dir " + c.dir.file("d") + " --resume") == 0);
+  // An empty file (mktemp) is not an output yet; a bad model leaves no empty --out-dir behind.
+  std::ofstream(c.dir.file("empty.json")).flush();
+  CHECK(run_command(base + " --out " + c.dir.file("empty.json")) == 0);
+  CHECK(run_command(cli_binary() + " --model " + c.dir.file("none.pt") + " --input " + c.images + " --out-dir " +
+                    c.dir.file("never") + " 2>/dev/null") == 3);
+  CHECK_FALSE(fs::exists(c.dir.file("never")));
 }
