@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -246,6 +247,10 @@ void load_yaml_config_text(const std::string& text, const std::string& source, R
 }
 
 void load_yaml_config(const std::string& path, RunConfig& config) {
+  // An ifstream opens a folder and reads it as empty: that would run with the defaults.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw UsageError("config file '" + path + "' is a folder: give a YAML file (e.g. configs/sam2-defaults.yaml)");
   std::ifstream in(path);
   if (!in) throw UsageError("cannot open config file '" + path + "'");
   std::stringstream ss;

@@ -161,3 +161,25 @@ TEST_CASE("Outputs that name an input or each other, and existing outputs, are r
                     c.dir.file("never") + " 2>/dev/null") == 3);
   CHECK_FALSE(fs::exists(c.dir.file("never")));
 }
+
+TEST_CASE("Impossible values and a folder as --config fail before any work with exit 2", "[cli][safety][values]") {
+  SafetyCorpus c({"a.png"});
+  const std::string out = c.dir.file("m.json");
+  const std::string base = c.run("--input " + c.images + " --out " + out);
+  CHECK(run_command(base + " --pred-iou-thresh 2 2> " + c.dir.file("e1.txt")) == 2);
+  CHECK(slurp(c.dir.file("e1.txt")).find("pred_iou_thresh = 2: expected a value in [0, 1]") != std::string::npos);
+  CHECK(run_command(base + " --stability-score-thresh 1.5 2>/dev/null") == 2);
+  std::ofstream(c.dir.file("huge.yaml")) << "points_per_side: 100000\n";
+  CHECK(run_command(cli_binary() + " --config " + c.dir.file("huge.yaml") + " --model " + c.model + " --input " +
+                    c.images + " --out " + out + " 2> " + c.dir.file("e2.txt")) == 2);
+  CHECK(slurp(c.dir.file("e2.txt")).find("points_per_side = 100000") != std::string::npos);
+  CHECK(run_command(base + " --config " + c.images + " 2> " + c.dir.file("e3.txt")) == 2);
+  CHECK(slurp(c.dir.file("e3.txt")).find("is a folder") != std::string::npos);
+  CHECK_FALSE(fs::exists(out));
+  // --help states the range of both thresholds.
+  REQUIRE(run_command(cli_binary() + " --help > " + c.dir.file("help.txt")) == 0);
+  const std::string help = slurp(c.dir.file("help.txt"));
+  const size_t at = help.find("--stability-score-thresh");
+  REQUIRE(at != std::string::npos);
+  CHECK(help.substr(at, help.find("--stability-score-offset") - at).find("[0, 1]") != std::string::npos);
+}

@@ -94,3 +94,14 @@ TEST_CASE("YAML: every preset in configs/ loads and validates", "[io][config]") 
     }
   }
 }
+
+TEST_CASE("YAML: a --config that names a folder is an error, not an empty config", "[io][config]") {
+  test::TempDir dir;
+  RunConfig c;
+  try {
+    load_yaml_config(dir.path(), c);
+    FAIL("a folder was read as a config");
+  } catch (const UsageError& e) {
+    CHECK(std::string(e.what()).find("config file '" + dir.path() + "' is a folder") != std::string::npos);
+  }
+}
