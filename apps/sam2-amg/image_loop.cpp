@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "image_failure.h"
+
 namespace sam2amg::cli {
 
 ModelOptions model_options(const IoOptions& io) { return {io.device, io.precision, io.threads}; }
@@ -36,6 +38,12 @@ LoopCounts for_each_image(const std::vector<InputFile>& inputs, const ReadOption
         ++n.unreadable;
         if (hooks.before_warning) hooks.before_warning();
         log_skipped(input, e);
+      } catch (const std::exception& e) {
+        const std::optional<ImageError> failure = per_image_failure(e);  // e.g. this image needs too much memory
+        if (!failure) throw;
+        ++n.unreadable;
+        if (hooks.before_warning) hooks.before_warning();
+        log_skipped(input, *failure);
       }
     }
     ++n.handled;

@@ -183,3 +183,24 @@ TEST_CASE("Impossible values and a folder as --config fail before any work with 
   REQUIRE(at != std::string::npos);
   CHECK(help.substr(at, help.find("--stability-score-offset") - at).find("[0, 1]") != std::string::npos);
 }
+
+TEST_CASE("An image that needs more memory than there is is skipped, named, exit 4; the run goes on",
+          "[cli][safety][memlimit]") {
+  if (test_device() != "cpu") return;  // the address-space limit below is for the CPU
+  SafetyCorpus c({"small.png"});
+  // 4000 x 4000: the reference post-processing upsamples 64 x 3 float masks of 16 M pixels
+  // (12 GB) per decoder batch; the address space is limited to 4 GB.
+  write_image_rgb(c.images + "/big.png", make_image(4000, 4000, kBlack, {{0, 0, 2000, 4000, kRed}}));
+  const std::string out = c.dir.file("m.json");
+  const int rc = run_command("bash -c 'ulimit -v 4000000; " +
+                             c.run("--postprocess reference --input " + c.images + " --out " + out, 4) + "' 2> " +
+                             c.dir.file("err.txt"));
+  const std::string err = slurp(c.dir.file("err.txt"));
+  INFO(err);
+  CHECK(rc == 4);  // not 75: retrying the same image cannot help
+  CHECK(err.find("skipped '" + c.images + "/big.png': ") != std::string::npos);
+  CHECK(err.find("memory") != std::string::npos);
+  const json j = json::parse(slurp(out));
+  REQUIRE(j["images"].size() == 1);  // the image after it was processed
+  CHECK(j["images"][0]["file_name"] == "small.png");
+}
