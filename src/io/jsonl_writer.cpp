@@ -46,6 +46,11 @@ class JsonlWriter : public MaskWriter {
     if (!in) return;
     keep_complete_lines(in, path, [&](const json& line) {
       if (!line.contains("image")) return false;
+      // Results of another model or config must not be mixed into this run's file.
+      if (!same_run(line.value("sam2_amg", json::object()), provenance_))
+        throw UsageError("--jsonl '" + path + "' holds results of another model or config (" +
+                         line["image"].value("path", std::string("?")) +
+                         "); rerun with the same settings, or with --overwrite to start over");
       done_.insert(line["image"]["path"].get<std::string>());
       return true;
     });

@@ -208,7 +208,11 @@ RunOutputs::RunOutputs(const OutputPaths& paths, const std::string& output_mode,
     : paths_(paths), model_sha256_(provenance.model_sha256) {
   if (!paths_.coco.empty()) writers_.push_back(make_coco_writer(paths_.coco, format, provenance, paths_.resume));
   if (!paths_.out_dir.empty())
-    writers_.push_back(make_per_image_writer(paths_.out_dir, output_mode, format, overlay, provenance, inputs));
+    writers_.push_back(
+        // Shards share the folder and record each its own files and shard: only an unsharded
+        // run compares run.json.
+        make_per_image_writer(paths_.out_dir, output_mode, format, overlay, provenance, inputs,
+                              paths_.resume && !paths_.shard));
   if (!paths_.jsonl.empty()) writers_.push_back(make_jsonl_writer(paths_.jsonl, format, provenance, paths_.resume));
 }
 

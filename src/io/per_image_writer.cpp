@@ -84,13 +84,23 @@ class OwnFolder {
 class PerImageWriter : public MaskWriter {
  public:
   PerImageWriter(std::string dir, std::string output_mode, SegmentationFormat format, bool overlay,
-                 const Provenance& provenance, const std::vector<InputFile>& inputs)
+                 const Provenance& provenance, const std::vector<InputFile>& inputs, bool resume)
       : dir_(std::move(dir)), png_(output_mode == "binary_mask"), format_(format), overlay_(overlay),
         stems_(output_stems(inputs)) {
     std::error_code ec;
     fs::create_directories(dir_, ec);
     if (ec) throw OutputError(dir_, ec.message());
-    write_file_atomically(dir_ + "/run.json", dump_json(provenance_json(provenance), 2) + "\n");
+    const json run = provenance_json(provenance);
+    const std::string run_json = dir_ + "/run.json";
+    if (resume && fs::exists(run_json, ec)) {
+      // Resuming continues the same run: per-image files of another model or config stay apart.
+      std::ifstream in(run_json);
+      const json earlier = json::parse(in, nullptr, false);
+      if (earlier.is_discarded() || !same_run(earlier, run))
+        throw UsageError("--out-dir '" + dir_ + "' holds results of another model or config (see " + run_json +
+                         "); rerun with the same settings, or with --overwrite to replace them");
+    }
+    write_file_atomically(run_json, dump_json(run, 2) + "\n");
     for (size_t i = 0; i < inputs.size(); ++i) image_ids_[inputs[i].path] = static_cast<int64_t>(i) + 1;
   }
 
@@ -178,8 +188,9 @@ class PerImageWriter : public MaskWriter {
 
 std::unique_ptr<MaskWriter> make_per_image_writer(const std::string& dir, const std::string& output_mode,
                                                   SegmentationFormat format, bool overlay,
-                                                  const Provenance& provenance, const std::vector<InputFile>& inputs) {
-  return std::make_unique<PerImageWriter>(dir, output_mode, format, overlay, provenance, inputs);
+                                                  const Provenance& provenance, const std::vector<InputFile>& inputs,
+                                                  bool resume) {
+  return std::make_unique<PerImageWriter>(dir, output_mode, format, overlay, provenance, inputs, resume);
 }
 
 }  // namespace sam2amg

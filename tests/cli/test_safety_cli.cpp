@@ -94,8 +94,8 @@ TEST_CASE("A second run on the same outputs fails at once with exit 2; the first
   CHECK(slurp(c.dir.file("e3.txt")).find("another sam2-amg run is writing '" + jsonl + "'") != std::string::npos);
   // The first run's outputs are whole, and no lock file is left.
   CHECK(json::parse(slurp(out))["images"].size() == 40);
-  CHECK(std::count(std::istreambuf_iterator<char>(*std::make_unique<std::ifstream>(jsonl)),
-                   std::istreambuf_iterator<char>(), '\n') == 40);
+  const std::string lines = slurp(jsonl);
+  CHECK(std::count(lines.begin(), lines.end(), '\n') == 40);
   CHECK_FALSE(fs::exists(out + ".lock"));
   CHECK_FALSE(fs::exists(jsonl + ".lock"));
   CHECK_FALSE(fs::exists(dir + "/.sam2amg.lock"));
@@ -203,4 +203,33 @@ TEST_CASE("An image that needs more memory than there is is skipped, named, exit
   const json j = json::parse(slurp(out));
   REQUIRE(j["images"].size() == 1);  // the image after it was processed
   CHECK(j["images"][0]["file_name"] == "small.png");
+}
+
+TEST_CASE("Resuming refuses --jsonl and --out-dir outputs of another config (exit 2), keeps them unchanged",
+          "[cli][safety][resume]") {
+  SafetyCorpus c({"a.png"});
+  const std::string jsonl = c.dir.file("m.jsonl"), dir = c.dir.file("d");
+  REQUIRE(run_command(c.run("--input " + c.images + " --jsonl " + jsonl + " --out-dir " + dir)) == 0);
+  fs::copy_file(c.images + "/a.png", c.images + "/b.png");  // the input folder grows
+  const std::string lines = slurp(jsonl), meta = slurp(dir + "/a/metadata.csv");
+  // Another points_per_side: its results must not be appended to the first run's.
+  CHECK(run_command(c.run("--resume --input " + c.images + " --jsonl " + jsonl, 4) + " 2> " + c.dir.file("e1.txt")) ==
+        2);
+  CHECK(slurp(c.dir.file("e1.txt")).find("--jsonl '" + jsonl + "' holds results of another model or config") !=
+        std::string::npos);
+  CHECK(run_command(c.run("--resume --input " + c.images + " --out-dir " + dir, 4) + " 2> " + c.dir.file("e2.txt")) ==
+        2);
+  CHECK(slurp(c.dir.file("e2.txt")).find("--out-dir '" + dir + "' holds results of another model or config") !=
+        std::string::npos);
+  CHECK(slurp(jsonl) == lines);
+  CHECK_FALSE(fs::exists(dir + "/b"));
+  // The same settings resume: b is added, a kept.
+  INFO(slurp(c.dir.file("e3.txt")));
+  REQUIRE(run_command(c.run("--resume --input " + c.images + " --jsonl " + jsonl + " --out-dir " + dir) + " 2> " +
+                      c.dir.file("e3.txt")) == 0);
+  const std::string resumed = slurp(jsonl);
+  CHECK(resumed.rfind(lines, 0) == 0);
+  CHECK(std::count(resumed.begin(), resumed.end(), '\n') == 2);
+  CHECK(slurp(dir + "/a/metadata.csv") == meta);
+  CHECK(fs::exists(dir + "/b/metadata.csv"));
 }
