@@ -9,6 +9,8 @@
 #include <mutex>
 #include <thread>
 
+#include "image_failure.h"
+
 namespace sam2amg::cli {
 
 ModelOptions model_options(const IoOptions& io) {
@@ -144,6 +146,12 @@ LoopCounts for_each_image(const std::vector<InputFile>& inputs, const ReadOption
         ++n.unreadable;
         if (hooks.before_warning) hooks.before_warning();
         log_skipped(inputs[i], e);
+      } catch (const std::exception& e) {
+        const std::optional<ImageError> failure = per_image_failure(e);  // e.g. this image needs too much memory
+        if (!failure) throw;
+        ++n.unreadable;
+        if (hooks.before_warning) hooks.before_warning();
+        log_skipped(inputs[i], *failure);
       }
     }
     ++n.handled;

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "cli.h"
+#include "image_failure.h"
 #include "common/error.h"
 #include "io/run_config.h"
 #include "model/synthetic_model.h"
@@ -72,8 +73,12 @@ int main(int argc, char** argv) {
     spdlog::error("file system error: {}", e.what());
     return static_cast<int>(ExitCode::kOutput);
   } catch (const std::exception& e) {
-    // Anything else comes from the runtime (device, out of memory): a retry may succeed.
-    spdlog::error("runtime failure: {}", e.what());
-    return static_cast<int>(ExitCode::kTransient);
+    // Untyped: a device failure may pass (75, retry); anything else is a bug to report (1).
+    const int code = cli::untyped_failure_exit_code(e);
+    if (code == static_cast<int>(ExitCode::kTransient))
+      spdlog::error("device failure: {}; retry with --resume", e.what());
+    else
+      spdlog::error("internal error: {}; please report it", e.what());
+    return code;
   }
 }

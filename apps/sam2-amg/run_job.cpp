@@ -41,6 +41,8 @@ int run_job(const RunConfig& config, const JobOptions& options) {
   // A shard works on its own subset; a requeued shard resumes, and a committed one is done.
   const std::optional<Shard> shard = resolve_shard(io.shard, io.shard_count);
   const OutputPaths paths = plan_outputs(io, shard);
+  // Before any work: this run alone writes its outputs, and they clobber nothing.
+  const OutputGuard guard(paths, inputs, io.input_list);
   if (shard) {
     inputs = inputs_of_shard(inputs, *shard);
     spdlog::info("{}: {} inputs", shard_label(*shard), inputs.size());

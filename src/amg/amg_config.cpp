@@ -33,13 +33,16 @@ void AmgConfig::validate() const {
                          : "points_per_side and point_grids are both set: unset points_per_side "
                            "(points_per_side: null in YAML) to use explicit point_grids");
   }
-  if (points_per_side && *points_per_side < 1)
-    invalid("points_per_side", std::to_string(*points_per_side), "an integer >= 1");
+  // 4096^2 = 16.8 million prompts per image; beyond that the point grid alone would not fit.
+  if (points_per_side && (*points_per_side < 1 || *points_per_side > kMaxPointsPerSide))
+    invalid("points_per_side", std::to_string(*points_per_side), "an integer in [1, 4096]");
   if (points_per_batch < 1)
     invalid("points_per_batch", std::to_string(points_per_batch), "an integer >= 1");
-  if (!std::isfinite(pred_iou_thresh)) invalid("pred_iou_thresh", str(pred_iou_thresh), "a finite number");
-  if (!std::isfinite(stability_score_thresh))
-    invalid("stability_score_thresh", str(stability_score_thresh), "a finite number");
+  // Both scores lie in [0, 1]: a threshold above 1 keeps nothing; <= 0 turns the filter off.
+  if (!(pred_iou_thresh <= 1.0) || !std::isfinite(pred_iou_thresh))
+    invalid("pred_iou_thresh", str(pred_iou_thresh), "a value in [0, 1] (<= 0 turns the filter off)");
+  if (!(stability_score_thresh <= 1.0) || !std::isfinite(stability_score_thresh))
+    invalid("stability_score_thresh", str(stability_score_thresh), "a value in [0, 1] (<= 0 turns the filter off)");
   if (!(stability_score_offset >= 0.0) || !std::isfinite(stability_score_offset))
     invalid("stability_score_offset", str(stability_score_offset), "a finite number >= 0");
   if (!std::isfinite(mask_threshold)) invalid("mask_threshold", str(mask_threshold), "a finite number");

@@ -59,6 +59,9 @@ constexpr EnumNames<Postprocess, 2> enum_names(Postprocess) {
   return {"postprocess", {{{Postprocess::kFused, "fused"}, {Postprocess::kReference, "reference"}}}};
 }
 
+/// The largest points_per_side validate() accepts (4096^2 prompts per image).
+inline constexpr int kMaxPointsPerSide = 4096;
+
 struct AmgConfig {
   /// Grid size per side for crop layer 0; nullopt when `point_grids` is given. Must be >= 1.
   std::optional<int> points_per_side = 32;
@@ -122,8 +125,8 @@ void for_each_amg_param(V&& v) {
   v("pred_iou_thresh", &AmgConfig::pred_iou_thresh,
     "Keep masks whose model-predicted IoU is > this, in [0, 1]; <= 0 turns it off. Lower: more masks");
   v("stability_score_thresh", &AmgConfig::stability_score_thresh,
-    "Keep masks whose stability score (IoU of the mask cut at mask_threshold +- offset) is >= this. "
-    "Lower: more masks");
+    "Keep masks whose stability score (IoU of the mask cut at mask_threshold +- offset) is >= this, in [0, 1]; "
+    "<= 0 turns it off. Lower: more masks");
   v("stability_score_offset", &AmgConfig::stability_score_offset,
     "Logit shift for the stability score (logits span about +-20). Lower: scores nearer 1, more masks");
   v("mask_threshold", &AmgConfig::mask_threshold,

@@ -21,7 +21,9 @@ struct CocoCounts {
 
 /// Writes `path` atomically: `info`, no licenses, the one category (id 1, "object"), the images
 /// with ids from 1 in source order, and the annotations with ids from 1, re-pointed at their
-/// image's new id. Throws OutputError.
-CocoCounts write_coco_document(const std::string& path, const nlohmann::json& info, const CocoEntrySource& source);
+/// image's new id. With `expected_images` >= 0, a source that yields another number of images
+/// (a journal removed or cut by someone else) leaves `path` untouched. Throws OutputError.
+CocoCounts write_coco_document(const std::string& path, const nlohmann::json& info, const CocoEntrySource& source,
+                               std::int64_t expected_images = -1);
 
 }  // namespace sam2amg

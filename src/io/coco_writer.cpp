@@ -48,13 +48,18 @@ class CocoWriter : public MaskWriter {
     const json info{{"description", "automatic masks from sam2-amg"}, {"version", provenance_.tool_version},
                     {"sam2_amg", provenance_json(provenance_)}};
     // Images and annotations in journal order.
-    write_coco_document(path_, info, [&](const CocoEntryVisitor& visit) {
-      std::ifstream in(journal_path_);
-      for (std::string s; std::getline(in, s);) {
-        json line = json::parse(s, nullptr, /*allow_exceptions=*/false);
-        if (!line.is_discarded() && line.contains("image")) visit(line);
-      }
-    });
+    // Every image this run recorded must be in the file: a journal that went missing or lost
+    // lines is an error, never a smaller (or empty) file and exit 0.
+    write_coco_document(
+        path_, info,
+        [&](const CocoEntryVisitor& visit) {
+          std::ifstream in(journal_path_);
+          for (std::string s; std::getline(in, s);) {
+            json line = json::parse(s, nullptr, /*allow_exceptions=*/false);
+            if (!line.is_discarded() && line.contains("image")) visit(line);
+          }
+        },
+        static_cast<std::int64_t>(done_.size()));
     std::error_code ec;
     if (complete) fs::remove(journal_path_, ec);
   }

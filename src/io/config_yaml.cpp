@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -210,6 +211,8 @@ void validate_io(const IoOptions& io) {
   if (io.threads < 0) throw UsageError("invalid threads = " + std::to_string(io.threads) + ": expected >= 0");
   if (io.max_image_pixels < 1) throw UsageError("invalid max_image_pixels: expected >= 1");
   if (io.overlay && io.out_dir.empty()) throw UsageError("--overlay needs --out-dir");
+  if (io.resume && io.overwrite)
+    throw UsageError("--resume and --overwrite exclude each other: continue the outputs, or replace them");
 }
 
 void load_yaml_config_text(const std::string& text, const std::string& source, RunConfig& config) {
@@ -255,6 +258,10 @@ void load_yaml_config_text(const std::string& text, const std::string& source, R
 }
 
 void load_yaml_config(const std::string& path, RunConfig& config) {
+  // An ifstream opens a folder and reads it as empty: that would run with the defaults.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw UsageError("config file '" + path + "' is a folder: give a YAML file (e.g. configs/sam2-defaults.yaml)");
   std::ifstream in(path);
   if (!in) throw UsageError("cannot open config file '" + path + "'");
   std::stringstream ss;

@@ -1,5 +1,8 @@
 #include "io/json_files.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -19,13 +22,18 @@ void write_file_atomically(const std::string& path, const std::string& data) {
   f.commit();
 }
 
-AtomicFile::AtomicFile(std::string path) : path_(std::move(path)), tmp_(path_ + ".tmp") {
+// "<path>.<pid>.tmp": two processes writing one file (shards writing --out-dir's run.json)
+// never share a temporary file.
+AtomicFile::AtomicFile(std::string path)
+    : path_(std::move(path)), tmp_(path_ + "." + std::to_string(::getpid()) + ".tmp") {
   f_ = std::fopen(tmp_.c_str(), "wb");
   if (!f_) throw OutputError(tmp_, std::strerror(errno));
 }
 
 AtomicFile::~AtomicFile() {
-  if (f_) std::fclose(f_);
+  if (!f_) return;
+  std::fclose(f_);  // not committed: the temporary file is this process's own, and goes
+  std::remove(tmp_.c_str());
 }
 
 void AtomicFile::put(const std::string& s) {
@@ -36,10 +44,16 @@ void AtomicFile::commit() {
   const bool ok = std::fflush(f_) == 0;
   std::fclose(f_);
   f_ = nullptr;
-  if (!ok) throw OutputError(tmp_, "write failed (disk full?)");
+  if (!ok) {
+    std::remove(tmp_.c_str());
+    throw OutputError(tmp_, "write failed (disk full?)");
+  }
   std::error_code ec;
   fs::rename(tmp_, path_, ec);
-  if (ec) throw OutputError(path_, ec.message());
+  if (ec) {
+    std::remove(tmp_.c_str());
+    throw OutputError(path_, ec.message());
+  }
 }
 
 JsonLinesFile::JsonLinesFile(std::string path, bool append) : path_(std::move(path)) {
@@ -53,6 +67,13 @@ void JsonLinesFile::write(const json& line) {
   const std::string s = dump_json(line) + "\n";
   if (std::fwrite(s.data(), 1, s.size(), f_) != s.size() || std::fflush(f_) != 0)
     throw OutputError(path_, std::strerror(errno));
+}
+
+bool JsonLinesFile::still_at_path() const {
+  if (!f_ || f_ == stdout) return true;
+  struct stat held {}, now {};
+  return ::fstat(::fileno(f_), &held) == 0 && ::stat(path_.c_str(), &now) == 0 && held.st_ino == now.st_ino &&
+         held.st_dev == now.st_dev;
 }
 
 void JsonLinesFile::close() {

@@ -17,7 +17,8 @@ std::string dump_json(const nlohmann::json& j, int indent = -1);
 /// Writes `data` to `path` atomically. Throws OutputError.
 void write_file_atomically(const std::string& path, const std::string& data);
 
-/// A file written piece by piece into `<path>.tmp` and renamed to `path` by commit().
+/// A file written piece by piece into `<path>.<pid>.tmp` and renamed to `path` by commit(); a
+/// file never committed (an error on the way) leaves no temporary file.
 class AtomicFile {
  public:
   explicit AtomicFile(std::string path);
@@ -41,6 +42,8 @@ class JsonLinesFile {
   JsonLinesFile(const JsonLinesFile&) = delete;
   JsonLinesFile& operator=(const JsonLinesFile&) = delete;
   void write(const nlohmann::json& line);
+  /// False when the file at the path is no longer the one written (removed or replaced).
+  bool still_at_path() const;
   void close();
 
  private:

@@ -71,6 +71,7 @@ OutputPaths plan_outputs(const IoOptions& io, const std::optional<Shard>& shard)
   p.out_dir = io.out_dir;
   p.jsonl = io.jsonl;
   p.resume = io.resume;
+  p.overwrite = io.overwrite;
   if (!shard) return p;
   // A shard writes its own files and commits them with a marker.
   if (!io.out.empty()) p.done_marker = shard_done_path(io.out, *shard);
@@ -86,7 +87,8 @@ IoOptions recorded_io(const IoOptions& io, const OutputPaths& paths) {
   IoOptions r = io;
   r.out = paths.coco;
   r.jsonl = paths.jsonl;
-  r.resume = false;  // resuming does not change what the outputs hold
+  r.resume = false;  // resuming (or replacing) does not change what the outputs hold
+  r.overwrite = false;
   return r;
 }
 
@@ -126,12 +128,91 @@ ShardFiles find_dir_shards(const std::string& dir, int expected_count) {
   return f;
 }
 
+namespace {
+
+std::string canonical(const std::string& path) {
+  std::error_code ec;
+  const fs::path c = fs::weakly_canonical(path, ec);
+  return ec ? path : c.string();
+}
+
+bool non_empty(const std::string& path) {
+  std::error_code ec;
+  const auto st = fs::status(path, ec);
+  if (!fs::exists(st)) return false;
+  return !fs::is_regular_file(st) || fs::file_size(path, ec) > 0;
+}
+
+}  // namespace
+
+OutputGuard::OutputGuard(const OutputPaths& paths, const std::vector<InputFile>& inputs,
+                         const std::string& input_list) {
+  const std::string journal = paths.coco.empty() ? "" : paths.coco + ".partial.jsonl";
+  const bool jsonl_file = !paths.jsonl.empty() && paths.jsonl != "-";
+  // Files this run writes, as flag -> path; none may be an input or another output.
+  std::vector<std::pair<std::string, std::string>> files;
+  if (!paths.coco.empty()) {
+    files.emplace_back("--out", paths.coco);
+    files.emplace_back("--out's journal", journal);
+  }
+  if (jsonl_file) files.emplace_back("--jsonl", paths.jsonl);
+  if (!paths.out_dir.empty()) files.emplace_back("--out-dir", paths.out_dir);
+  std::map<std::string, std::string> taken;  // canonical path -> flag
+  for (const InputFile& in : inputs) taken.emplace(in.key.empty() ? canonical(in.path) : in.key, "an input");
+  if (!input_list.empty()) taken.emplace(canonical(input_list), "--input-list");
+  for (const auto& [flag, path] : files) {
+    const auto [it, fresh] = taken.emplace(canonical(path), flag);
+    if (!fresh)
+      throw UsageError(flag + " '" + path + "' is also " + (it->second == "an input" ? "an input" : it->second) +
+                       ": writing it would destroy that; choose another output path");
+  }
+  std::error_code ec;
+  if (!paths.coco.empty() && fs::is_directory(paths.coco, ec))
+    throw UsageError("--out '" + paths.coco + "' is a folder: give a file name (or use --out-dir for a folder)");
+  if (jsonl_file && fs::is_directory(paths.jsonl, ec))
+    throw UsageError("--jsonl '" + paths.jsonl + "' is a folder: give a file name, or - for standard output");
+
+  // One run per output at a time. The lock comes before the checks below, so a run that
+  // finishes meanwhile cannot be overwritten unseen.
+  if (!paths.coco.empty()) locks_.emplace_back(paths.coco + ".lock", paths.coco);
+  if (jsonl_file) locks_.emplace_back(paths.jsonl + ".lock", paths.jsonl);
+  if (!paths.out_dir.empty()) {
+    if (!fs::exists(paths.out_dir, ec)) {
+      fs::create_directories(paths.out_dir, ec);
+      if (ec) throw OutputError(paths.out_dir, ec.message());
+      created_dir_ = paths.out_dir;
+    }
+    const std::string name = paths.shard ? shard_label(*paths.shard) + ".lock" : ".sam2amg.lock";
+    locks_.emplace_back(paths.out_dir + "/" + name, paths.out_dir);
+  }
+
+  if (paths.resume || paths.overwrite) return;
+  const std::string what_to_do = ": give --resume to continue the run that wrote it, or --overwrite to replace it";
+  if (!paths.coco.empty() && non_empty(paths.coco)) throw UsageError("--out '" + paths.coco + "' exists" + what_to_do);
+  if (!journal.empty() && fs::exists(journal, ec))
+    throw UsageError("'" + journal + "' holds an interrupted run's images: give --resume to continue it, or "
+                     "--overwrite to start over");
+  if (jsonl_file && non_empty(paths.jsonl)) throw UsageError("--jsonl '" + paths.jsonl + "' exists" + what_to_do);
+  if (!paths.out_dir.empty() && fs::exists(paths.out_dir + "/run.json", ec))
+    throw UsageError("--out-dir '" + paths.out_dir + "' holds an earlier run's outputs" + what_to_do);
+}
+
+OutputGuard::~OutputGuard() {
+  locks_.clear();
+  std::error_code ec;
+  if (!created_dir_.empty()) fs::remove(created_dir_, ec);  // only when still empty: nothing was written
+}
+
 RunOutputs::RunOutputs(const OutputPaths& paths, OutputMode output_mode, SegmentationFormat format,
                        bool overlay, const Provenance& provenance, const std::vector<InputFile>& inputs)
     : paths_(paths), model_sha256_(provenance.model_sha256) {
   if (!paths_.coco.empty()) writers_.push_back(make_coco_writer(paths_.coco, format, provenance, paths_.resume));
   if (!paths_.out_dir.empty())
-    writers_.push_back(make_per_image_writer(paths_.out_dir, output_mode, format, overlay, provenance, inputs));
+    writers_.push_back(
+        // Shards share the folder and record each its own files and shard: only an unsharded
+        // run compares run.json.
+        make_per_image_writer(paths_.out_dir, output_mode, format, overlay, provenance, inputs,
+                              paths_.resume && !paths_.shard));
   if (!paths_.jsonl.empty()) writers_.push_back(make_jsonl_writer(paths_.jsonl, format, provenance, paths_.resume));
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "io/inputs.h"
+#include "io/safe_files.h"
 #include "io/shards.h"
 #include "io/writers.h"
 
@@ -36,6 +37,7 @@ struct OutputPaths {
   std::string jsonl;        ///< JSON lines ("-": standard output, never sharded); empty: none
   std::string done_marker;  ///< the shard's commit marker; empty when not sharded
   bool resume = false;      ///< a shard always resumes, so a requeued one continues
+  bool overwrite = false;   ///< existing outputs may be replaced
 };
 
 /// Maps the I/O options and the shard to the output paths. The marker goes next to the COCO
@@ -72,6 +74,22 @@ ShardFiles find_coco_shards(const std::string& out, int expected_count);
 
 /// The shard markers of `--out-dir DIR` (the per-image files carry no shard name).
 ShardFiles find_dir_shards(const std::string& dir, int expected_count);
+
+/// Guards a run's outputs, before any work and for the whole run: an exclusive lock on each
+/// output (a second run writing one of them fails at once, exit 2); outputs that name an input,
+/// the input list or each other are refused (exit 2); so is an existing output (or an interrupted
+/// run's journal) unless resuming or overwriting. Throws UsageError or OutputError.
+class OutputGuard {
+ public:
+  OutputGuard(const OutputPaths& paths, const std::vector<InputFile>& inputs, const std::string& input_list);
+  ~OutputGuard();
+  OutputGuard(const OutputGuard&) = delete;
+  OutputGuard& operator=(const OutputGuard&) = delete;
+
+ private:
+  std::vector<OutputLock> locks_;
+  std::string created_dir_;  ///< --out-dir when this guard created it: removed again if left empty
+};
 
 /// The writers a run asked for, opened on its output paths. Decides, in one place, which inputs
 /// are already done and commits a shard after its writers.

@@ -1,6 +1,8 @@
 // The per-image writer: SA-1B JSON or SAM 1 amg.py PNG folders, one per input, in --out-dir.
 #include <opencv2/imgcodecs.hpp>
 
+#include <unistd.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +14,7 @@
 #include "io/json_files.h"
 #include "io/overlay.h"
 #include "io/records_json.h"
+#include "io/safe_files.h"
 
 namespace sam2amg {
 
@@ -21,35 +24,83 @@ using nlohmann::json;
 namespace {
 
 // Output stems: the input name without extension; names that would collide keep their extension.
+// Every stem is a relative path strictly inside the output folder (safe_relative_name): the stem
+// of "...png" is "..", which must never name the output folder's parent.
 std::map<std::string, std::string> output_stems(const std::vector<InputFile>& inputs) {
   std::map<std::string, int> count;
   auto stem_of = [](const std::string& name) {
     const fs::path p(name);
-    return (p.parent_path() / p.stem()).generic_string();
+    return safe_relative_name((p.parent_path() / p.stem()).generic_string());
   };
   for (const InputFile& in : inputs) ++count[stem_of(in.name)];
   std::map<std::string, std::string> stems;
   std::set<std::string> used;
   for (const InputFile& in : inputs) {
     const std::string s = stem_of(in.name);
-    std::string stem = count[s] > 1 ? in.name : s;
+    const std::string base = count[s] > 1 ? safe_relative_name(in.name) : s;
+    std::string stem = base;
     // The same name from two folder inputs: number the later ones (input order is sorted).
-    for (int k = 2; !used.insert(stem).second; ++k) stem = (count[s] > 1 ? in.name : s) + "~" + std::to_string(k);
+    for (int k = 2; !used.insert(stem).second; ++k) stem = base + "~" + std::to_string(k);
     stems[in.path] = stem;
   }
   return stems;
 }
 
+// What write_png_folder puts in a folder: "<i>.png" and "metadata.csv".
+bool is_png_folder_entry(const std::string& name) {
+  if (name == "metadata.csv") return true;
+  const size_t dot = name.find('.');
+  if (dot == 0 || dot == std::string::npos || name.substr(dot) != ".png") return false;
+  for (size_t i = 0; i < dot; ++i)
+    if (name[i] < '0' || name[i] > '9') return false;
+  return true;
+}
+
+// A folder this process created, removed with its contents unless release()d.
+class OwnFolder {
+ public:
+  explicit OwnFolder(const fs::path& parent) {
+    static int counter = 0;
+    for (;;) {
+      path_ = parent / (".sam2amg-tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+      std::error_code ec;
+      if (fs::create_directory(path_, ec)) return;  // false: it exists, not ours; try the next name
+      if (ec) throw OutputError(path_.string(), ec.message());
+    }
+  }
+  ~OwnFolder() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove_all(path_, ec);  // only ever a folder created above
+  }
+  OwnFolder(const OwnFolder&) = delete;
+  OwnFolder& operator=(const OwnFolder&) = delete;
+  const fs::path& path() const { return path_; }
+  void release() { path_.clear(); }
+
+ private:
+  fs::path path_;
+};
+
 class PerImageWriter : public MaskWriter {
  public:
   PerImageWriter(std::string dir, OutputMode output_mode, SegmentationFormat format, bool overlay,
-                 const Provenance& provenance, const std::vector<InputFile>& inputs)
+                 const Provenance& provenance, const std::vector<InputFile>& inputs, bool resume)
       : dir_(std::move(dir)), png_(output_mode == OutputMode::kBinaryMask), format_(format), overlay_(overlay),
         stems_(output_stems(inputs)) {
     std::error_code ec;
     fs::create_directories(dir_, ec);
     if (ec) throw OutputError(dir_, ec.message());
-    write_file_atomically(dir_ + "/run.json", dump_json(provenance_json(provenance), 2) + "\n");
+    const json run = provenance_json(provenance);
+    const std::string run_json = dir_ + "/run.json";
+    if (resume && fs::exists(run_json, ec)) {
+      // Resuming continues the same run: per-image files of another model or config stay apart.
+      std::ifstream in(run_json);
+      const json earlier = json::parse(in, nullptr, false);
+      if (earlier.is_discarded() || !same_run(earlier, run))
+        throw UsageError("--out-dir '" + dir_ + "' holds results of another model or config (see " + run_json +
+                         "); rerun with the same settings, or with --overwrite to replace them");
+    }
+    write_file_atomically(run_json, dump_json(run, 2) + "\n");
     for (size_t i = 0; i < inputs.size(); ++i) image_ids_[inputs[i].path] = static_cast<int64_t>(i) + 1;
   }
 
@@ -62,9 +113,10 @@ class PerImageWriter : public MaskWriter {
     const std::string target_path = target(info.input);
     fs::create_directories(fs::path(target_path).parent_path());
     // Extras first: the main output is the commit that resume looks for.
-    if (overlay_) write_overlay(dir_ + "/" + stems_.at(info.input.path) + ".overlay.jpg", image, records);
+    const std::string& stem = stems_.at(info.input.path);
+    if (overlay_) write_overlay(path_inside(dir_, stem + ".overlay.jpg"), image, records);
     if (info.funnel)
-      write_file_atomically(dir_ + "/" + stems_.at(info.input.path) + ".stats.json",
+      write_file_atomically(path_inside(dir_, stem + ".stats.json"),
                        dump_json({{"file_name", info.input.name}, {"funnel", funnel_json(*info.funnel)}}) + "\n");
     if (png_) {
       write_png_folder(target_path, records);
@@ -81,16 +133,17 @@ class PerImageWriter : public MaskWriter {
 
  private:
   std::string target(const InputFile& input) const {
-    return dir_ + "/" + stems_.at(input.path) + (png_ ? "" : ".json");
+    return path_inside(dir_, stems_.at(input.path) + (png_ ? "" : ".json"));
   }
 
   // SAM 1 scripts/amg.py write_masks_to_folder: i.png (mask * 255) and metadata.csv. Written into
-  // a temporary folder renamed into place, so a folder that exists is complete.
+  // a temporary folder this process creates, then renamed into place, so a folder that exists is
+  // complete. Nothing is deleted recursively but that temporary folder: an existing folder (an
+  // earlier run's, with --overwrite) is replaced only when it holds nothing but such files.
   void write_png_folder(const std::string& folder, const std::vector<MaskRecord>& records) const {
-    const std::string tmp = folder + ".tmp";
+    OwnFolder own(fs::path(folder).parent_path());
+    const std::string tmp = own.path().string();
     std::error_code ec;
-    fs::remove_all(tmp, ec);
-    fs::create_directories(tmp);
     for (size_t i = 0; i < records.size(); ++i) {
       const MaskRecord& r = records[i];
       std::vector<std::uint8_t> mask = rle_to_mask(r.segmentation);
@@ -103,9 +156,24 @@ class PerImageWriter : public MaskWriter {
     meta << amg_metadata_csv(records);
     meta.flush();
     if (!meta) throw OutputError(tmp + "/metadata.csv", "write failed (disk full?)");
-    fs::remove_all(folder, ec);
+    meta.close();
+    const fs::file_status st = fs::symlink_status(folder, ec);
+    if (fs::exists(st)) {
+      if (!fs::is_directory(st)) throw OutputError(folder, "exists and is not a folder of masks; move it away");
+      std::vector<fs::path> ours;
+      for (const auto& e : fs::directory_iterator(folder, ec)) {
+        if (!is_png_folder_entry(e.path().filename().string()) || !e.is_regular_file())
+          throw OutputError(folder, "exists and holds '" + e.path().filename().string() +
+                                        "', which sam2-amg did not write; move the folder away");
+        ours.push_back(e.path());
+      }
+      if (ec) throw OutputError(folder, ec.message());
+      for (const fs::path& f : ours) fs::remove(f, ec);  // one file at a time, never recursive
+      if (!fs::remove(folder, ec) || ec) throw OutputError(folder, "cannot replace: " + ec.message());
+    }
     fs::rename(tmp, folder, ec);
     if (ec) throw OutputError(folder, ec.message());
+    own.release();
   }
 
   std::string dir_;
@@ -120,8 +188,9 @@ class PerImageWriter : public MaskWriter {
 
 std::unique_ptr<MaskWriter> make_per_image_writer(const std::string& dir, OutputMode output_mode,
                                                   SegmentationFormat format, bool overlay,
-                                                  const Provenance& provenance, const std::vector<InputFile>& inputs) {
-  return std::make_unique<PerImageWriter>(dir, output_mode, format, overlay, provenance, inputs);
+                                                  const Provenance& provenance, const std::vector<InputFile>& inputs,
+                                                  bool resume) {
+  return std::make_unique<PerImageWriter>(dir, output_mode, format, overlay, provenance, inputs, resume);
 }
 
 }  // namespace sam2amg

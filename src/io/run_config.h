@@ -39,6 +39,7 @@ struct IoOptions {
   ExifMode exif = ExifMode::kApply; ///< apply or ignore the EXIF orientation tag
   std::int64_t max_image_pixels = std::int64_t{1} << 28;  ///< larger images are skipped unread
   bool resume = false;              ///< skip images a previous, interrupted run finished
+  bool overwrite = false;           ///< replace existing outputs (without it, or resume, they are refused)
   bool stats = false;               ///< write each image's filter funnel and sum it in the summary
   std::string shard;                ///< "I/N"; empty: from SLURM_ARRAY_TASK_* or JOB_COMPLETION_INDEX; "none"
   int shard_count = 0;              ///< N for JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)
@@ -64,6 +65,7 @@ void for_each_io_param(V&& v) {
   v("exif", &IoOptions::exif, "apply or ignore the EXIF orientation of JPEGs");
   v("max_image_pixels", &IoOptions::max_image_pixels, "Skip images with more pixels than this, unread");
   v("resume", &IoOptions::resume, "Skip images an interrupted run already finished");
+  v("overwrite", &IoOptions::overwrite, "Replace existing outputs (without this or resume they are refused)");
   v("stats", &IoOptions::stats, "Write each image's filter funnel (candidates kept per stage) and sum it");
   v("shard", &IoOptions::shard, "Process shard I/N of the inputs; default from SLURM_ARRAY_TASK_ID/COUNT or "
                                 "JOB_COMPLETION_INDEX; none to disable");

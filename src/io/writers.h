@@ -63,14 +63,17 @@ std::unique_ptr<MaskWriter> make_coco_writer(const std::string& path, Segmentati
 /// Per-image outputs in `dir`, named after the input (its path relative to its folder input,
 /// without extension): output_mode binary_mask writes `<stem>/<i>.png` and `<stem>/metadata.csv`
 /// exactly like SAM 1's scripts/amg.py; the RLE modes write SA-1B-style `<stem>.json`. With
-/// `overlay`, also `<stem>.overlay.jpg`. `dir/run.json` records the provenance.
+/// `overlay`, also `<stem>.overlay.jpg`. `dir/run.json` records the provenance; with `resume`, an
+/// existing one of another model or config is refused (UsageError).
 std::unique_ptr<MaskWriter> make_per_image_writer(const std::string& dir, OutputMode output_mode,
                                                   SegmentationFormat format, bool overlay,
-                                                  const Provenance& provenance, const std::vector<InputFile>& inputs);
+                                                  const Provenance& provenance, const std::vector<InputFile>& inputs,
+                                                  bool resume = false);
 
 /// One JSON object per line and image ({"image", "annotations", "sam2_amg"}) to `path`, or to
 /// standard output for "-". Lines are flushed as images finish; with `resume`, the complete
-/// lines of an existing file are kept and its images count as done.
+/// lines of an existing file are kept and its images count as done, unless a line comes from
+/// another model or config (UsageError).
 std::unique_ptr<MaskWriter> make_jsonl_writer(const std::string& path, SegmentationFormat format,
                                               const Provenance& provenance, bool resume);
 

@@ -12,11 +12,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <fstream>
 #include <set>
 #include <sstream>
 
 #include "common/error.h"
+#include "model/model_probe.h"
 #include "model/transforms.h"
 
 namespace sam2amg {
@@ -24,6 +26,7 @@ namespace sam2amg {
 namespace {
 
 constexpr int kContractVersion = 1;
+constexpr int kMaxImageSize = 4096;
 constexpr const char* kMetadataFile = "sam2_amg.json";
 
 struct MethodSpec {
@@ -96,6 +99,15 @@ ModelMetadata parse_metadata(const std::string& text, const std::string& path) {
                      "; re-export the model for this release (docs/model-contract.md)");
   if (m.image_size <= 0 || m.image_size % 16 != 0)
     throw ModelError(path + ": metadata image_size " + std::to_string(m.image_size) + " is not a positive multiple of 16");
+  // Every SAM 2 model uses 1024; a huge S would make each encoder input alone gigabytes.
+  if (m.image_size > kMaxImageSize)
+    throw ModelError(path + ": metadata image_size " + std::to_string(m.image_size) + " is larger than " +
+                     std::to_string(kMaxImageSize) + " (SAM 2 models use 1024)");
+  for (int c = 0; c < 3; ++c)
+    if (!(m.pixel_std[c] > 0.0f) || !std::isfinite(m.pixel_std[c]) || !std::isfinite(m.pixel_mean[c]))
+      throw ModelError(path + ": metadata pixel_std must be positive and pixel_mean finite (channel " +
+                       std::to_string(c) + ": mean " + std::to_string(m.pixel_mean[c]) + ", std " +
+                       std::to_string(m.pixel_std[c]) + ")");
   return m;
 }
 
@@ -177,7 +189,9 @@ Sam2Model Sam2Model::load(const std::string& path, const ModelOptions& options) 
                           ? impl->dtype != at::kFloat
                           : options.pad_batches == ModelOptions::PadBatches::kOn;
   at::globalContext().setAllowTF32CuBLAS(options.matmul_tf32);
-  return Sam2Model(std::move(impl));
+  Sam2Model model(std::move(impl));
+  probe_model(model, path);  // shapes and dtypes of one tiny call of each graph
+  return model;
 }
 
 ImageEmbedding Sam2Model::encode_image(const ImageU8& image, const CropBoxXyxy& crop_box) const {

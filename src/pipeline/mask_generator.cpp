@@ -18,6 +18,7 @@
 #include "amg/rle_tensor.h"
 #include "amg/small_regions.h"
 #include "amg/upsampled_masks.h"
+#include "pipeline/memory_check.h"
 #include "common/error.h"
 #include "model/mask_selection.h"
 #include "model/sam2_model.h"
@@ -203,6 +204,10 @@ void MaskGenerator::set_warning_handler(std::function<void(const std::string&)> 
 // own setting from its own candidates.
 std::vector<MaskRecord> MaskGenerator::generate(const ImageU8& image, FilterFunnel* funnel, StageTimes* times) const {
   check_image(image);
+  check_image_memory(image_memory_estimate(image.width, image.height, impl_->decoder_batch(),
+                                           impl_->config.multimask_output && !impl_->config.use_m2m ? 3 : 1,
+                                           impl_->postprocess == Postprocess::kReference),
+                     physical_memory_bytes());
   c10::InferenceMode guard;
   impl_->times = times;
   struct Reset {

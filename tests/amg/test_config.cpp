@@ -77,3 +77,24 @@ TEST_CASE("Word-valued options parse and print through one table per enum", "[am
     CHECK(std::string(e.what()) == "invalid output_mode = 'png': expected binary_mask, uncompressed_rle or coco_rle");
   }
 }
+
+TEST_CASE("AmgConfig::validate refuses thresholds that keep nothing and grids that cannot exist", "[amg][config]") {
+  auto message = [](auto set) {
+    AmgConfig c;
+    set(c);
+    return validation_message(c);
+  };
+  // Scores lie in [0, 1]: above 1 nothing passes; <= 0 is the documented "off".
+  CHECK(message([](AmgConfig& c) { c.pred_iou_thresh = 2; }).find("invalid pred_iou_thresh = 2: expected a value in "
+                                                                    "[0, 1]") != std::string::npos);
+  CHECK(message([](AmgConfig& c) { c.stability_score_thresh = 1.5; }).find("invalid stability_score_thresh = 1.5") !=
+        std::string::npos);
+  CHECK(message([](AmgConfig& c) { c.pred_iou_thresh = 1; }).empty());
+  CHECK(message([](AmgConfig& c) { c.stability_score_thresh = 1; }).empty());
+  CHECK(message([](AmgConfig& c) { c.pred_iou_thresh = -1; }).empty());
+  CHECK(message([](AmgConfig& c) { c.stability_score_thresh = 0; }).empty());
+  // 100000^2 points would be a 160 GB grid: refused before any work.
+  CHECK(message([](AmgConfig& c) { c.points_per_side = 100000; }).find("invalid points_per_side = 100000: expected "
+                                                                         "an integer in [1, 4096]") != std::string::npos);
+  CHECK(message([](AmgConfig& c) { c.points_per_side = kMaxPointsPerSide; }).empty());
+}

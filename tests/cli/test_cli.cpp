@@ -246,7 +246,7 @@ TEST_CASE("Stats are written per image and summed, tune matches full runs", "[cl
     long long masks;
     f >> row >> p >> s >> o >> b >> masks;
     const std::string one = c.dir.file("one.json");
-    REQUIRE(run_command(c.run("-q --input " + c.images + " --out " + one + " --pred-iou-thresh " + std::to_string(p) +
+    REQUIRE(run_command(c.run("-q --overwrite --input " + c.images + " --out " + one + " --pred-iou-thresh " + std::to_string(p) +
                               " --stability-score-thresh " + std::to_string(s))) == 0);
     CHECK(json::parse(slurp(one))["annotations"].size() == static_cast<size_t>(masks));
   }

@@ -134,3 +134,14 @@ TEST_CASE("YAML: word-valued keys are parsed when loaded, with the line", "[io][
     CHECK(std::string(e.what()) == "run.yaml:1: device: invalid device 'gpu': use auto, cpu, cuda or cuda:N");
   }
 }
+
+TEST_CASE("YAML: a --config that names a folder is an error, not an empty config", "[io][config]") {
+  test::TempDir dir;
+  RunConfig c;
+  try {
+    load_yaml_config(dir.path(), c);
+    FAIL("a folder was read as a config");
+  } catch (const UsageError& e) {
+    CHECK(std::string(e.what()).find("config file '" + dir.path() + "' is a folder") != std::string::npos);
+  }
+}

@@ -364,11 +364,12 @@ TEST_CASE("Out of device memory, the decoder batch is halved and the run goes on
   gen.generate(img);
   CHECK(warnings.size() == 3);
 
-  // When even one prompt does not fit, it is a device error that a retry may cure (exit 75).
+  // When even one prompt does not fit, it is a device error that a retry may cure (exit 75),
+  // found by the load-time probe (one prompt) before any image.
   const std::string hopeless = dir.file("oom1.pt");
   write_synthetic_model(hopeless, /*fail_from_batch=*/1);
-  MaskGenerator never(hopeless, c, {test_device()});
   try {
+    MaskGenerator never(hopeless, c, {test_device()});
     never.generate(img);
     FAIL("expected a DeviceError");
   } catch (const DeviceError& e) {

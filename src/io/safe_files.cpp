@@ -1,0 +1,99 @@
+#include "io/safe_files.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "common/error.h"
+
+namespace sam2amg {
+
+namespace {
+
+std::string escape_component(const std::string& c) {
+  if (c == ".") return "%2E";
+  if (c == "..") return "%2E%2E";
+  std::string out;
+  for (const char ch : c) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (u < 0x20 || u == 0x7F || ch == '\\') {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", u);
+      out += buf;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string safe_relative_name(const std::string& name) {
+  std::string out;
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t end = name.find('/', start);
+    if (end == std::string::npos) end = name.size();
+    const std::string c = name.substr(start, end - start);
+    if (!c.empty()) out += (out.empty() ? "" : "/") + escape_component(c);
+    start = end + 1;
+  }
+  return out.empty() ? "%2E" : out;
+}
+
+std::string path_inside(const std::string& dir, const std::string& relative) {
+  bool ok = !relative.empty() && relative[0] != '/';
+  size_t start = 0;
+  while (ok && start <= relative.size()) {
+    size_t end = relative.find('/', start);
+    if (end == std::string::npos) end = relative.size();
+    const std::string c = relative.substr(start, end - start);
+    ok = !c.empty() && c != "." && c != "..";
+    start = end + 1;
+  }
+  if (!ok) throw OutputError(dir + "/" + relative, "refusing a name that would leave the output folder");
+  return dir + "/" + relative;
+}
+
+OutputLock::OutputLock(std::string lock_path, const std::string& output) : path_(std::move(lock_path)) {
+  // Lock, then check the file is still the one at the path: a run that released its lock
+  // removes the file, and a lock on the removed file would protect nothing.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw OutputError(path_, std::string("cannot create the lock file: ") + std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      ::close(fd_);
+      fd_ = -1;
+      if (err == EWOULDBLOCK)
+        throw UsageError("another sam2-amg run is writing '" + output + "' (it holds " + path_ +
+                         "); wait for it to finish, or choose another output");
+      throw OutputError(path_, std::string("cannot lock: ") + std::strerror(err));
+    }
+    struct stat held {}, now {};
+    if (::fstat(fd_, &held) == 0 && ::stat(path_.c_str(), &now) == 0 && held.st_ino == now.st_ino &&
+        held.st_dev == now.st_dev)
+      return;
+    ::close(fd_);
+    fd_ = -1;
+  }
+  throw OutputError(path_, "cannot lock: the lock file keeps being replaced");
+}
+
+OutputLock::OutputLock(OutputLock&& other) noexcept : path_(std::move(other.path_)), fd_(other.fd_) {
+  other.fd_ = -1;
+}
+
+OutputLock::~OutputLock() {
+  if (fd_ < 0) return;
+  ::unlink(path_.c_str());  // while still locked: the next run creates a fresh one
+  ::close(fd_);
+}
+
+}  // namespace sam2amg

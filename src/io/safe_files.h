@@ -1,0 +1,38 @@
+#pragma once
+/// Keeping a run inside its outputs (internal to io/): names derived from inputs that cannot
+/// leave the output folder, and an exclusive lock per output so two runs never write one file.
+#include <string>
+
+namespace sam2amg {
+
+/// A relative output name made from an input's relative name, every component of which stays
+/// inside the folder it is joined to: "." and ".." (the stems of "..png" and "...png") become
+/// "%2E" and "%2E%2E", control characters and backslashes become %XX, empty components (a leading
+/// or doubled '/') are dropped. Other names are returned unchanged.
+std::string safe_relative_name(const std::string& name);
+
+/// `dir` + "/" + `relative`, after checking that `relative` is a relative path none of whose
+/// components is empty, "." or "..". Throws OutputError otherwise (a bug guard: names come from
+/// safe_relative_name).
+std::string path_inside(const std::string& dir, const std::string& relative);
+
+/// An exclusive lock on one output, held while the object lives: `lock_path` is created (never
+/// truncated) and locked with flock(2); it is removed when released. Throws UsageError (exit 2)
+/// naming `output` when another process holds the lock, OutputError when the file cannot be
+/// created.
+class OutputLock {
+ public:
+  OutputLock(std::string lock_path, const std::string& output);
+  ~OutputLock();
+  OutputLock(OutputLock&& other) noexcept;
+  OutputLock(const OutputLock&) = delete;
+  OutputLock& operator=(const OutputLock&) = delete;
+  OutputLock& operator=(OutputLock&&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+}  // namespace sam2amg

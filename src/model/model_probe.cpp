@@ -1,0 +1,96 @@
+#include "model/model_probe.h"
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+
+#include <sstream>
+#include <vector>
+
+#include "common/error.h"
+#include "model/sam2_model.h"
+
+namespace sam2amg {
+
+namespace {
+
+std::string shape_of(const at::Tensor& t) {
+  if (!t.defined()) return "no tensor";
+  std::ostringstream os;
+  os << "(";
+  for (int64_t i = 0; i < t.dim(); ++i) os << (i ? ", " : "") << t.size(i);
+  os << (t.dim() == 1 ? ",)" : ")");
+  return os.str();
+}
+
+// The line that says what went wrong: an interpreter error ends with it (after the TorchScript
+// traceback); other errors start with it (before a C++ backtrace).
+std::string first_line(const std::string& s) {
+  if (s.rfind("The following operation failed in the TorchScript interpreter", 0) == 0) {
+    size_t end = s.find_last_not_of("\n ");
+    if (end == std::string::npos) return s;
+    const size_t start = s.rfind('\n', end);
+    return s.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
+  }
+  return s.substr(0, s.find('\n'));
+}
+
+void check(const std::string& path, const char* what, const at::Tensor& t, const std::vector<int64_t>& shape,
+           at::ScalarType dtype, bool check_dtype) {
+  std::ostringstream want;
+  want << "(";
+  for (size_t i = 0; i < shape.size(); ++i) want << (i ? ", " : "") << shape[i];
+  want << ")";
+  if (!t.defined() || t.sizes().vec() != shape)
+    throw ModelError(path + ": " + what + " has shape " + shape_of(t) + ", docs/model-contract.md requires " +
+                     want.str() + "; re-export the model");
+  if (check_dtype && t.scalar_type() != dtype)
+    throw ModelError(path + ": " + what + " is " + std::string(c10::toString(t.scalar_type())) + " but the metadata says " +
+                     std::string(c10::toString(dtype)) +
+                     " (precision); the metadata must match the graphs' dtype (docs/model-contract.md)");
+  if (!at::isfinite(t.to(at::kFloat)).all().item<bool>())
+    throw ModelError(path + ": " + what + " is not finite on a zero input (check pixel_std and the weights)");
+}
+
+// Out of memory while probing is the device's state, not the model's fault: a retry may cure it.
+[[noreturn]] void fail(const std::string& message, const std::string& what) {
+  if (what.find("out of memory") != std::string::npos || what.find("can't allocate memory") != std::string::npos ||
+      what.find("not enough memory") != std::string::npos)
+    throw DeviceError("out of device memory while probing the model with one prompt (" + first_line(what) +
+                      "); free the device, then rerun");
+  throw ModelError(message + ": " + first_line(what));
+}
+
+}  // namespace
+
+void probe_model(const Sam2Model& model, const std::string& path) {
+  c10::InferenceMode guard;
+  const ModelMetadata& m = model.metadata();
+  const int64_t s = m.image_size;
+  const at::ScalarType dtype = m.precision == "bf16" ? at::kBFloat16 : m.precision == "fp16" ? at::kHalf : at::kFloat;
+  ImageEmbedding e;
+  try {
+    e = model.encode(at::zeros({1, 3, s, s}, at::TensorOptions().dtype(dtype).device(model.device())));
+  } catch (const ModelError&) {
+    throw;
+  } catch (const std::exception& err) {
+    fail(path + ": encode_image fails on a zero image of the documented shape (1, 3, " + std::to_string(s) + ", " +
+             std::to_string(s) + ") in " + m.precision,
+         err.what());
+  }
+  check(path, "encode_image's image_embed", e.image_embed, {1, 256, s / 16, s / 16}, dtype, true);
+  check(path, "encode_image's feat_s0", e.feat_s0, {1, 32, s / 4, s / 4}, dtype, true);
+  check(path, "encode_image's feat_s1", e.feat_s1, {1, 64, s / 8, s / 8}, dtype, true);
+  DecoderOutput d;
+  try {
+    d = model.predict_points(e, at::full({1, 2}, static_cast<double>(s) / 2, at::kFloat));
+  } catch (const ModelError&) {
+    throw;
+  } catch (const std::exception& err) {
+    fail(path + ": predict_masks fails on one prompt", err.what());
+  }
+  // predict_points returns float32 (the caller's conversion): shapes only.
+  check(path, "predict_masks' low_res_logits", d.low_res_logits, {1, 4, s / 4, s / 4}, dtype, false);
+  check(path, "predict_masks' iou", d.iou_preds, {1, 4}, dtype, false);
+}
+
+}  // namespace sam2amg
