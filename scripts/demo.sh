@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh -DSAM2AMG_BUILD_TESTS=OFF
 build/apps/sam2-amg/sam2-amg make-synthetic-model build/synthetic.pt
-build/apps/sam2-amg/sam2-amg --model build/synthetic.pt --input tests/data/images --out masks.json
+build/apps/sam2-amg/sam2-amg --model build/synthetic.pt --input tests/data/images --out masks.json --overwrite
