@@ -6,7 +6,7 @@ namespace sam2amg {
 
 namespace {
 
-// Every tensor column, so that size, filter and cat cannot miss one.
+// Every tensor column, so that size, filter and concat cannot miss one.
 constexpr at::Tensor MaskData::*kColumns[] = {
     &MaskData::masks,           &MaskData::iou_preds,           &MaskData::points, &MaskData::low_res_masks,
     &MaskData::stability_score, &MaskData::stability_scores, &MaskData::boxes,  &MaskData::crop_boxes};
@@ -33,16 +33,6 @@ void MaskData::filter(const at::Tensor& keep) {
     for (int64_t i = 0; i < host.numel(); ++i) kept.push_back(std::move(rles[p[i]]));
     rles = std::move(kept);
   }
-}
-
-void MaskData::cat(const MaskData& other) {
-  for (at::Tensor MaskData::*column : kColumns) {
-    const at::Tensor& theirs = other.*column;
-    if (!theirs.defined()) continue;
-    at::Tensor& mine = this->*column;
-    mine = mine.defined() ? at::cat({mine, theirs}, 0) : theirs;
-  }
-  rles.insert(rles.end(), other.rles.begin(), other.rles.end());
 }
 
 MaskData MaskData::concat(std::vector<MaskData>& parts) {

@@ -25,11 +25,8 @@ struct MaskData {
   int64_t size() const;
   /// Keeps rows selected by `keep`: a bool mask (N,) or int64 indices (kept in that order).
   void filter(const at::Tensor& keep);
-  /// Appends the rows of `other`: a column undefined here takes `other`'s, one undefined in
-  /// `other` gains nothing (it had no rows there).
-  void cat(const MaskData& other);
-  /// The rows of every part, in order, concatenated once (cat in a loop would copy the
-  /// growing columns again for every part).
+  /// The rows of every part, in order, concatenated once (appending part by part would copy
+  /// the growing columns again for every part). A column undefined in a part has no rows there.
   static MaskData concat(std::vector<MaskData>& parts);
 };
 

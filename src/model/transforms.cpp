@@ -23,8 +23,4 @@ at::Tensor transform_coords(const at::Tensor& coords, int64_t h, int64_t w, int6
   return c * static_cast<double>(resolution);
 }
 
-at::Tensor postprocess_masks(const at::Tensor& low_res, int64_t h, int64_t w) {
-  return at::upsample_bilinear2d(low_res.to(at::kFloat), {h, w}, /*align_corners=*/false);
-}
-
 }  // namespace sam2amg

@@ -16,9 +16,4 @@ at::Tensor preprocess_image(const at::Tensor& crop_hwc_u8, int64_t resolution,
 /// (..., 2) float32 pixel points of an h x w crop -> model space: (x / w) * S, (y / h) * S.
 at::Tensor transform_coords(const at::Tensor& coords, int64_t h, int64_t w, int64_t resolution);
 
-/// (B, C, s, s) low-res logits -> (B, C, h, w) float32: one bilinear upsampling, no antialias.
-/// The reference's optional hole/sprinkle fill before it is amg/small_regions.h, called by the
-/// pipeline. ref: sam2/utils/transforms.py:76-118 postprocess_masks.
-at::Tensor postprocess_masks(const at::Tensor& low_res, int64_t h, int64_t w);
-
 }  // namespace sam2amg

@@ -277,7 +277,7 @@ MaskData MaskGenerator::Impl::select(std::vector<CropCandidates> crops, const Pa
                                      const SweepSetting& setting, std::int64_t orig_h, std::int64_t orig_w,
                                      FilterFunnel& funnel) const {
   const std::int64_t k = pass.offset_index(setting.stability_score_offset);
-  MaskData data;
+  std::vector<MaskData> kept;
   for (CropCandidates& crop : crops) {
     MaskData& d = crop.data;
     if (d.size() == 0) continue;
@@ -292,8 +292,9 @@ MaskData MaskGenerator::Impl::select(std::vector<CropCandidates> crops, const Pa
       finish_crop(d, crop.crop_box, setting.box_nms_thresh);
     }
     funnel.after_box_nms += d.size();
-    data.cat(d);
+    kept.push_back(std::move(d));
   }
+  MaskData data = MaskData::concat(kept);
   {
     StageTimer t(model, slot(&StageTimes::nms));
     remove_crop_duplicates(data, crops.size());
