@@ -17,6 +17,7 @@ From Python, with an already built SAM2Base (no hydra needed):
     export_model(sam2_base, "model.pt", device="cpu", precision="fp32", architecture="sam2.1_hiera_t")
 """
 import argparse
+import contextlib
 import json
 import math
 import sys
@@ -252,6 +253,30 @@ def export_model(model, out, device="cpu", precision="fp32", architecture="sam2"
         return _export(model, out, device, precision, architecture, source, batch_sizes, tf32)
 
 
+@contextlib.contextmanager
+def _batch_repeat_on_device():
+    """The decoder repeats the one image embedding and positional encoding per prompt with
+    torch.repeat_interleave(x, tokens.shape[0], dim=0). Traced on CUDA by torch 2.x, that op
+    builds its index on the CPU and fails ("index is on cpu"). While tracing, a batch-1 repeat
+    along dim 0 becomes expand + contiguous: the same values in the same contiguous layout, and
+    the traced batch size stays dynamic. Other calls are left to the real op."""
+    real = torch.repeat_interleave
+
+    def repeat(input, repeats=None, dim=None, **kwargs):
+        # While tracing, tokens.shape[0] arrives as a 0-dim tensor (the traced size).
+        count = isinstance(repeats, int) or (isinstance(repeats, torch.Tensor) and repeats.dim() == 0)
+        if dim == 0 and not kwargs and count and isinstance(input, torch.Tensor) and input.dim() > 0 \
+                and input.shape[0] == 1:
+            return input.expand(repeats, *([-1] * (input.dim() - 1))).contiguous()
+        return real(input, repeats, dim, **kwargs)
+
+    torch.repeat_interleave = repeat
+    try:
+        yield
+    finally:
+        torch.repeat_interleave = real
+
+
 def _export(model, out, device, precision, architecture, source, batch_sizes, tf32):
     ensure_sdpa()
     dtype = DTYPES[precision]
@@ -263,7 +288,7 @@ def _export(model, out, device, precision, architecture, source, batch_sizes, tf
     model = model.to(device).eval()
     wrapper = AmgModel(model).cast(device, dtype).eval()
     img, coords, labels, mask = _inputs(model, device, dtype, 2, seed=0)
-    with torch.no_grad():
+    with torch.no_grad(), _batch_repeat_on_device():
         emb = wrapper.encode_image(img)
         # Traced at batch 2 with repeat_image=True: the batch size stays dynamic (spec §4.3).
         traced = torch.jit.trace_module(

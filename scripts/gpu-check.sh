@@ -3,7 +3,7 @@
 # export them, compare with the official SAM2AutomaticMaskGenerator, benchmark, and write the
 # tables into docs/parity.md and docs/performance.md (generated sections between markers).
 #
-#   bash scripts/gpu-check.sh [--device cuda|cpu] [--stages build,test,export,parity,bench,docs]
+#   bash scripts/gpu-check.sh [--device cuda|cpu] [--stages build,test,ext,export,parity,bench,docs]
 #                             [--sizes t,s,b+,l] [--precisions fp32,bf16] [--families LIST] ...
 #
 # GPU machine (bare, no network, CUDA PyTorch 2.x preinstalled): carry the sam2 source
@@ -25,11 +25,12 @@ repo=$PWD
 
 device=cuda stages="" sizes="" precisions="" parity_precisions="" families="" images=() pps="" repeat=""
 bin="" build_dir="" work=build-check python_bin="" sam2_src="" shim="" out_dir="${OUT:-}" max_images=""
-bench_args="" seed=0 matmul_tf32=off cudnn_tf32=default min_region=100
+bench_args="" bench_tag="" seed=0 matmul_tf32=off cudnn_tf32=default min_region=100
 usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; cat <<'EOF'
 Options:
   --device cuda|cpu         where sam2-amg, the exports and the reference run (default cuda)
-  --stages LIST             build,test,export,parity,bench,docs (default: all)
+  --stages LIST             build,test,ext,export,parity,bench,docs (default: all; ext builds the
+                            reference's sam2._C ahead of parity, which builds it when missing)
   --sizes LIST              t,s,b+,l (default: all on cuda, t on cpu)
   --precisions LIST         exports to make (default fp32,bf16)
   --parity-precisions LIST  exports compared with the reference (default fp32,bf16 on cuda, fp32 on cpu)
@@ -48,6 +49,7 @@ Options:
   --sam2-src DIR            folder holding the sam2 package (default .device/sam2src or .ref/sam2src)
   --shim DIR                hydra/omegaconf/iopath stand-ins (default .device/sam2-shim)
   --bench-args "ARGS"       extra arguments for sam2-amg bench
+  --bench-tag NAME          suffix of this bench run's result files (keeps runs over other images apart)
   --out DIR                 copy docs and results here at the end (default $OUT)
 EOF
 }
@@ -73,6 +75,7 @@ while [ $# -gt 0 ]; do
     --sam2-src) sam2_src=$2; shift 2 ;;
     --shim) shim=$2; shift 2 ;;
     --bench-args) bench_args=$2; shift 2 ;;
+    --bench-tag) bench_tag=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
     --out) out_dir=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
@@ -86,7 +89,7 @@ if [ "$device" = cuda ]; then
 else
   : "${sizes:=t}" "${parity_precisions:=fp32}" "${pps:=8}" "${repeat:=1}" "${build_dir:=build}" "${max_images:=1}"
 fi
-: "${stages:=build,test,export,parity,bench,docs}" "${precisions:=fp32,bf16}"
+: "${stages:=build,test,ext,export,parity,bench,docs}" "${precisions:=fp32,bf16}"
 : "${families:=defaults,keepall,keepall_crop1,m2m,single,minregion}"
 has() { case ",$1," in *",$2,"*) return 0 ;; *) return 1 ;; esac; }
 
@@ -114,6 +117,10 @@ cc_status="not needed"
 build_sam2_ext() {
   [ "$device" = cuda ] || { cc_status="CPU: the reference skips hole filling (sam2._C is CUDA only)"; return; }
   if [ -e "$work/sam2src/sam2/_C.so" ]; then ref_src=$work/sam2src; cc_status="sam2._C built"; return; fi
+  # A failed build is not retried by every later (possibly parallel) stage of the same work folder.
+  if [ -e "$work/logs/sam2_ext.failed" ]; then
+    cc_status="sam2._C NOT built (see $work/logs/sam2_ext.log); the reference skips hole filling"; return
+  fi
   if ! command -v nvcc > /dev/null && [ ! -x "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc" ]; then
     cc_status="sam2._C NOT built: no nvcc on this machine; the reference skips hole filling"
     echo "gpu-check: $cc_status" >&2; return
@@ -136,6 +143,7 @@ EOF
     ref_src=$work/sam2src; cc_status="sam2._C built"
   else
     cc_status="sam2._C NOT built (see $work/logs/sam2_ext.log); the reference skips hole filling"
+    touch "$work/logs/sam2_ext.failed"
     echo "gpu-check: $cc_status" >&2; tail -5 "$work/logs/sam2_ext.log" >&2
   fi
 }
@@ -145,6 +153,8 @@ need_python() {
   [ -n "$ref_src" ] || { fail "no sam2 source (use --sam2-src)"; return 1; }
   [ -d "$shim" ] || echo "gpu-check: note: no $shim; sam2 must import hydra/iopath on its own" >&2
 }
+
+if has "$stages" ext && need_python; then build_sam2_ext; echo "gpu-check: reference connected components: $cc_status"; fi
 
 # --- images --------------------------------------------------------------------------------------
 if [ ${#images[@]} -eq 0 ]; then
@@ -180,9 +190,21 @@ bin=$(cd "$(dirname "$bin")" 2> /dev/null && pwd)/$(basename "$bin")
 if has "$stages" test; then
   if [ -f "$build_dir/CTestTestfile.cmake" ]; then
     log "ctest in $build_dir (SAM2AMG_TEST_DEVICE=$device)"
-    (cd "$build_dir" && SAM2AMG_TEST_DEVICE=$device ctest -j "$(nproc)" --timeout 600 > "$work/logs/ctest.log" 2>&1) ||
-      fail "ctest (see $work/logs/ctest.log)"
-    grep -E 'tests passed|tests failed|\*\*\*(Failed|Skipped|Timeout)' "$work/logs/ctest.log" | tail -20
+    (cd "$build_dir" && SAM2AMG_TEST_DEVICE=$device ctest -j "$(nproc)" --timeout 600 --output-on-failure \
+      > "$work/logs/ctest.log" 2>&1) || fail "ctest (see $work/logs/ctest.log)"
+    grep -E 'tests passed|tests failed|\*\*\*(Failed|Skipped|Timeout|Exception)' "$work/logs/ctest.log" | tail -20
+    # A crashed test: its backtrace, so that one GPU session is enough to see where (cuda-gdb also
+    # debugs host code; gdb may be missing on a GPU machine).
+    crashed=$(grep -m1 -oE 'Test +#[0-9]+: .* \.\.\.+\*\*\*Exception' "$work/logs/ctest.log" | sed -E 's/Test +#[0-9]+: (.*) \.\.\.+.*/\1/')
+    debugger=$(command -v gdb || command -v cuda-gdb || true)
+    if [ -n "$crashed" ] && [ -n "$debugger" ]; then
+      cmd=$(cd "$build_dir" && ctest -N -V -R "^${crashed//[\[\]().*+?^$|]/.}\$" 2> /dev/null | sed -n 's/^[0-9]*: Test command: //p' | head -1)
+      log "backtrace of the first crashed test: $crashed"
+      # The command line is ctest's, with its quoting: eval keeps each quoted test name whole.
+      (cd "$build_dir" && eval "SAM2AMG_TEST_DEVICE=$device timeout 120 $debugger -batch -ex run -ex bt \
+        -ex 'info sharedlibrary' --args $cmd" > "$work/logs/ctest.backtrace.log" 2>&1)
+      grep -E '^#[0-9]+' "$work/logs/ctest.backtrace.log" | head -25
+    fi
   else
     echo "gpu-check: test: $build_dir has no ctest files (build it, or drop the test stage)" >&2
   fi
@@ -254,28 +276,32 @@ if has "$stages" parity && need_python; then
 fi
 
 # --- bench ---------------------------------------------------------------------------------------
+# sam2-amg bench runs the reference itself (--reference), so both are timed in the same invocation
+# and the reference alone runs only when the binary has no bench. --bench-tag names a run (e.g.
+# "big" and "folder") so that runs over other images keep their own result files.
 if has "$stages" bench && need_python; then
   yaml=$(family_yaml defaults)
+  tag=${bench_tag:+.$bench_tag}
   for size in ${sizes//,/ }; do
     [ -s "$(ckpt "$size")" ] || { fail "bench $size: no checkpoint (run the export stage)"; continue; }
-    ref_cmd="env PYTHONPATH=$(pypath) $python_bin $repo/scripts/bench_reference.py --checkpoint $(ckpt "$size") --config $size --device $device --repeat $repeat"
-    log "bench: reference $size fp32 (${#images[@]} images, points_per_side $pps, repeat $repeat)"
-    $ref_cmd --amg-config "$yaml" --images "${images[@]}" --json "$work/results/bench/$size.reference.fp32.json" \
-      > "$work/logs/bench.$size.reference.log" 2>&1 || fail "bench reference $size (see $work/logs/bench.$size.reference.log)"
-    grep '^reference:' "$work/logs/bench.$size.reference.log"
+    ref_cmd="env PYTHONPATH=$(pypath) $python_bin $repo/scripts/bench_reference.py --checkpoint $(ckpt "$size") --config $size --device $device"
     if [ ! -x "$bin" ] || ! "$bin" --help 2>&1 | grep -qE '^[[:space:]]+bench([[:space:]]|$)'; then
+      log "bench: reference $size fp32 alone (${#images[@]} images, points_per_side $pps, repeat $repeat)"
+      $ref_cmd --repeat "$repeat" --amg-config "$yaml" --images "${images[@]}" --json "$work/results/bench/$size.reference.fp32$tag.json" \
+        > "$work/logs/bench.$size.reference$tag.log" 2>&1 || fail "bench reference $size (see $work/logs/bench.$size.reference$tag.log)"
+      grep '^reference:' "$work/logs/bench.$size.reference$tag.log"
       echo "gpu-check: sam2-amg has no bench subcommand; only the reference was measured"
       continue
     fi
     for prec in ${precisions//,/ }; do
       model=$(export_file "$size" "$prec")
       [ -s "$model" ] || continue
-      log "bench: sam2-amg $size $prec against the reference"
+      log "bench: sam2-amg $size $prec against the reference (${#images[@]} images, points_per_side $pps, repeat $repeat)"
       # shellcheck disable=SC2086
       "$bin" bench -c "$yaml" -m "$model" --device "$device" --reference "$ref_cmd" --repeat "$repeat" \
-        --bench-json "$work/results/bench/$size.sam2-amg.$prec.json" $bench_args --input "${images[@]}" \
-        > "$work/logs/bench.$size.$prec.log" 2>&1 || fail "bench sam2-amg $size $prec (see $work/logs/bench.$size.$prec.log)"
-      tail -5 "$work/logs/bench.$size.$prec.log"
+        --bench-json "$work/results/bench/$size.sam2-amg.$prec$tag.json" $bench_args --input "${images[@]}" \
+        > "$work/logs/bench.$size.$prec$tag.log" 2>&1 || fail "bench sam2-amg $size $prec (see $work/logs/bench.$size.$prec$tag.log)"
+      tail -12 "$work/logs/bench.$size.$prec$tag.log"
     done
   done
 fi
@@ -285,6 +311,7 @@ if has "$stages" docs; then
   gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2> /dev/null | head -1)
   cpu=$(grep -m1 'model name' /proc/cpuinfo 2> /dev/null | cut -d: -f2 | sed 's/^ *//')
   tv=$("${python_bin:-python3}" -c 'import torch; print(torch.__version__)' 2> /dev/null)
+  [ -e "$work/sam2src/sam2/_C.so" ] && cc_status="sam2._C built"
   setup="Machine: ${gpu:-no GPU}; ${cpu:-unknown CPU}, $(nproc) cores; PyTorch $tv. Images: ${#images[@]} ($(for i in "${images[@]}"; do basename "$i"; done | paste -sd, - | sed 's/,/, /g')); points_per_side $pps; seeded checkpoints (seed $seed, scripts/make_test_checkpoint.py). Reference connected components: $cc_status."
   log "docs: tables into docs/parity.md and docs/performance.md"
   "${python_bin:-python3}" scripts/gpu_check_report.py --results "$work/results" --device "$device" \
@@ -294,7 +321,8 @@ fi
 if [ -n "$out_dir" ]; then
   mkdir -p "$out_dir/gpu-check"
   cp docs/parity.md docs/performance.md "$out_dir/gpu-check/" 2> /dev/null
-  cp -r "$work/results" "$work/logs" "$out_dir/gpu-check/" 2> /dev/null
+  # One archive: a device tool may bring back only a few files, none deeply nested.
+  tar -C "$work" -czf "$out_dir/gpu-check/results-logs.tgz" results logs 2> /dev/null
 fi
 
 log "done: ${#failures[@]} failure(s)"

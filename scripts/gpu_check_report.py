@@ -42,15 +42,20 @@ def _sec(s):
     return "-" if s is None else (f"{s * 1000:.1f} ms" if s < 1 else f"{s:.2f} s")
 
 
+def _fmt(v, spec):
+    return "-" if v is None else format(v, spec)
+
+
 def parity_table(results):
     rows = ["| size | precision | family | images | reference masks | sam2-amg masks | reference matched at IoU >= 0.99 "
-            "| sam2-amg matched | max abs. delta predicted_iou / stability | reference s / sam2-amg s | notes |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
+            "| sam2-amg matched | mean IoU | images with another count "
+            "| max abs. delta predicted_iou / stability | reference s / sam2-amg s | notes |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for path in sorted(glob.glob(os.path.join(results, "parity", "*.json"))):
         size, precision, family = os.path.basename(path)[:-5].split(".", 2)
         r = _load(path)
         if "summary" not in r:
-            rows.append(f"| {size} | {precision} | {family} | | | | | | | | failed: {_error_line(r)} |")
+            rows.append(f"| {size} | {precision} | {family} | | | | | | | | | | failed: {_error_line(r)} |")
             continue
         s = r["summary"]
         notes = []
@@ -64,6 +69,7 @@ def parity_table(results):
             f"| {size} | {precision} | {family} | {s['images']} | {s['reference_masks']} | {s['sam2_amg_masks']} "
             f"| {_pct(round(s['reference_matched_share'] * s['reference_masks']), s['reference_masks'])} "
             f"| {_pct(round(s['sam2_amg_matched_share'] * s['sam2_amg_masks']), s['sam2_amg_masks'])} "
+            f"| {_fmt(s.get('mean_iou'), '.4f')} | {_fmt(s.get('images_with_count_change'), 'd')} "
             f"| {s['max_abs_delta_predicted_iou']:.2g} / {s['max_abs_delta_stability_score']:.2g} "
             f"| {s['reference_seconds']:.1f} / {s['sam2_amg_seconds']:.1f} | {'; '.join(notes)} |")
     return rows
@@ -96,6 +102,16 @@ def performance_table(results):
             if blas.get("loaded"):
                 notes.append("BLAS " + " ".join(blas["loaded"]))
         ips = s.get("images_per_second")
+        ref = r.get("reference")
+        if isinstance(ref, dict) and isinstance(ref.get("summary"), dict):
+            rs = ref["summary"]
+            rips = rs.get("images_per_second")
+            rows.append(
+                f"| {size} | reference (same run) | fp32 | {len(images)} ({desc}) | {_sec(rs.get('p50_seconds'))} "
+                f"| {_sec(rs.get('p90_seconds'))} | {_sec(rs.get('p50_encoder_seconds'))} "
+                f"| {'-' if rips is None else f'{rips:.2f}'} | {_mib(rs.get('peak_rss_bytes'))} "
+                f"| {_mib(rs.get('cuda_peak_allocated_bytes'))} | {rs.get('masks_total', '-')} "
+                f"| torch {ref.get('torch_version', '?')}, beside sam2-amg {precision} |")
         rows.append(
             f"| {size} | {tool} | {precision} | {len(images)} ({desc}) | {_sec(s.get('p50_seconds'))} "
             f"| {_sec(s.get('p90_seconds'))} | {_sec(s.get('p50_encoder_seconds'))} "

@@ -318,7 +318,13 @@ TEST_CASE("Review cases: thumbnails, symlinks, repeated names, thin polygons", "
   std::ofstream(dir.file("thumb.jpg"), std::ios::binary) << with_thumb;
   CHECK_NOTHROW(read_image_rgb(dir.file("thumb.jpg")));
   std::ofstream(dir.file("cut.jpg"), std::ios::binary) << with_thumb.substr(0, with_thumb.size() - 40);
-  CHECK_THROWS_WITH(read_image_rgb(dir.file("cut.jpg")), Catch::Matchers::Contains("truncated JPEG"));
+  std::string cut_error;  // a plain substring check: Catch2 v2 and v3 name their matchers differently
+  try {
+    read_image_rgb(dir.file("cut.jpg"));
+  } catch (const std::exception& e) {
+    cut_error = e.what();
+  }
+  CHECK(cut_error.find("truncated JPEG") != std::string::npos);
 
   // A symlinked image keeps its name inside the folder; the same name in two folders is two
   // outputs, never one overwriting the other.
