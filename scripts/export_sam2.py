@@ -9,7 +9,10 @@ sizes, and fails loudly above a tolerance.
 Command line (needs the official `sam2` package and its checkpoint):
 
     python3 scripts/export_sam2.py --checkpoint sam2.1_hiera_large.pt --config l \
-        --device cuda --precision fp32 --out sam2.1_hiera_large.cuda.fp32.pt
+        --device cuda --precision fp32 --out sam2.1_hiera_large.sam2amg.pt
+
+For a sam2-amg built on LibTorch 1.13 (Debian 12), add --device cpu --attention math: torch 2.x
+writes attention as aten::scaled_dot_product_attention, which LibTorch 1.13 cannot load.
 
 From Python, with an already built SAM2Base (no hydra needed):
 
@@ -55,15 +58,37 @@ def _scaled_diff(a, b):
     return (a - b).abs().max().item() / max(1.0, a.abs().max().item() / 20.0)
 
 
+def sdpa_math(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None):
+    """scaled_dot_product_attention written with matmul and softmax, the only form LibTorch < 2.0
+    can load. SAM 2 calls it without a mask, causality or dropout (eval)."""
+    if attn_mask is not None or is_causal or dropout_p:
+        raise NotImplementedError("the math attention form covers SAM 2's calls only (no mask, no dropout)")
+    if scale is not None:
+        return ((q @ k.transpose(-2, -1)) * scale).softmax(-1) @ v
+    return ((q @ k.transpose(-2, -1)) / math.sqrt(q.size(-1))).softmax(-1) @ v
+
+
+NATIVE_SDPA = hasattr(F, "scaled_dot_product_attention")
+
+
 def ensure_sdpa():
     """torch < 2.0 has no scaled_dot_product_attention; give it the math form (tests only)."""
-    if hasattr(F, "scaled_dot_product_attention"):
-        return
+    if not hasattr(F, "scaled_dot_product_attention"):
+        F.scaled_dot_product_attention = sdpa_math
 
-    def sdpa(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False):
-        return ((q @ k.transpose(-2, -1)) / math.sqrt(q.size(-1))).softmax(-1) @ v
 
-    F.scaled_dot_product_attention = sdpa
+@contextlib.contextmanager
+def _attention(form):
+    """form "math": trace (and verify) with the math form of attention, so that the file holds
+    matmul/softmax instead of aten::scaled_dot_product_attention, which LibTorch 1.13 (Debian 12)
+    does not have. "sdpa": PyTorch's own op, what the reference runs."""
+    saved = F.scaled_dot_product_attention
+    if form == "math":
+        F.scaled_dot_product_attention = sdpa_math
+    try:
+        yield
+    finally:
+        F.scaled_dot_product_attention = saved
 
 
 class ConvTranspose2x2(nn.Module):
@@ -194,7 +219,7 @@ def _inputs(model, device, dtype, batch, seed):
     return img, coords, labels, mask
 
 
-def metadata_for(model, architecture, precision, device, source, cudnn_tf32=None):
+def metadata_for(model, architecture, precision, device, source, cudnn_tf32=None, attention=None):
     dec = model.sam_mask_decoder
     meta = {
         "contract_version": CONTRACT_VERSION,
@@ -216,6 +241,8 @@ def metadata_for(model, architecture, precision, device, source, cudnn_tf32=None
     }
     if cudnn_tf32 is not None:
         meta["cudnn_allow_tf32"] = bool(cudnn_tf32)
+    if attention is not None:
+        meta["attention"] = attention
     return meta
 
 
@@ -236,7 +263,7 @@ class _Tf32:
 
 
 def export_model(model, out, device="cpu", precision="fp32", architecture="sam2", source="", batch_sizes=(1, 3, 7),
-                 cudnn_tf32=None):
+                 cudnn_tf32=None, attention="sdpa"):
     """Traces `model` (a built SAM2Base) into `out`, verifies it and returns a summary dict.
 
     cudnn_tf32: the value of torch.backends.cudnn.allow_tf32 while tracing and verifying. Tracing
@@ -245,12 +272,20 @@ def export_model(model, out, device="cpu", precision="fp32", architecture="sam2"
     which is what the reference runs with unless told otherwise); the value used is recorded in
     the metadata as `cudnn_allow_tf32` either way.
 
+    attention: "sdpa" keeps PyTorch's scaled_dot_product_attention (needs LibTorch >= 2.0 to load);
+    "math" writes it as matmul + softmax so that LibTorch 1.13 loads the file. torch < 2.0 has
+    only the math form. The form in the file is recorded as `attention`.
+
     Raises RuntimeError when the exported file differs from the eager model beyond the tolerance.
     """
     if precision not in DTYPES:
         raise ValueError(f"precision must be one of {sorted(DTYPES)}, not {precision!r}")
-    with _Tf32(cudnn_tf32) as tf32:
-        return _export(model, out, device, precision, architecture, source, batch_sizes, tf32)
+    if attention not in ("sdpa", "math"):
+        raise ValueError(f"attention must be sdpa or math, not {attention!r}")
+    ensure_sdpa()
+    form = attention if NATIVE_SDPA else "math"
+    with _Tf32(cudnn_tf32) as tf32, _attention(form):
+        return _export(model, out, device, precision, architecture, source, batch_sizes, tf32, form)
 
 
 @contextlib.contextmanager
@@ -277,7 +312,7 @@ def _batch_repeat_on_device():
         torch.repeat_interleave = real
 
 
-def _export(model, out, device, precision, architecture, source, batch_sizes, tf32):
+def _export(model, out, device, precision, architecture, source, batch_sizes, tf32, attention):
     ensure_sdpa()
     dtype = DTYPES[precision]
     try:
@@ -300,7 +335,7 @@ def _export(model, out, device, precision, architecture, source, batch_sizes, tf
             },
             check_trace=False,
         )
-    meta = metadata_for(model, architecture, precision, device, source, cudnn_tf32=tf32)
+    meta = metadata_for(model, architecture, precision, device, source, cudnn_tf32=tf32, attention=attention)
     torch.jit.save(traced, out, _extra_files={"sam2_amg.json": json.dumps(meta, indent=2)})
 
     # Verify: the saved file against the eager model, fresh inputs, several batch sizes.
@@ -347,6 +382,10 @@ def main(argv=None):
     p.add_argument("--cudnn-tf32", choices=("on", "off", "default"), default="default",
                    help="torch.backends.cudnn.allow_tf32 while tracing; it is stored in every traced convolution "
                         "(default: PyTorch's setting, True unless changed; recorded in the metadata)")
+    p.add_argument("--attention", choices=("sdpa", "math"), default="sdpa",
+                   help="sdpa: PyTorch's scaled_dot_product_attention, as the reference runs (the file needs "
+                        "LibTorch >= 2.0); math: matmul + softmax, for a sam2-amg built on LibTorch 1.13 "
+                        "(Debian 12). Recorded in the metadata (default sdpa; torch < 2.0 always writes math)")
     p.add_argument("--out", required=True, help="output .pt file")
     args = p.parse_args(argv)
 
@@ -365,11 +404,12 @@ def main(argv=None):
     arch = config.rsplit("/", 1)[-1].removesuffix(".yaml")
     summary = export_model(model, args.out, args.device, args.precision, arch,
                            source=f"{args.checkpoint} ({config}), exported by sam2-amg scripts/export_sam2.py",
-                           cudnn_tf32={"on": True, "off": False, "default": None}[args.cudnn_tf32])
+                           cudnn_tf32={"on": True, "off": False, "default": None}[args.cudnn_tf32],
+                           attention=args.attention)
     meta = summary["metadata"]
     print(f"wrote {args.out}: {arch}, {meta['precision']}, device {meta['device']}, dynamic multimask "
           f"{'on' if meta['dynamic_multimask_via_stability']['enabled'] else 'off'}, cudnn TF32 "
-          f"{'on' if meta['cudnn_allow_tf32'] else 'off'}, torch {meta['torch_version']}; "
+          f"{'on' if meta['cudnn_allow_tf32'] else 'off'}, attention {meta['attention']}, torch {meta['torch_version']}; "
           f"verified at batch sizes {summary['batch_sizes']}: max |eager - exported| = {summary['max_abs_diff']:.3g} "
           f"({time.time() - t0:.0f} s)")
 

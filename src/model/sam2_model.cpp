@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "model/model_file.h"
 #include "model/model_probe.h"
 #include "model/transforms.h"
 
@@ -151,8 +152,9 @@ Sam2Model Sam2Model::load(const std::string& path, const ModelOptions& options) 
   try {
     impl->module = torch::jit::load(path, impl->device, extra);
   } catch (const c10::Error& e) {
-    std::string what = e.what_without_backtrace();
-    throw ModelError("cannot load '" + path + "' as TorchScript: " + what.substr(0, 400));
+    throw ModelError(unloadable_model_message(path, e.what_without_backtrace()));
+  } catch (const std::exception& e) {  // e.g. the compiler's ErrorReport for an unknown operator
+    throw ModelError(unloadable_model_message(path, e.what()));
   }
   impl->metadata = parse_metadata(extra[kMetadataFile], path);
   impl->dtype = dtype_of(impl->metadata.precision, path);

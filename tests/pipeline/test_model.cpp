@@ -1,9 +1,12 @@
 // The model boundary: contract checks on load, and the synthetic model's outputs.
+#include <caffe2/serialize/inline_container.h>
 #include <torch/script.h>
+#include <torch/version.h>
 
 #include <fstream>
 
 #include "common/error.h"
+#include "model/model_file.h"
 #include "model/sam2_model.h"
 #include "model/transforms.h"
 #include "support/catch.h"
@@ -24,14 +27,88 @@ std::string load_error(const std::string& path, const std::string& device = "cpu
   return "";
 }
 
+// Copies a saved module's archive into `to`, with `from_op` replaced by `to_op` in its code and
+// the metadata replaced by `meta`: a file as another torch would write it.
+void rewrite_archive(const std::string& from, const std::string& to, const std::string& from_op,
+                     const std::string& to_op, const std::string& meta) {
+  caffe2::serialize::PyTorchStreamReader reader(from);
+  caffe2::serialize::PyTorchStreamWriter writer(to);
+  for (const std::string& name : reader.getAllRecords()) {
+    if (name == "version" || name == ".data/version" || name == "extra/sam2_amg.json") continue;
+    auto [data, size] = reader.getRecord(name);
+    std::string bytes(static_cast<const char*>(data.get()), size);
+    if (name.rfind("code/", 0) == 0 && name.size() > 3 && name.substr(name.size() - 3) == ".py")
+      for (auto at = bytes.find(from_op); at != std::string::npos; at = bytes.find(from_op, at + to_op.size()))
+        bytes.replace(at, from_op.size(), to_op);
+    writer.writeRecord(name, bytes.data(), bytes.size());
+  }
+  writer.writeRecord("extra/sam2_amg.json", meta.data(), meta.size());
+  writer.writeEndOfFile();
+}
+
 }  // namespace
+
+TEST_CASE("A file that is not an export says what it is and what to do", "[model]") {
+  TempDir dir;
+  // An official checkpoint is a torch.save zip: a pickle and tensors, no TorchScript code.
+  for (const auto& [name, config] : std::vector<std::pair<std::string, std::string>>{
+           {"sam2.1_hiera_large.pt", "l"}, {"sam2_hiera_tiny.pt", "2.0-t"}}) {
+    {
+      caffe2::serialize::PyTorchStreamWriter writer(dir.file(name));
+      const std::string pickle = "\x80\x02}q\x00.";
+      const std::string tensor(64, '\0');
+      writer.writeRecord("data.pkl", pickle.data(), pickle.size());
+      writer.writeRecord("data/0", tensor.data(), tensor.size());
+      writer.writeEndOfFile();
+    }
+    CHECK(inspect_model_file(dir.file(name)).kind == ModelFileKind::kCheckpoint);
+    const std::string msg = load_error(dir.file(name));
+    CHECK(msg.find("is a PyTorch checkpoint (torch.save), not a sam2-amg export") != std::string::npos);
+    CHECK(msg.find("python3 scripts/export_sam2.py --checkpoint " + dir.file(name) + " --config " + config + " ") !=
+          std::string::npos);
+  }
+  // The pre-1.6 pickle format of torch.save.
+  std::ofstream(dir.file("old.pth"), std::ios::binary) << "\x80\x02" << "the rest of a protocol 2 pickle";
+  CHECK(load_error(dir.file("old.pth")).find("is a PyTorch checkpoint") != std::string::npos);
+  std::ofstream(dir.file("notes.txt")) << "not a model";
+  CHECK(load_error(dir.file("notes.txt")).find("is not a PyTorch file") != std::string::npos);
+
+  CHECK(export_config_for("ckpts/sam2.1_hiera_base_plus.pt") == "b+");
+  CHECK(export_config_for("sam2.1_hiera_small.pt") == "s");
+  CHECK(export_config_for("sam2_hiera_large.pt") == "2.0-l");
+  CHECK(export_config_for("SAM2.1_Hiera_Tiny.PT") == "t");
+  CHECK(export_config_for("model.pt").empty());
+}
+
+TEST_CASE("A file with an operator this LibTorch lacks names the exporter and the fix", "[model]") {
+  TempDir dir;
+  torch::jit::Module m("m");
+  m.define("def forward(self, x: Tensor) -> Tensor:\n    return torch.relu(x)\n");
+  m.save(dir.file("plain.pt"));
+  const std::string meta = R"({"contract_version": 1, "torch_version": "9.1.0+cu999", "attention": "sdpa"})";
+
+  rewrite_archive(dir.file("plain.pt"), dir.file("future.pt"), "torch.relu(", "torch.sam2amg_future_op(", meta);
+  CHECK(inspect_model_file(dir.file("future.pt")).exporter_torch == "9.1.0+cu999");
+  CHECK(inspect_model_file(dir.file("future.pt")).attention == "sdpa");
+  std::string msg = load_error(dir.file("future.pt"));
+  CHECK(msg.find("exported by torch 9.1.0+cu999") != std::string::npos);
+  CHECK(msg.find("with this sam2-amg's LibTorch " + std::to_string(TORCH_VERSION_MAJOR) + ".") != std::string::npos);
+  CHECK(msg.find("operator this LibTorch does not have") != std::string::npos);
+  CHECK(msg.find("sam2amg_future_op") != std::string::npos);
+
+  // Attention is the operator LibTorch 1.13 lacks in torch 2.x exports: the fix is named.
+  rewrite_archive(dir.file("plain.pt"), dir.file("sdpa.pt"), "torch.relu(",
+                  "torch.scaled_dot_product_attention_from_the_future(", meta);
+  msg = load_error(dir.file("sdpa.pt"));
+  CHECK(msg.find("--attention math") != std::string::npos);
+}
 
 TEST_CASE("Sam2Model::load explains what is wrong with a file", "[model]") {
   TempDir dir;
   CHECK(load_error(dir.file("missing.pt")).find("cannot open model file") != std::string::npos);
 
   std::ofstream(dir.file("junk.pt")) << "not a zip archive";
-  CHECK(load_error(dir.file("junk.pt")).find("as TorchScript") != std::string::npos);
+  CHECK(load_error(dir.file("junk.pt")).find("is not a PyTorch file") != std::string::npos);
 
   // A TorchScript file without our metadata.
   torch::jit::Module bare("bare");

@@ -10,7 +10,11 @@ tiny sizes. Checked:
 - the cuDNN TF32 setting is really stored in every traced convolution, and restored afterwards;
 - a bf16 export traces, verifies, returns bf16 tensors, keeps the point encoding in float32,
   tells coordinates apart that bf16 would merge (1008 and 1009) and accepts float32 inputs;
-- the matmul form of the 2x2 transposed convolution equals nn.ConvTranspose2d.
+- the matmul form of the 2x2 transposed convolution equals nn.ConvTranspose2d;
+- the attention form is recorded; "math" leaves no aten::scaled_dot_product_attention in the
+  file (LibTorch 1.13 cannot load that op) and equals PyTorch's op where it has one;
+- the decoder's per-prompt repeat of the image embedding is traced without repeat_interleave
+  (torch 2.x fails to trace that op on CUDA) and the batch size stays dynamic.
 
 Exit status 77 (ctest SKIP_RETURN_CODE) when PyTorch cannot be imported.
 """
@@ -96,6 +100,9 @@ class MaskDecoder(nn.Module):
         b = sparse_prompt_embeddings.shape[0]
         src = torch.repeat_interleave(image_embeddings, b, dim=0) + dense_prompt_embeddings + image_pe
         tokens = sparse_prompt_embeddings.sum(1) + src.mean((2, 3))
+        # One attention of the tokens over the image, through F as SAM 2 calls it.
+        kv = src.flatten(2).transpose(1, 2).unsqueeze(1)
+        tokens = tokens + F.scaled_dot_product_attention(tokens[:, None, None, :], kv, kv)[:, 0, 0, :]
         dc1, _, act1, dc2, act2 = self.output_upscaling
         feat_s0, feat_s1 = high_res_features
         up = act2(dc2(act1(dc1(src) + feat_s1)) + feat_s0)
@@ -154,6 +161,16 @@ def conv_tf32_flags(module):
             if node.kind() == "aten::_convolution":
                 flags.append(list(node.inputs())[-1].toIValue())
     return flags
+
+
+def graph_kinds(module):
+    """Every node kind in the module's three methods, calls inlined."""
+    kinds = set()
+    for method in ("encode_image", "predict_masks", "predict_masks_with_mask_input"):
+        graph = getattr(module, method).graph.copy()
+        torch._C._jit_pass_inline(graph)
+        kinds |= {node.kind() for node in graph.nodes()}
+    return kinds
 
 
 class ExportTest(unittest.TestCase):
@@ -229,6 +246,30 @@ class ExportTest(unittest.TestCase):
         with torch.no_grad():
             diff = (export_sam2.ConvTranspose2x2(conv)(x) - conv(x)).abs().max().item()
         self.assertLess(diff, 1e-5)
+
+    def test_attention_form_is_recorded_and_math_leaves_no_sdpa_op(self):
+        for form in ("math", "sdpa"):
+            out = self.path(f"attn_{form}.pt")
+            export_sam2.export_model(stand_in(), out, precision="fp32", attention=form)
+            written = form if export_sam2.NATIVE_SDPA else "math"
+            self.assertEqual(metadata(out)["attention"], written)
+            self.assertEqual(graph_kinds(torch.jit.load(out)) >= {"aten::scaled_dot_product_attention"},
+                             written == "sdpa")
+        with self.assertRaises(ValueError):
+            export_sam2.export_model(stand_in(), self.path("x.pt"), attention="flash")
+        if export_sam2.NATIVE_SDPA:
+            torch.manual_seed(2)
+            q, k, v = torch.randn(2, 3, 5, 8), torch.randn(2, 3, 7, 8), torch.randn(2, 3, 7, 8)
+            diff = (export_sam2.sdpa_math(q, k, v) - F.scaled_dot_product_attention(q, k, v)).abs().max().item()
+            self.assertLess(diff, 1e-5)
+
+    def test_prompt_repeat_is_traced_without_repeat_interleave(self):
+        out = self.path("repeat.pt")
+        export_sam2.export_model(stand_in(), out, precision="fp32", batch_sizes=(1, 5))
+        m = torch.jit.load(out)
+        self.assertNotIn("aten::repeat_interleave", graph_kinds(m))
+        self.assertIs(torch.repeat_interleave, torch._C._VariableFunctions.repeat_interleave,
+                      "the real op must be restored after tracing")
 
     def test_fp16_exports_or_says_it_needs_a_gpu(self):
         out = self.path("fp16.pt")
