@@ -60,6 +60,17 @@ struct Dataset {
   }
 };
 
+// Shell: wait until `journal` holds a complete line, polling with builtins only (no process per
+// poll, no sleep), so the short window between the first journalled image and the shard's commit
+// (which removes the journal) cannot pass unseen on a loaded machine; give up after 120 s with a
+// message instead of waiting forever.
+std::string wait_for_journal_line(const std::string& journal) {
+  // `read` succeeds only on a newline-terminated line: a line being written does not count.
+  return "has_line() { local l; IFS= read -r l < \"$1\"; }; t0=$SECONDS; until has_line " + journal +
+         " 2>/dev/null; do if [ $((SECONDS - t0)) -gt 120 ]; then echo 'no journalled image within 120 s' >&2; "
+         "break; fi; done";
+}
+
 bool same_images_and_annotations(const json& a, const json& b) {
   return a["images"] == b["images"] && a["annotations"] == b["annotations"] && a["categories"] == b["categories"];
 }
@@ -74,10 +85,11 @@ TEST_CASE("A shard commits its done marker last and resumes when rerun", "[cli][
   const Shard shard{k, 4};
   const std::string part = shard_path(out, shard), marker = shard_done_path(out, shard);
   // SIGTERM once an image is journalled: valid output of the finished images, no marker.
-  const std::string script = d.cmd(out) + " --shard " + std::to_string(k) + "/4 & pid=$!; while [ \"$(cat " + part +
-                             ".partial.jsonl 2>/dev/null | wc -l)\" -lt 1 ]; do sleep 0.02; done; kill -TERM $pid; "
-                             "wait $pid; exit $?";
-  CHECK(run_command("bash -c '" + script + "'") == 143);
+  const std::string script = d.cmd(out) + " --shard " + std::to_string(k) + "/4 & pid=$!; " +
+                             wait_for_journal_line(part + ".partial.jsonl") + "; kill -TERM $pid; wait $pid; exit $?";
+  const std::string path = d.dir.file("term.sh");
+  std::ofstream(path) << script << "\n";
+  CHECK(run_command("bash " + path) == 143);
   CHECK(fs::exists(part));
   CHECK_FALSE(fs::exists(marker));
   // The rerun resumes and commits; the marker is not older than the output.
@@ -119,9 +131,14 @@ TEST_CASE("A Slurm job array of 4 shards, one killed and requeued, merges to a s
   const std::string single = d.dir.file("single.json");
   REQUIRE(run_command(d.cmd(single)) == 0);
 
+  // Done when squeue answers and lists nothing of the job. A squeue that fails (a busy
+  // controller times out) says nothing: it was read as "done" before, which failed the checks
+  // that follow now and then on a loaded machine.
   auto wait_for = [&](const std::string& job, int seconds) {
+    const std::string listing = d.dir.file("squeue.txt");
     for (int i = 0; i < seconds * 10; ++i) {
-      if (run_command(env + "squeue -h -j " + job + " 2>/dev/null | grep -q .") != 0) return true;
+      if (run_command(env + "squeue -h -j " + job + " > " + listing + " 2>&1") == 0 && slurp(listing).empty())
+        return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     return false;
@@ -157,8 +174,7 @@ TEST_CASE("A Slurm job array of 4 shards, one killed and requeued, merges to a s
     const std::string script = "#!/bin/bash\n"
                                "if [ \"$SLURM_ARRAY_TASK_ID\" = " + std::to_string(k) +
                                " ] && [ \"${SLURM_RESTART_COUNT:-0}\" = 0 ]; then\n  " + d.cmd(out) +
-                               " & pid=$!\n  while [ \"$(cat " + journal +
-                               " 2>/dev/null | wc -l)\" -lt 1 ]; do sleep 0.02; done\n"
+                               " & pid=$!\n  " + wait_for_journal_line(journal) + "\n"
                                "  kill -9 $pid; exit 1\nfi\nexec " + d.cmd(out) + "\n";
     const std::string job = submit(script);
     REQUIRE(wait_for(job, 300));
