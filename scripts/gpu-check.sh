@@ -9,6 +9,7 @@
 # GPU machine (bare, no network, CUDA PyTorch 2.x preinstalled): carry the sam2 source
 # (.device/sam2src or .ref/sam2src), the hydra/iopath stand-ins (.device/sam2-shim), photos
 # (.device/photos, optional) and the static OpenCV with gpu-build.sh (.device/ or shared/device/).
+# scripts/gpu-session.sh runs these stages side by side under one deadline (one device command).
 # One command may run at most 10 minutes there, so split the work with --stages and --sizes,
 # e.g. "--stages build,test", then "--stages export,parity --sizes t,s", ... Results accumulate in
 # the work folder (default build-check/) and every run regenerates the tables from all of them;
