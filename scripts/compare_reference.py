@@ -5,7 +5,8 @@ parameters, and report how far apart their masks are.
     python3 scripts/compare_reference.py --checkpoint ckpt.pt --config t --model export.pt \
         --amg-config run.yaml --images img1.png img2.jpg [--sam2-amg build/apps/sam2-amg/sam2-amg]
 
-`--amg-config` is a sam2-amg YAML file; its AMG keys are given to both sides. The reference runs
+`--amg-config` is a sam2-amg YAML file; its AMG keys are given to both sides (sam2-amg's output
+filters, which the reference lacks, are turned off). The reference runs
 in fp32 without autocast. Its convolutions use cuDNN TF32 as the export's traced convolutions do
 (the metadata key `cudnn_allow_tf32`; exports without it were traced with PyTorch's default,
 True), unless --cudnn-tf32 says otherwise; matmul TF32 is --matmul-tf32 (default off, PyTorch's
@@ -38,6 +39,12 @@ AMG_KEYS = ["points_per_side", "points_per_batch", "pred_iou_thresh", "stability
             "stability_score_offset", "mask_threshold", "box_nms_thresh", "crop_n_layers", "crop_nms_thresh",
             "crop_overlap_ratio", "crop_n_points_downscale_factor", "min_mask_region_area", "use_m2m",
             "multimask_output"]
+
+
+# sam2-amg's output filters are extensions the reference does not have: the comparison runs
+# sam2-amg with them off, whatever the YAML file says (these flags override it).
+EXTENSION_FILTERS_OFF = ["--min-area", "0", "--max-area", "0", "--min-area-fraction", "0", "--max-area-fraction", "0",
+                         "--max-masks-per-image", "0", "--sort-by", "reference"]
 
 
 def rle_decode(seg):
@@ -199,7 +206,8 @@ def main():
     t0 = time.time()
     cmd = [args.sam2_amg, "--config", args.amg_config, "--model", args.model, "--device", args.device.split(":")[0],
            "--output-mode", "uncompressed_rle", "--jsonl", "-", "--progress", "none", "-q",
-           f"--matmul-tf32={'true' if args.matmul_tf32 == 'on' else 'false'}", *args.sam2_amg_arg, "--input", *args.images]
+           f"--matmul-tf32={'true' if args.matmul_tf32 == 'on' else 'false'}", *EXTENSION_FILTERS_OFF,
+           *args.sam2_amg_arg, "--input", *args.images]
     run = subprocess.run(cmd, capture_output=True, text=True)
     ours_time = time.time() - t0
     if run.returncode != 0:

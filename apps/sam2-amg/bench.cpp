@@ -157,7 +157,7 @@ int run_bench(const RunConfig& config, const BenchOptions& options) {
   const ReadOptions read = read_options(io);
   ScratchDir scratch;
   const SegmentationFormat format = segmentation_format(config.amg.output_mode, io.polygons);
-  const Provenance provenance{SAM2AMG_VERSION, io.model, "", to_yaml(config), enum_name(io.exif)};
+  const Provenance provenance{SAM2AMG_VERSION, io.model, "", to_yaml(config, YamlKeys::kRecorded), enum_name(io.exif)};
 
   // Warm-up: first-call costs (allocator, kernels, profiling) are not what a long run pays.
   if (options.warmup > 0) {

@@ -99,7 +99,7 @@ void setup_cli(CLI::App& app, CliState& s) {
       opt = add_value(app, flag_names(name), s.flags.amg.*member, help);
       copy = [member](const CliState& st, RunConfig& c) { c.amg.*member = st.flags.amg.*member; };
     }
-    opt->group(amg);
+    opt->group(is_output_filter_param(name) ? "Output filters (sam2-amg extensions, off by default)" : amg);
     s.overrides.emplace_back(opt, std::move(copy));
   });
   for_each_io_param([&](const char* name, auto member, const char* help) {

@@ -58,7 +58,8 @@ int run_job(const RunConfig& config, const JobOptions& options) {
   spdlog::info("model: {}", generator.describe());
   RunConfig recorded = config;
   recorded.io = recorded_io(io, paths);
-  const Provenance provenance{SAM2AMG_VERSION, io.model, model_sha256.get(), to_yaml(recorded), enum_name(io.exif)};
+  const Provenance provenance{SAM2AMG_VERSION, io.model, model_sha256.get(), to_yaml(recorded, YamlKeys::kRecorded),
+                              enum_name(io.exif)};
   RunOutputs outputs(paths, config.amg.output_mode, segmentation_format(config.amg.output_mode, io.polygons),
                      io.overlay, provenance, inputs);
 

@@ -80,6 +80,19 @@ void AmgConfig::validate() const {
   }
   if (!(min_mask_region_area >= 0.0) || !std::isfinite(min_mask_region_area))
     invalid("min_mask_region_area", str(min_mask_region_area), "a number >= 0");
+  if (min_area < 0) invalid("min_area", std::to_string(min_area), "a pixel count >= 0 (0 turns it off)");
+  if (max_area < 0) invalid("max_area", std::to_string(max_area), "a pixel count >= 0 (0 turns it off)");
+  check_unit_interval("min_area_fraction", min_area_fraction);
+  check_unit_interval("max_area_fraction", max_area_fraction);
+  // Bounds that exclude each other would silently drop every mask.
+  if (min_area > 0 && max_area > 0 && min_area > max_area)
+    throw UsageError("min_area " + std::to_string(min_area) + " is above max_area " + std::to_string(max_area) +
+                     ": no mask could be kept");
+  if (min_area_fraction > 0 && max_area_fraction > 0 && min_area_fraction > max_area_fraction)
+    throw UsageError("min_area_fraction " + str(min_area_fraction) + " is above max_area_fraction " +
+                     str(max_area_fraction) + ": no mask could be kept");
+  if (max_masks_per_image < 0)
+    invalid("max_masks_per_image", std::to_string(max_masks_per_image), "an integer >= 0 (0 turns it off)");
 }
 
 void apply_prompt_choice(AmgConfig& config, bool points_per_side_given, bool point_grids_given,

@@ -3,8 +3,10 @@
 /// those of SAM2AutomaticMaskGenerator.__init__ (ref: sam2/automatic_mask_generator.py:36-150 @
 /// 2b90b9f). The CLI, the config loader and the tests all fill this struct.
 #include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/enum_names.h"
@@ -59,6 +61,23 @@ constexpr EnumNames<Postprocess, 2> enum_names(Postprocess) {
   return {"postprocess", {{{Postprocess::kFused, "fused"}, {Postprocess::kReference, "reference"}}}};
 }
 
+/// Extension: an order of the output masks, for max_masks_per_image and sort_by. Every order is
+/// descending (best or largest first) and stable: equal values keep the reference's order.
+enum class MaskSort {
+  kReference,       ///< the reference's own order (per-crop NMS keep order, then cross-crop NMS)
+  kPredictedIou,    ///< predicted_iou, highest first
+  kStabilityScore,  ///< stability_score, highest first
+  kArea,            ///< area in pixels, largest first
+};
+
+constexpr EnumNames<MaskSort, 4> enum_names(MaskSort) {
+  return {"mask_sort",
+          {{{MaskSort::kReference, "reference"},
+            {MaskSort::kPredictedIou, "predicted_iou"},
+            {MaskSort::kStabilityScore, "stability_score"},
+            {MaskSort::kArea, "area"}}}};
+}
+
 /// The largest points_per_side validate() accepts (4096^2 prompts per image).
 inline constexpr int kMaxPointsPerSide = 4096;
 
@@ -98,6 +117,23 @@ struct AmgConfig {
 
   /// Extension (not a reference parameter): which small-region removal min_mask_region_area uses.
   SmallRegionMode min_mask_region_mode = SmallRegionMode::kSam2LowRes;
+
+  // Extensions (not reference parameters): filters on the final masks, applied after every step
+  // of the reference (src/amg/mask_filters.h). Their defaults change nothing.
+  /// Keep masks of at least this many pixels. 0 = off.
+  std::int64_t min_area = 0;
+  /// Keep masks of at most this many pixels. 0 = off.
+  std::int64_t max_area = 0;
+  /// Keep masks with area / (width x height) >= this. 0 = off.
+  double min_area_fraction = 0.0;
+  /// Keep masks with area / (width x height) <= this. 0 = off.
+  double max_area_fraction = 0.0;
+  /// Keep at most this many masks per image, the first ones in max_masks_by order. 0 = off.
+  int max_masks_per_image = 0;
+  /// The order max_masks_per_image ranks by.
+  MaskSort max_masks_by = MaskSort::kPredictedIou;
+  /// The order of the output masks.
+  MaskSort sort_by = MaskSort::kReference;
 
   /// Throws UsageError naming the first invalid field, its value and the accepted range.
   void validate() const;
@@ -155,6 +191,29 @@ void for_each_amg_param(V&& v) {
     "Three candidate masks per point (whole, part, subpart). Off: one per point, fewer masks, cheaper");
   v("min_mask_region_mode", &AmgConfig::min_mask_region_mode,
     "Extension: sam2 (low-res fill before upsampling, the reference) or sam1 (full-res, after NMS)");
+  v("min_area", &AmgConfig::min_area, "Extension (output filter): drop masks smaller than this many pixels; 0 = off");
+  v("max_area", &AmgConfig::max_area, "Extension (output filter): drop masks larger than this many pixels; 0 = off");
+  v("min_area_fraction", &AmgConfig::min_area_fraction,
+    "Extension (output filter): drop masks whose area / image area is below this, in [0, 1]; 0 = off");
+  v("max_area_fraction", &AmgConfig::max_area_fraction,
+    "Extension (output filter): drop masks whose area / image area is above this, in [0, 1]; 0 = off");
+  v("max_masks_per_image", &AmgConfig::max_masks_per_image,
+    "Extension (output filter): keep at most this many masks per image, the first in max_masks_by order; 0 = off");
+  v("max_masks_by", &AmgConfig::max_masks_by,
+    "Extension: what max_masks_per_image keeps first: predicted_iou, stability_score, area (highest first; "
+    "ties keep the reference order) or reference");
+  v("sort_by", &AmgConfig::sort_by,
+    "Extension: output order: reference (the reference's), or predicted_iou, stability_score, area (highest "
+    "first; ties keep the reference order)");
+}
+
+/// The extension filters above: off by default, applied after the reference's steps, ignored by
+/// the reference-compatibility paths, and recorded in a run's provenance only when set.
+inline bool is_output_filter_param(std::string_view name) {
+  for (std::string_view f : {"min_area", "max_area", "min_area_fraction", "max_area_fraction", "max_masks_per_image",
+                             "max_masks_by", "sort_by"})
+    if (name == f) return true;
+  return false;
 }
 
 }  // namespace sam2amg

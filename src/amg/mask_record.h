@@ -3,6 +3,7 @@
 /// (ref: sam2/automatic_mask_generator.py:208-218). Torch-free so writers can use it.
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -38,9 +39,16 @@ struct FilterFunnel {
   std::int64_t after_crop_edge = 0;  ///< not touching an inner crop edge
   std::int64_t after_box_nms = 0;    ///< per-crop NMS (box_nms_thresh), summed over crops
   std::int64_t after_crop_nms = 0;   ///< cross-crop NMS (crop_nms_thresh); same as above with one crop
-  std::int64_t final_masks = 0;      ///< output masks (after SAM 1 small-region removal when enabled)
+  // The extension filters' stages (src/amg/mask_filters.h), present only when the filter is on, so
+  // a run without them reports exactly the reference's stages.
+  std::optional<std::int64_t> after_min_area;   ///< min_area and min_area_fraction
+  std::optional<std::int64_t> after_max_area;   ///< max_area and max_area_fraction
+  std::optional<std::int64_t> after_max_masks;  ///< max_masks_per_image
+  std::int64_t final_masks = 0;  ///< output masks (after SAM 1 small-region removal and the extension filters)
 
   FilterFunnel& operator+=(const FilterFunnel& o) {
+    for (auto stage : {&FilterFunnel::after_min_area, &FilterFunnel::after_max_area, &FilterFunnel::after_max_masks})
+      if (o.*stage) this->*stage = (this->*stage).value_or(0) + *(o.*stage);
     candidates += o.candidates;
     after_pred_iou += o.after_pred_iou;
     after_stability += o.after_stability;
@@ -55,10 +63,15 @@ struct FilterFunnel {
 /// The funnel's stages as (name, count), in pipeline order; the names are the keys of the JSON
 /// outputs and of the --stats summary.
 inline std::vector<std::pair<const char*, std::int64_t>> funnel_stages(const FilterFunnel& f) {
-  return {{"candidates", f.candidates},         {"after_pred_iou", f.after_pred_iou},
-          {"after_stability", f.after_stability}, {"after_crop_edge", f.after_crop_edge},
-          {"after_box_nms", f.after_box_nms},     {"after_crop_nms", f.after_crop_nms},
-          {"final", f.final_masks}};
+  std::vector<std::pair<const char*, std::int64_t>> stages{
+      {"candidates", f.candidates},           {"after_pred_iou", f.after_pred_iou},
+      {"after_stability", f.after_stability}, {"after_crop_edge", f.after_crop_edge},
+      {"after_box_nms", f.after_box_nms},     {"after_crop_nms", f.after_crop_nms}};
+  if (f.after_min_area) stages.emplace_back("after_min_area", *f.after_min_area);
+  if (f.after_max_area) stages.emplace_back("after_max_area", *f.after_max_area);
+  if (f.after_max_masks) stages.emplace_back("after_max_masks", *f.after_max_masks);
+  stages.emplace_back("final", f.final_masks);
+  return stages;
 }
 
 }  // namespace sam2amg

@@ -269,14 +269,18 @@ void load_yaml_config(const std::string& path, RunConfig& config) {
   load_yaml_config_text(ss.str(), path, config);
 }
 
-std::string to_yaml(const RunConfig& config) {
+std::string to_yaml(const RunConfig& config, YamlKeys keys) {
   std::string s = "# sam2-amg effective config: `sam2-amg --config FILE` reproduces this run.\n";
   auto emit = [&](const auto& source) {
     return [&](const char* name, auto member, const char* help) {
       s += std::string("# ") + help + "\n" + name + ": " + yaml_value(source.*member) + "\n";
     };
   };
-  for_each_amg_param(emit(config.amg));
+  const AmgConfig defaults;
+  for_each_amg_param([&](const char* name, auto member, const char* help) {
+    if (keys == YamlKeys::kRecorded && is_output_filter_param(name) && config.amg.*member == defaults.*member) return;
+    emit(config.amg)(name, member, help);
+  });
   for_each_io_param(emit(config.io));
   return s;
 }

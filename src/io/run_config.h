@@ -95,8 +95,16 @@ void load_yaml_config(const std::string& path, RunConfig& config);
 /// Parses YAML text (same rules; `source` names it in messages).
 void load_yaml_config_text(const std::string& text, const std::string& source, RunConfig& config);
 
-/// The effective config as YAML that reproduces the run when loaded again.
-std::string to_yaml(const RunConfig& config);
+/// Which keys to_yaml writes.
+enum class YamlKeys {
+  kAll,       ///< every key (--print-config)
+  kRecorded,  ///< a run's provenance: the extension output filters only when set, so a run without
+              ///< them records the same config as before they existed (resume compares it)
+};
+
+/// The effective config as YAML that reproduces the run when loaded again (both forms do: an
+/// omitted filter is off).
+std::string to_yaml(const RunConfig& config, YamlKeys keys = YamlKeys::kAll);
 
 /// The key closest to `key` among all valid keys (edit distance), for "did you mean".
 std::string closest_config_key(const std::string& key);

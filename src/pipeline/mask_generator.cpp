@@ -12,6 +12,7 @@
 
 #include "amg/crop_boxes.h"
 #include "amg/mask_data.h"
+#include "amg/mask_filters.h"
 #include "amg/mask_ops.h"
 #include "amg/nms.h"
 #include "amg/point_grid.h"
@@ -219,8 +220,11 @@ std::vector<MaskRecord> MaskGenerator::generate(const ImageU8& image, FilterFunn
   FilterFunnel f;
   std::vector<CropCandidates> cands = impl_->candidates(image, crops, pass, f);
   MaskData data = impl_->select(std::move(cands), pass, pass.settings[0], image.height, image.width, f);
+  std::vector<MaskRecord> records = records_from(data);
+  // The extension filters, after every step of the reference.
+  if (has_mask_filters(impl_->config)) apply_mask_filters(records, impl_->config, image.width, image.height, &f);
   if (funnel) *funnel = f;
-  return records_from(data);
+  return records;
 }
 
 std::vector<std::vector<MaskRecord>> MaskGenerator::sweep(const ImageU8& image,
@@ -248,6 +252,8 @@ std::vector<std::vector<MaskRecord>> MaskGenerator::sweep(const ImageU8& image,
   for (const SweepSetting& s : settings) {
     MaskData data = impl_->select(cands, pass, s, image.height, image.width, unused);
     results.push_back(records_from(data));
+    // As in generate(): each setting's records are those of a full run.
+    if (has_mask_filters(config)) apply_mask_filters(results.back(), config, image.width, image.height);
   }
   return results;
 }

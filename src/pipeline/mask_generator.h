@@ -56,6 +56,8 @@ class MaskGenerator {
   ///  - no mask surviving with several crops gives an empty list (the reference raises);
   ///  - min_mask_region_area works on every device (the reference skips it without CUDA);
   ///  - NMS ties are broken by input order (the reference's order is implementation-defined).
+  /// The config's extension filters (src/amg/mask_filters.h) then apply to these records; with
+  /// sort_by, the order is theirs.
   /// With `funnel`, also reports how many candidates each stage kept.
   /// With `times`, also reports the seconds spent per stage.
   std::vector<MaskRecord> generate(const ImageU8& image, FilterFunnel* funnel = nullptr,
@@ -64,7 +66,8 @@ class MaskGenerator {
   /// Runs the model once and returns, for every setting, exactly the records generate() gives
   /// with the config's other parameters and that setting's four values. Candidates are filtered
   /// with the loosest thresholds of the sweep, their stability is kept for every swept offset,
-  /// and each setting then replays the filters and both NMS passes. Throws UsageError for an
+  /// and each setting then replays the filters and both NMS passes (and the extension filters,
+  /// which no sweep varies). Throws UsageError for an
   /// invalid setting, or with SAM 1 small-region removal (not supported in sweeps).
   std::vector<std::vector<MaskRecord>> sweep(const ImageU8& image, const std::vector<SweepSetting>& settings) const;
 

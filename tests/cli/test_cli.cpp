@@ -253,6 +253,85 @@ TEST_CASE("Stats are written per image and summed, tune matches full runs", "[cl
   CHECK(rows == 4);
 }
 
+TEST_CASE("Output filters: flags and YAML, the funnel, provenance and resume", "[cli][filters]") {
+  // Each image: black background 2016 px, blue 640 px, red 416 px.
+  Corpus c(2);
+  const std::string plain = c.dir.file("plain.json");
+  REQUIRE(run_command(c.run("-q --stats --input " + c.images + " --out " + plain)) == 0);
+  const json p = json::parse(slurp(plain));
+  const std::string recorded = p["info"]["sam2_amg"]["config"];
+  // Off: the recorded config and the funnel are what they were before the filters existed.
+  for_each_amg_param([&](const char* name, auto, const char*) {
+    INFO(name);
+    CHECK((recorded.find(std::string("\n") + name + ":") == std::string::npos) == is_output_filter_param(name));
+  });
+  std::vector<std::string> stages;
+  for (const auto& item : p["images"][0]["funnel"].items()) stages.push_back(item.key());
+  CHECK(stages.size() == 7);
+
+  // min_area drops the red mask only; sort_by area puts the background first.
+  const std::string filtered = c.dir.file("f.json");
+  REQUIRE(run_command(c.run("-q --stats --min-area 500 --sort-by area --input " + c.images + " --out " + filtered)) ==
+          0);
+  const json f = json::parse(slurp(filtered));
+  for (const json& img : f["images"]) {
+    CHECK(img["funnel"]["after_crop_nms"] == 3);
+    CHECK(img["funnel"]["after_min_area"] == 2);
+    CHECK(img["funnel"]["final"] == 2);
+    CHECK_FALSE(img["funnel"].contains("after_max_masks"));
+  }
+  std::vector<long long> areas;
+  for (const json& a : f["annotations"]) areas.push_back(a["area"]);
+  CHECK(areas == std::vector<long long>{2016, 640, 2016, 640});
+  const std::string fconfig = f["info"]["sam2_amg"]["config"];
+  CHECK(fconfig.find("\nmin_area: 500\n") != std::string::npos);
+  CHECK(fconfig.find("\nsort_by: \"area\"\n") != std::string::npos);
+  CHECK(fconfig.find("\nmax_area:") == std::string::npos);
+
+  // The fraction form (0.15 of 3072 px = 460.8 px) gives the same masks; YAML keys work too.
+  std::ofstream(c.dir.file("filters.yaml")) << "min_area_fraction: 0.15\nsort_by: area\n";
+  const std::string frac = c.dir.file("frac.json");
+  REQUIRE(run_command(c.run("-q --config " + c.dir.file("filters.yaml") + " --input " + c.images + " --out " + frac)) ==
+          0);
+  CHECK(json::parse(slurp(frac))["annotations"] == f["annotations"]);
+
+  // max_masks_per_image by area keeps the largest; the printed config lists every filter.
+  std::ofstream(c.dir.file("top.yaml")) << "max_masks_per_image: 1\nmax_masks_by: area\n";
+  REQUIRE(run_command(c.run("-q --config " + c.dir.file("top.yaml") + " --input " + c.images + " --jsonl " +
+                            c.dir.file("top.jsonl"))) == 0);
+  std::istringstream lines(slurp(c.dir.file("top.jsonl")));
+  int n = 0;
+  for (std::string line; std::getline(lines, line); ++n) {
+    const json j = json::parse(line);
+    REQUIRE(j["annotations"].size() == 1);
+    CHECK(j["annotations"][0]["area"] == 2016);
+  }
+  CHECK(n == 2);
+  REQUIRE(run_command(c.run("--config " + c.dir.file("top.yaml") + " --print-config > " + c.dir.file("eff.yaml"))) ==
+          0);
+  const std::string eff = slurp(c.dir.file("eff.yaml"));
+  for (const char* line : {"\nmin_area: 0\n", "\nmax_area_fraction: 0.0\n", "\nmax_masks_per_image: 1\n",
+                           "\nmax_masks_by: \"area\"\n", "\nsort_by: \"reference\"\n"})
+    CHECK(eff.find(line) != std::string::npos);
+
+  // Resume refuses outputs of another filter (and continues those of the same one).
+  CHECK(run_command(c.run("-q --resume --config " + c.dir.file("top.yaml") + " --max-masks-per-image 2 --input " +
+                          c.images + " --jsonl " + c.dir.file("top.jsonl") + " 2> " + c.dir.file("e.txt"))) == 2);
+  CHECK(slurp(c.dir.file("e.txt")).find("holds results of another model or config") != std::string::npos);
+  CHECK(run_command(
+            c.run("-q --resume --input " + c.images + " --jsonl " + c.dir.file("top.jsonl") + " 2> /dev/null")) == 2);
+  CHECK(run_command(c.run("-q --resume --config " + c.dir.file("top.yaml") + " --input " + c.images + " --jsonl " +
+                          c.dir.file("top.jsonl"))) == 0);
+
+  // Marked as extensions in --help.
+  REQUIRE(run_command(cli_binary() + " --help > " + c.dir.file("help.txt") + " 2>&1") == 0);
+  const std::string help = slurp(c.dir.file("help.txt"));
+  const size_t group = help.find("Output filters (sam2-amg extensions");
+  REQUIRE(group != std::string::npos);
+  CHECK(help.find("--max-masks-per-image", group) != std::string::npos);
+  CHECK(help.find("--pred-iou-thresh", group) == std::string::npos);
+}
+
 TEST_CASE("docs/parameters.md explains every AMG parameter", "[cli][docs]") {
   const std::string doc = slurp(std::string(SAM2AMG_SOURCE_DIR) + "/docs/parameters.md");
   for_each_amg_param([&](const char* name, auto, const char*) {

@@ -45,6 +45,45 @@ TEST_CASE("YAML: the printed config loads back to the same config", "[io][config
   CHECK(to_yaml(RunConfig{}).find("pred_iou_thresh: 0.8\n") != std::string::npos);
 }
 
+TEST_CASE("YAML: the output filters load, print, and are recorded only when set", "[io][config][filters]") {
+  RunConfig c;
+  load_yaml_config_text(
+      "min_area: 500\nmax_area_fraction: 0.25\nmax_masks_per_image: 7\nmax_masks_by: area\n"
+      "sort_by: stability_score\n",
+      "f.yaml", c);
+  CHECK(c.amg.min_area == 500);
+  CHECK(c.amg.max_area_fraction == 0.25);
+  CHECK(c.amg.max_masks_per_image == 7);
+  CHECK(c.amg.max_masks_by == MaskSort::kArea);
+  CHECK(c.amg.sort_by == MaskSort::kStabilityScore);
+  const std::string all = to_yaml(c), recorded = to_yaml(c, YamlKeys::kRecorded);
+  // Both forms load back to the same config.
+  for (const std::string& text : {all, recorded}) {
+    RunConfig back;
+    load_yaml_config_text(text, "printed", back);
+    CHECK(to_yaml(back) == all);
+  }
+  // The recorded form leaves out exactly the filters that are off.
+  CHECK(all.find("\nmin_area_fraction: 0.0\n") != std::string::npos);
+  CHECK(recorded.find("\nmin_area_fraction:") == std::string::npos);
+  CHECK(recorded.find("\nmax_area:") == std::string::npos);
+  CHECK(recorded.find("\nmin_area: 500\n") != std::string::npos);
+  CHECK(recorded.find("\nmax_masks_by: \"area\"\n") != std::string::npos);
+  CHECK(recorded.find("\nsort_by: \"stability_score\"\n") != std::string::npos);
+  // Without filters the recorded config is the full one minus the filter entries (comment and key).
+  std::string expected = to_yaml(RunConfig{});
+  for_each_amg_param([&](const char* name, auto, const char* help) {
+    if (!is_output_filter_param(name)) return;
+    const std::string entry = std::string("# ") + help + "\n" + name + ": ";
+    const size_t at = expected.find(entry);
+    REQUIRE(at != std::string::npos);
+    expected.erase(at, expected.find('\n', at + entry.size()) + 1 - at);
+  });
+  CHECK(to_yaml(RunConfig{}, YamlKeys::kRecorded) == expected);
+  CHECK(expected.find("min_mask_region_mode: sam2\n# ") != std::string::npos);
+  CHECK(load_error("max_masks_by: iou\n").find("run.yaml:1: max_masks_by") != std::string::npos);
+}
+
 TEST_CASE("YAML: only the keys a file sets change", "[io][config]") {
   RunConfig c;
   c.amg.box_nms_thresh = 0.5;
