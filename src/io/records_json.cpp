@@ -40,7 +40,9 @@ json segmentation_json(const Rle& rle, SegmentationFormat format) {
     case SegmentationFormat::kUncompressedRle:
       return {{"size", {rle.h, rle.w}}, {"counts", rle.counts}};
     case SegmentationFormat::kPolygon:
-      return rle_to_polygons(rle);
+      // A mask with a hole keeps its RLE: COCO polygons cannot leave a hole open.
+      if (auto polygons = rle_to_polygons(rle)) return *polygons;
+      break;
     case SegmentationFormat::kCompressedRle:
       break;
   }

@@ -27,7 +27,8 @@ struct Provenance {
 enum class SegmentationFormat {
   kCompressedRle,    ///< {"size", "counts": "<pycocotools string>"}, iscrowd 0
   kUncompressedRle,  ///< {"size", "counts": [runs]}, iscrowd 1 (what supervision reads)
-  kPolygon,          ///< [[x0, y0, x1, y1, ...], ...] outer contours, iscrowd 0
+  kPolygon,          ///< [[x0, y0, x1, y1, ...], ...] one per part, iscrowd 0; a mask with a hole
+                     ///< keeps compressed RLE (COCO polygons cannot express holes)
 };
 
 /// output_mode uncompressed_rle -> kUncompressedRle; polygons -> kPolygon; otherwise compressed.

@@ -17,6 +17,8 @@
 #include "support/catch.h"
 #include "support/fixtures.h"
 
+#include <opencv2/imgproc.hpp>
+
 using namespace sam2amg;
 using namespace sam2amg::test;
 namespace fs = std::filesystem;
@@ -45,6 +47,27 @@ const Provenance kProv{"9.9.9", "m.pt", "abc123", "points_per_side: 32\n", "appl
 const ImageU8 kImage = make_image(4, 4, kBlack, {});
 
 ImageInfo info_of(const std::string& name) { return {{"/data/" + name, name}, 4, 4}; }
+
+// A w x h mask with the given filled rectangles [x0, x1) x [y0, y1) set to `value`, in order.
+Rle mask_of(int w, int h, const std::vector<std::array<int, 5>>& rects) {
+  std::vector<std::uint8_t> m(size_t(w) * h, 0);
+  for (const auto& [x0, y0, x1, y1, v] : rects)
+    for (int y = y0; y < y1; ++y)
+      for (int x = x0; x < x1; ++x) m[size_t(y) * w + x] = std::uint8_t(v);
+  return rle_from_mask(m.data(), h, w);
+}
+
+// fillPoly of rings (flat pixel x, y lists): OpenCV's even-odd fill, inclusive of the edges.
+Rle fill_rings(int w, int h, const std::vector<std::vector<double>>& rings) {
+  cv::Mat m(h, w, CV_8UC1, cv::Scalar(0));
+  std::vector<std::vector<cv::Point>> pts;
+  for (const auto& r : rings) {
+    pts.emplace_back();
+    for (size_t i = 0; i + 1 < r.size(); i += 2) pts.back().emplace_back(int(std::lround(r[i])), int(std::lround(r[i + 1])));
+  }
+  cv::fillPoly(m, pts, cv::Scalar(1));
+  return rle_from_mask(m.data, h, w);
+}
 
 }  // namespace
 
@@ -367,7 +390,58 @@ TEST_CASE("Review cases: thumbnails, symlinks, repeated names, thin polygons", "
 
   // A one-pixel-wide line has no 3-point contour: its outline box is written instead.
   const Rle line{4, 4, {4, 4, 8}};  // column 1, all rows
-  CHECK(rle_to_polygons(line) == std::vector<std::vector<double>>{{1, 0, 2, 0, 2, 4, 1, 4}});
+  CHECK(*rle_to_polygons(line) == std::vector<std::vector<double>>{{1, 0, 2, 0, 2, 4, 1, 4}});
+}
+
+TEST_CASE("Polygons never drop a hole: a ring keeps its RLE, other masks are polygons", "[io][polygons]") {
+  // A 40x40 square with a 20x20 hole; a square with a separate one-pixel dot.
+  const Rle ring = mask_of(64, 48, {{10, 4, 50, 44, 1}, {20, 14, 40, 34, 0}});
+  const Rle parts = mask_of(64, 48, {{2, 2, 12, 12, 1}, {30, 30, 31, 31, 1}});
+  const MaskOutline o = mask_outline(ring);
+  CHECK(o.outer.size() == 1);
+  CHECK(o.holes.size() == 1);
+  CHECK_FALSE(rle_to_polygons(ring).has_value());
+  const auto p = rle_to_polygons(parts);
+  REQUIRE(p.has_value());
+  REQUIRE(p->size() == 2);  // the dot is kept, as its pixel's outline
+  const std::vector<std::uint8_t> filled = rle_to_mask(fill_rings(64, 48, *p));
+  CHECK(filled[30 * 64 + 30] == 1);
+  CHECK(filled[5 * 64 + 5] == 1);
+
+  TempDir dir;
+  auto w = make_coco_writer(dir.file("p.json"), SegmentationFormat::kPolygon, kProv, false);
+  ImageInfo info = info_of("a.png");
+  info.width = 64;
+  info.height = 48;
+  w->write(info, kImage, {record_of(ring, 0.9f), record_of(parts, 0.8f)});
+  w->finish(true);
+  const json anns = read_json(dir.file("p.json"))["annotations"];
+  // The ring: compressed RLE (iscrowd 0, as every annotation here), exactly the mask.
+  REQUIRE(anns[0]["segmentation"].is_object());
+  CHECK(rle_from_string(anns[0]["segmentation"]["counts"], 48, 64) == ring);
+  CHECK(anns[0]["iscrowd"] == 0);
+  // The two-part mask: one polygon per part.
+  REQUIRE(anns[1]["segmentation"].is_array());
+  CHECK(anns[1]["segmentation"].size() == 2);
+  CHECK(anns[1]["iscrowd"] == 0);
+}
+
+TEST_CASE("One ring per mask: parts and holes bridged, an even-odd fill gives the mask back", "[io][polygons]") {
+  const Rle ring = mask_of(64, 48, {{10, 4, 50, 44, 1}, {20, 14, 40, 34, 0}});
+  // A ring, an island inside its hole, and a separate square with two holes.
+  const Rle complex = mask_of(96, 64, {{2, 2, 42, 42, 1}, {10, 10, 34, 34, 0}, {18, 18, 26, 26, 1},
+                                       {50, 10, 90, 60, 1}, {55, 15, 65, 25, 0}, {70, 35, 85, 55, 0}});
+  for (const auto& [mask, w, h] : {std::tuple{ring, 64, 48}, std::tuple{complex, 96, 64}}) {
+    const std::vector<double> r = rle_to_single_ring(mask);
+    REQUIRE(r.size() >= 6);
+    const double iou = rle_iou(fill_rings(w, h, {r}), mask);
+    INFO("IoU " << iou);
+    // The hole's top and bottom border rows may be lost to the scanline fill, the bridges may
+    // add their own pixels: well above what dropping a hole or a part would give.
+    CHECK(iou > 0.95);
+    CHECK(iou > rle_iou(fill_rings(w, h, {mask_outline(mask).outer[0]}), mask) + 0.05);
+  }
+  CHECK(rle_to_single_ring(mask_of(8, 8, {})).empty());
 }
 
 TEST_CASE("Resuming another run's journal is refused", "[io][coco][resume]") {
