@@ -95,6 +95,7 @@ class OutputGuard {
 /// are already done and commits a shard after its writers.
 class RunOutputs {
  public:
+  /// `inputs`: the whole run's (not only a shard's), from which per-image names are made.
   RunOutputs(const OutputPaths& paths, OutputMode output_mode, SegmentationFormat format, bool overlay,
              const Provenance& provenance, const std::vector<InputFile>& inputs);
   ~RunOutputs();

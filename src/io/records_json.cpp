@@ -24,17 +24,6 @@ json sa1b_annotation(const MaskRecord& r, int64_t id, SegmentationFormat format)
 
 }  // namespace
 
-json provenance_json(const Provenance& p) {
-  return {{"tool", "sam2-amg"}, {"version", p.tool_version}, {"model", p.model_path},
-          {"model_sha256", p.model_sha256}, {"exif", p.exif}, {"config", p.config_yaml}};
-}
-
-bool same_run(const json& a, const json& b) {
-  for (const char* key : {"model_sha256", "config", "exif"})
-    if (!a.contains(key) || !b.contains(key) || a[key] != b[key]) return false;
-  return true;
-}
-
 json segmentation_json(const Rle& rle, SegmentationFormat format) {
   switch (format) {
     case SegmentationFormat::kUncompressedRle:

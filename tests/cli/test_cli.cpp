@@ -144,12 +144,20 @@ TEST_CASE("JSON lines on stdout with nothing else there, paths from stdin", "[cl
                           " 2> " + c.dir.file("err.txt");
   REQUIRE(run_command(cmd) == 0);
   std::istringstream lines(slurp(c.dir.file("out.jsonl")));
+  std::string first;
+  REQUIRE(std::getline(lines, first));
+  const json run = json::parse(first);  // the run record, once
+  CHECK(run["type"] == "run");
+  CHECK(run["sam2_amg"]["config"].get<std::string>().find("points_per_side: 8") != std::string::npos);
   int n = 0;
   for (std::string line; std::getline(lines, line); ++n) {
     const json j = json::parse(line);  // throws if anything else reached stdout
+    CHECK(j["type"] == "image");
     CHECK(j["image"]["width"] == 64);
     CHECK(j["annotations"].size() == 3);
-    CHECK(j["sam2_amg"]["model_sha256"].get<std::string>().size() == 64);
+    CHECK(j["sam2_amg"]["model_sha256"] == run["sam2_amg"]["model_sha256"]);
+    CHECK(j["sam2_amg"]["config_sha256"] == run["sam2_amg"]["config_sha256"]);
+    CHECK_FALSE(j["sam2_amg"].contains("config"));
   }
   CHECK(n == 3);
   CHECK(slurp(c.dir.file("err.txt")).find("3 images") != std::string::npos);

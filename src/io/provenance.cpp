@@ -1,0 +1,89 @@
+#include "io/provenance.h"
+
+#include <fstream>
+
+#include "common/error.h"
+#include "io/json_files.h"
+#include "io/sha256.h"
+
+namespace sam2amg {
+
+using nlohmann::json;
+
+namespace {
+
+// The config's hash as an object records it (older run.json files hold only the YAML).
+std::string recorded_config_sha256(const json& j) {
+  if (j.contains("config_sha256") && j["config_sha256"].is_string()) return j["config_sha256"];
+  if (j.contains("config") && j["config"].is_string()) return sha256_hex(j["config"].get<std::string>());
+  return "";
+}
+
+// How a run record's text starts (keys in order): a torn first line that starts so is ours.
+constexpr const char* kRunRecordStart = "{\"sam2_amg\":";
+
+std::string redo_hint() { return "; rerun with the same settings, or with --overwrite to start over"; }
+
+}  // namespace
+
+std::string config_sha256(const Provenance& p) { return sha256_hex(p.config_yaml); }
+
+json provenance_json(const Provenance& p) {
+  return {{"tool", "sam2-amg"}, {"version", p.tool_version}, {"model", p.model_path},
+          {"model_sha256", p.model_sha256}, {"exif", p.exif}, {"config", p.config_yaml},
+          {"config_sha256", config_sha256(p)}};
+}
+
+bool same_run(const json& a, const json& b) {
+  if (!a.is_object() || !b.is_object() || !a.contains("model_sha256") || !b.contains("model_sha256")) return false;
+  const std::string ca = recorded_config_sha256(a);
+  return !ca.empty() && a["model_sha256"] == b["model_sha256"] && ca == recorded_config_sha256(b);
+}
+
+json image_provenance_json(const Provenance& p, const InputFile& input) {
+  return {{"path", input.path}, {"file_name", input.name}, {"model_sha256", p.model_sha256},
+          {"config_sha256", config_sha256(p)}};
+}
+
+bool image_output_matches(const json& recorded, const Provenance& p, const InputFile& input,
+                          const std::string& output) {
+  if (!recorded.is_object() || !recorded.contains("path"))
+    throw UsageError("'" + output + "' records no image provenance (an older sam2-amg wrote it), so resuming cannot "
+                     "tell whose masks it holds" + redo_hint());
+  if (!same_run(recorded, image_provenance_json(p, input)))
+    throw UsageError("'" + output + "' holds results of another model or config" + redo_hint());
+  const std::string path = recorded["path"].is_string() ? recorded["path"].get<std::string>() : "";
+  if (path != input.path)
+    throw UsageError("'" + output + "' holds the masks of '" + path + "', not of '" + input.path +
+                     "' (the inputs changed, and with them the names of colliding outputs)" + redo_hint());
+  return true;
+}
+
+json run_record(const Provenance& p) { return {{"type", "run"}, {"sam2_amg", provenance_json(p)}}; }
+
+bool resume_run_lines(const std::string& path, const Provenance& p, const std::string& what,
+                      const std::function<void(const json& line)>& done) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::string first;
+  const bool complete = static_cast<bool>(std::getline(in, first)) && !in.eof();
+  // Empty, or killed while writing the record: nothing to resume. Anything else is checked.
+  if (!complete && (first.empty() || first.rfind(kRunRecordStart, 0) == 0)) return false;
+  const json record = json::parse(first, nullptr, false);
+  if (record.is_discarded() || record.value("type", std::string()) != "run")
+    throw UsageError(what + " does not start with a sam2-amg run record (another tool's file, or an older "
+                     "version's)" + redo_hint());
+  const json run = provenance_json(p);
+  if (!same_run(record["sam2_amg"], run)) throw UsageError(what + " holds results of another model or config" + redo_hint());
+  keep_complete_lines(in, path, [&](const json& line) {
+    if (line.value("type", std::string()) != "image" || !line.contains("image")) return false;
+    if (!same_run(line.value("sam2_amg", json::object()), run))
+      throw UsageError(what + " holds results of another model or config (" +
+                       line["image"].value("path", std::string("?")) + ")" + redo_hint());
+    done(line);
+    return true;
+  });
+  return true;
+}
+
+}  // namespace sam2amg
