@@ -59,6 +59,14 @@ std::string shard_path(const std::string& path, const Shard& shard) {
   return (p.parent_path() / (p.stem().string() + "." + shard_label(shard) + p.extension().string())).string();
 }
 
+std::string unshard_path(const std::string& path) {
+  const fs::path p(path);
+  const std::string stem = p.stem().string();
+  const size_t dot = stem.rfind('.');
+  if (dot == std::string::npos || !parse_shard_label(stem.substr(dot + 1))) return path;
+  return (p.parent_path() / (stem.substr(0, dot) + p.extension().string())).string();
+}
+
 std::string shard_done_path(const std::string& path, const Shard& shard) {
   const fs::path p(path);
   return (p.parent_path() / (p.stem().string() + "." + shard_label(shard) + kDoneSuffix)).string();

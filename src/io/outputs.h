@@ -26,6 +26,10 @@ std::optional<Shard> parse_shard_label(const std::string& label);
 /// "out/masks.json" -> "out/masks.shard-00042-of-01000.json" (the label goes before the extension).
 std::string shard_path(const std::string& path, const Shard& shard);
 
+/// The inverse of shard_path: "out/masks.shard-00042-of-01000.json" -> "out/masks.json"; any
+/// other path is returned unchanged.
+std::string unshard_path(const std::string& path);
+
 /// The shard's commit marker next to `path`: "out/masks.shard-00042-of-01000.done.json".
 std::string shard_done_path(const std::string& path, const Shard& shard);
 

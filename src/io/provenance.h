@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "io/inputs.h"
 #include "io/writers.h"
@@ -50,5 +51,13 @@ nlohmann::json run_record(const Provenance& p);
 /// or config, or has no run record (another tool's file, or an older version's).
 bool resume_run_lines(const std::string& path, const Provenance& p, const std::string& what,
                       const std::function<void(const nlohmann::json& line)>& done);
+
+/// The provenance of a merged file, from its shards' (provenance_json each, in shard order). The
+/// shards must share the model (SHA-256) and the config, apart from what only says where a shard
+/// ran and wrote (shard, shard_count, its own output files, model path, device, threads) and the
+/// inputs given. The result is shard 0's, with the config of one unsharded run writing `out`: no
+/// shard, the union of the inputs, device and threads where all shards agree (else their defaults).
+/// Throws UsageError naming the first shard that differs, and how.
+nlohmann::json merged_provenance(const std::vector<nlohmann::json>& shards, const std::string& out);
 
 }  // namespace sam2amg
