@@ -230,3 +230,18 @@ TEST_CASE("merge reports a truncated shard as bad input naming it, and leaves no
   CHECK(unshard_path("out/m.shard-00001-of-00002.jsonl") == "out/m.jsonl");
   CHECK(unshard_path("out/m.jsonl") == "out/m.jsonl");
 }
+
+TEST_CASE("A YOLO folder: one manifest per shard, the marker in the folder when nothing else holds it",
+          "[io][shards][yolo]") {
+  IoOptions io;
+  io.yolo = "labels";
+  OutputPaths p = plan_outputs(io, std::nullopt);
+  CHECK(p.yolo_manifest == "labels/sam2_amg.jsonl");
+  CHECK(p.done_marker.empty());
+  p = plan_outputs(io, Shard{1, 4});
+  CHECK(p.yolo == "labels");  // shards share the label folder...
+  CHECK(p.yolo_manifest == "labels/sam2_amg.shard-00001-of-00004.jsonl");  // ...each with its manifest
+  CHECK(p.done_marker == "labels/shard-00001-of-00004.done.json");
+  io.jsonl = "m.jsonl";
+  CHECK(plan_outputs(io, Shard{1, 4}).done_marker == "m.shard-00001-of-00004.done.json");
+}
