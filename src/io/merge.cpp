@@ -79,7 +79,8 @@ MergeReport merge_coco_shards(const std::string& out, int expected_count) {
       json shard = json::parse(in, nullptr, /*allow_exceptions=*/false);
       // A shard that cannot be read is bad input, not a write error: name it and what to do.
       if (shard.is_discarded() || !shard.is_object() || !shard.contains("images") || !shard["images"].is_array() ||
-          !shard.contains("annotations") || !shard["annotations"].is_array() || !shard.contains("info"))
+          !shard.contains("annotations") || !shard["annotations"].is_array() || !shard.contains("info") ||
+          !shard["info"].is_object())
         throw UsageError("shard " + std::to_string(i) + " ('" + outputs.at(i) +
                          "') is not a complete COCO file written by sam2-amg (truncated or corrupt): remove it and " +
                          files.markers.at(i) + ", then run shard " + std::to_string(i) + " again");

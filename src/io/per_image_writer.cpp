@@ -152,7 +152,10 @@ class PerImageWriter : public MaskWriter {
     std::ifstream in(png_ ? path + "/" + kFolderProvenance : path, std::ios::binary);
     std::string line;
     if (!in || !std::getline(in, line)) return nullptr;
-    if (png_) return json::parse(line, nullptr, false).value("sam2_amg", json());
+    if (png_) {
+      const json file = json::parse(line, nullptr, false);
+      return file.is_object() ? file.value("sam2_amg", json()) : json();
+    }
     // `{"sam2_amg": {...},` alone on the first line: close the object to read it.
     if (line.empty() || line.back() != ',') return nullptr;
     line.back() = '}';

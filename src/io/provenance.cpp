@@ -74,13 +74,15 @@ bool resume_run_lines(const std::string& path, const Provenance& p, const std::s
   // Empty, or killed while writing the record: nothing to resume. Anything else is checked.
   if (!complete && (first.empty() || first.rfind(kRunRecordStart, 0) == 0)) return false;
   const json record = json::parse(first, nullptr, false);
-  if (record.is_discarded() || record.value("type", std::string()) != "run")
+  if (!record.is_object() || record.value("type", std::string()) != "run")
     throw UsageError(what + " does not start with a sam2-amg run record (another tool's file, or an older "
                      "version's)" + redo_hint());
   const json run = provenance_json(p);
-  if (!same_run(record["sam2_amg"], run)) throw UsageError(what + " holds results of another model or config" + redo_hint());
+  if (!same_run(record.value("sam2_amg", json()), run)) throw UsageError(what + " holds results of another model or config" + redo_hint());
   keep_complete_lines(in, path, [&](const json& line) {
-    if (line.value("type", std::string()) != "image" || !line.contains("image")) return false;
+    if (!line.is_object() || line.value("type", std::string()) != "image" || !line.contains("image") ||
+        !line["image"].is_object())
+      return false;
     if (!same_run(line.value("sam2_amg", json::object()), run))
       throw UsageError(what + " holds results of another model or config (" +
                        line["image"].value("path", std::string("?")) + ")" + redo_hint());

@@ -492,6 +492,8 @@ TEST_CASE("JSON lines: the run record once, then one line per image with its has
   CHECK_THROWS_AS(make_jsonl_writer(path, SegmentationFormat::kCompressedRle, other, true), UsageError);
   std::ofstream(dir.file("old.jsonl")) << "{\"image\": {\"path\": \"/data/a.png\"}, \"annotations\": []}\n";
   CHECK_THROWS_AS(make_jsonl_writer(dir.file("old.jsonl"), SegmentationFormat::kCompressedRle, kProv, true), UsageError);
+  std::ofstream(dir.file("num.jsonl")) << "5\n[1]\n";  // valid JSON, not objects: bad input, not a crash
+  CHECK_THROWS_AS(make_jsonl_writer(dir.file("num.jsonl"), SegmentationFormat::kCompressedRle, kProv, true), UsageError);
   CHECK(slurp(path) == resumed);
   // Killed while writing the run record: started afresh.
   std::ofstream(dir.file("torn.jsonl")) << "{\"sam2_amg\":{\"con";

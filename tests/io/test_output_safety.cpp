@@ -206,4 +206,8 @@ TEST_CASE("A per-image output without provenance is not taken as done", "[io][sa
   auto w = make_per_image_writer(root.file("out"), OutputMode::kBinaryMask, SegmentationFormat::kCompressedRle, false,
                                  kProv, {a}, true);
   CHECK(usage_error_of([&] { w->done(a); }).find("records no image provenance") != std::string::npos);
+  for (const char* garbage : {"not json\n", "[1, 2]\n", "{\"sam2_amg\": 5}\n"}) {
+    std::ofstream(root.file("out/y/sam2_amg.json"), std::ios::trunc) << garbage;
+    CHECK(usage_error_of([&] { w->done(a); }).find("records no image provenance") != std::string::npos);
+  }
 }
