@@ -215,6 +215,8 @@ def main():
     ours_by_path = {}
     for line in run.stdout.splitlines():
         rec = json.loads(line)
+        if rec.get("type") != "image":  # the run record (first line)
+            continue
         ours_by_path[rec["image"]["path"]] = rec["annotations"]
 
     report, totals = [], {"ref": 0, "ours": 0, "ref_matched": 0, "ours_matched": 0, "ref_time": 0.0,

@@ -43,6 +43,8 @@ int run_job(const RunConfig& config, const JobOptions& options) {
   const OutputPaths paths = plan_outputs(io, shard);
   // Before any work: this run alone writes its outputs, and they clobber nothing.
   const OutputGuard guard(paths, inputs, io.input_list);
+  // Per-image names come from the whole input list, so shards sharing --out-dir never collide.
+  const std::vector<InputFile> all_inputs = inputs;
   if (shard) {
     inputs = inputs_of_shard(inputs, *shard);
     spdlog::info("{}: {} inputs", shard_label(*shard), inputs.size());
@@ -61,7 +63,7 @@ int run_job(const RunConfig& config, const JobOptions& options) {
   const Provenance provenance{SAM2AMG_VERSION, io.model, model_sha256.get(), to_yaml(recorded, YamlKeys::kRecorded),
                               enum_name(io.exif)};
   RunOutputs outputs(paths, config.amg.output_mode, segmentation_format(config.amg.output_mode, io.polygons),
-                     io.overlay, provenance, inputs);
+                     io.overlay, provenance, all_inputs);
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);

@@ -12,8 +12,8 @@ std::vector<InputFile> require_io(Subcommand cmd, const IoOptions& io) {
       if (io.model.empty()) throw UsageError("no model: give --model FILE (or `model:` in the config)");
       if (io.input.empty() && io.input_list.empty())
         throw UsageError("no input: give --input PATH... or --input-list FILE");
-      if (io.out.empty() && io.out_dir.empty() && io.jsonl.empty())
-        throw UsageError("no output: give --out FILE.json, --out-dir DIR or --jsonl FILE|-");
+      if (io.out.empty() && io.out_dir.empty() && io.jsonl.empty() && io.yolo.empty())
+        throw UsageError("no output: give --out FILE.json, --out-dir DIR, --jsonl FILE|- or --yolo DIR");
       std::vector<InputFile> inputs = collect_inputs(io);
       if (inputs.empty()) throw UsageError("no images found in the given inputs");
       return inputs;

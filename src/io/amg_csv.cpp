@@ -23,10 +23,12 @@ std::string amg_metadata_csv(const std::vector<MaskRecord>& records) {
   for (size_t i = 0; i < records.size(); ++i) {
     const MaskRecord& r = records[i];
     csv += "\n" + std::to_string(i) + "," + std::to_string(r.area);
-    for (float v : r.bbox_xywh) csv += "," + python_float_str(v);
+    // The reference's boxes are integer tensors (batched_mask_to_box, the crop boxes), so str()
+    // prints them without a fraction; points and scores are floats.
+    for (float v : r.bbox_xywh) csv += "," + std::to_string(std::llround(v));
     for (float v : r.point_coords) csv += "," + python_float_str(v);
     csv += "," + python_float_str(r.predicted_iou) + "," + python_float_str(r.stability_score);
-    for (float v : r.crop_box_xywh) csv += "," + python_float_str(v);
+    for (float v : r.crop_box_xywh) csv += "," + std::to_string(std::llround(v));
   }
   return csv;
 }

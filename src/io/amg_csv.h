@@ -16,7 +16,8 @@ inline constexpr const char* kAmgCsvHeader =
 /// Python's str() of a float (shortest round-trip repr, ".0" for integral values).
 std::string python_float_str(double v);
 
-/// The whole metadata.csv of one image's records (amg.py writes no final newline).
+/// The whole metadata.csv of one image's records, as amg.py's str() writes them: area and boxes
+/// as integers, points and scores as Python floats; lines joined by "\n", no final newline.
 std::string amg_metadata_csv(const std::vector<MaskRecord>& records);
 
 }  // namespace sam2amg

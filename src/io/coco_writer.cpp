@@ -7,8 +7,8 @@
 #include "common/error.h"
 #include "io/coco_document.h"
 #include "io/json_files.h"
+#include "io/provenance.h"
 #include "io/records_json.h"
-#include "io/sha256.h"
 
 namespace sam2amg {
 
@@ -22,13 +22,13 @@ class CocoWriter : public MaskWriter {
   CocoWriter(std::string path, SegmentationFormat format, Provenance provenance, bool resume)
       : path_(std::move(path)), journal_path_(path_ + ".partial.jsonl"), format_(format),
         provenance_(std::move(provenance)) {
-    // The journal's first line names the run (model and effective config); resuming another
-    // run's journal would mix outputs. SHA-256: the id must not change with the standard library.
-    run_id_ = provenance_.model_sha256 + ":" + sha256_hex(provenance_.config_yaml) + ":" +
-              std::to_string(static_cast<int>(format_));
-    const bool appending = resume && load_journal();
+    // The journal starts with the run record; resuming another run's journal would mix outputs.
+    const bool appending =
+        resume && resume_run_lines(journal_path_, provenance_, journal_path_, [&](const json& line) {
+          done_.insert(line["image"].value("path", std::string()));
+        });
     journal_.emplace(journal_path_, appending);
-    if (!appending) journal_->write(json{{"sam2_amg_journal", run_id_}});
+    if (!appending) journal_->write(run_record(provenance_));
   }
 
   bool done(const InputFile& input) const override { return done_.count(input.path) > 0; }
@@ -39,7 +39,10 @@ class CocoWriter : public MaskWriter {
     for (const MaskRecord& r : records) anns.push_back(coco_annotation(r, 0, 0, format_));
     json image{{"file_name", info.input.name}, {"path", info.input.path}, {"width", info.width}, {"height", info.height}};
     if (info.funnel) image["funnel"] = funnel_json(*info.funnel);
-    journal_->write({{"path", info.input.path}, {"image", std::move(image)}, {"annotations", std::move(anns)}});
+    journal_->write({{"type", "image"},
+                     {"image", std::move(image)},
+                     {"annotations", std::move(anns)},
+                     {"sam2_amg", image_provenance_json(provenance_, info.input)}});
     done_.insert(info.input.path);
   }
 
@@ -65,32 +68,12 @@ class CocoWriter : public MaskWriter {
   }
 
  private:
-  // Resumes an interrupted run's journal: checks it is this run's, keeps its complete lines and
-  // cuts a torn last line off in place. False when there is no journal to resume.
-  bool load_journal() {
-    std::ifstream in(journal_path_, std::ios::binary);
-    if (!in) return false;
-    std::string s;
-    if (!std::getline(in, s)) return false;
-    const json header = json::parse(s, nullptr, false);
-    if (header.is_discarded() || header.value("sam2_amg_journal", std::string()) != run_id_)
-      throw UsageError(journal_path_ + " belongs to a run with another model, config or inputs; delete it, or rerun "
-                                       "without --resume to start over");
-    keep_complete_lines(in, journal_path_, [&](const json& line) {
-      if (!line.contains("path")) return false;
-      done_.insert(line["path"].get<std::string>());
-      return true;
-    });
-    return true;
-  }
-
   std::string path_;
   std::string journal_path_;
   SegmentationFormat format_;
   Provenance provenance_;
   std::optional<JsonLinesFile> journal_;
   std::set<std::string> done_;
-  std::string run_id_;
 };
 
 }  // namespace

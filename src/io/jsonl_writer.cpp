@@ -1,10 +1,10 @@
-// The JSON-lines writer: one line per image, flushed as images finish.
-#include <fstream>
+// The JSON-lines writer: a run record, then one line per image, flushed as images finish.
 #include <optional>
 #include <set>
 
 #include "common/error.h"
 #include "io/json_files.h"
+#include "io/provenance.h"
 #include "io/records_json.h"
 
 namespace sam2amg {
@@ -16,17 +16,22 @@ namespace {
 class JsonlWriter : public MaskWriter {
  public:
   JsonlWriter(const std::string& path, SegmentationFormat format, const Provenance& provenance, bool resume)
-      : format_(format), provenance_(provenance_json(provenance)) {
-    if (resume && path != "-") load_existing(path);
-    out_.emplace(path, resume);
-    path_ = path;
+      : format_(format), provenance_(provenance), path_(path) {
+    // Resuming keeps the complete lines of an interrupted run's file (never another run's).
+    const bool appending = resume && path != "-" &&
+                           resume_run_lines(path, provenance_, "--jsonl '" + path + "'", [&](const json& line) {
+                             done_.insert(line["image"].value("path", std::string()));
+                           });
+    out_.emplace(path, appending);
+    if (!appending) out_->write(run_record(provenance_));
   }
   bool done(const InputFile& input) const override { return done_.count(input.path) > 0; }
   void write(const ImageInfo& info, const ImageU8&, const std::vector<MaskRecord>& records) override {
     json line{
+        {"type", "image"},
         {"image", {{"file_name", info.input.name}, {"path", info.input.path}, {"width", info.width}, {"height", info.height}}},
         {"annotations", sa1b_annotations(records, format_)},
-        {"sam2_amg", provenance_}};
+        {"sam2_amg", image_provenance_json(provenance_, info.input)}};
     if (info.funnel) line["funnel"] = funnel_json(*info.funnel);
     out_->write(line);
     ++written_;
@@ -40,24 +45,8 @@ class JsonlWriter : public MaskWriter {
   }
 
  private:
-  // Keeps the complete lines of an interrupted run's file; a torn last line is cut off.
-  void load_existing(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return;
-    keep_complete_lines(in, path, [&](const json& line) {
-      if (!line.contains("image")) return false;
-      // Results of another model or config must not be mixed into this run's file.
-      if (!same_run(line.value("sam2_amg", json::object()), provenance_))
-        throw UsageError("--jsonl '" + path + "' holds results of another model or config (" +
-                         line["image"].value("path", std::string("?")) +
-                         "); rerun with the same settings, or with --overwrite to start over");
-      done_.insert(line["image"]["path"].get<std::string>());
-      return true;
-    });
-  }
-
   SegmentationFormat format_;
-  json provenance_;
+  Provenance provenance_;
   std::optional<JsonLinesFile> out_;
   std::set<std::string> done_;
   std::string path_;

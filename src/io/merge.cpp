@@ -14,6 +14,7 @@
 #include "io/coco_document.h"
 #include "io/json_files.h"
 #include "io/outputs.h"
+#include "io/provenance.h"
 
 namespace sam2amg {
 
@@ -31,6 +32,15 @@ MergeReport check(const ShardFiles& files) {
   }
   return r;
 }
+
+// merge's scratch file: removed however merge ends.
+struct Scratch {
+  std::string path;
+  ~Scratch() {
+    std::error_code ec;
+    fs::remove(path, ec);
+  }
+};
 
 }  // namespace
 
@@ -57,17 +67,25 @@ MergeReport merge_coco_shards(const std::string& out, int expected_count) {
     std::streamoff offset;
   };
   std::vector<Entry> index;
-  const std::string scratch = out + ".merge.tmp";
+  const Scratch scratch_file{out + ".merge.tmp"};
+  const std::string& scratch = scratch_file.path;
   json info;
+  std::vector<json> provenances;
   {
     std::ofstream tmp(scratch, std::ios::binary | std::ios::trunc);
     if (!tmp) throw OutputError(scratch, std::strerror(errno));
     for (int i = 0; i < count; ++i) {
       std::ifstream in(outputs.at(i));
       json shard = json::parse(in, nullptr, /*allow_exceptions=*/false);
-      if (shard.is_discarded() || !shard.contains("images"))
-        throw OutputError(outputs.at(i), "not a COCO file written by sam2-amg (corrupt shard?)");
+      // A shard that cannot be read is bad input, not a write error: name it and what to do.
+      if (shard.is_discarded() || !shard.is_object() || !shard.contains("images") || !shard["images"].is_array() ||
+          !shard.contains("annotations") || !shard["annotations"].is_array() || !shard.contains("info") ||
+          !shard["info"].is_object())
+        throw UsageError("shard " + std::to_string(i) + " ('" + outputs.at(i) +
+                         "') is not a complete COCO file written by sam2-amg (truncated or corrupt): remove it and " +
+                         files.markers.at(i) + ", then run shard " + std::to_string(i) + " again");
       if (i == 0) info = shard["info"];
+      provenances.push_back(shard["info"].value("sam2_amg", json()));
       std::map<std::int64_t, json> anns;
       for (json& a : shard["annotations"]) anns[a["image_id"].get<std::int64_t>()].push_back(std::move(a));
       for (json& img : shard["images"]) {
@@ -84,6 +102,8 @@ MergeReport merge_coco_shards(const std::string& out, int expected_count) {
   std::stable_sort(index.begin(), index.end(), [](const Entry& a, const Entry& b) { return a.key < b.key; });
 
   // Pass 2: the final file, renumbered, written atomically.
+  // Shards of one run only; the merged file records that run, unsharded.
+  info["sam2_amg"] = merged_provenance(provenances, out);
   std::ifstream tmp(scratch, std::ios::binary);
   info["merged_shards"] = count;
   const CocoCounts n = write_coco_document(out, info, [&](const CocoEntryVisitor& visit) {
@@ -98,8 +118,6 @@ MergeReport merge_coco_shards(const std::string& out, int expected_count) {
   });
   report.images = n.images;
   report.annotations = n.annotations;
-  std::error_code ec;
-  fs::remove(scratch, ec);
   return report;
 }
 

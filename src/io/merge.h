@@ -19,8 +19,11 @@ struct MergeReport {
 /// `.done.json` marker) into one COCO file at `out`: images in input-path order (the order of an
 /// unsharded run), ids renumbered from 1, annotations re-pointed. Nothing is written unless every
 /// shard is complete. `expected_count` (0 = from the file names) must match the shard count.
-/// Streams: memory holds one shard at a time plus an index of the images. Throws OutputError /
-/// UsageError.
+/// The shards must come from one run (merged_provenance: same model and config); the merged
+/// file's `info.sam2_amg` records that run unsharded. A shard that is not a complete sam2-amg COCO
+/// file, or of another model or config, is refused (UsageError naming it); nothing is written and
+/// no temporary file is left. Streams: memory holds one shard at a time plus an index of the
+/// images. Throws OutputError / UsageError.
 MergeReport merge_coco_shards(const std::string& out, int expected_count);
 
 /// Checks that every shard of a per-image run in `dir` committed its `shard-*.done.json`.

@@ -59,6 +59,14 @@ std::string shard_path(const std::string& path, const Shard& shard) {
   return (p.parent_path() / (p.stem().string() + "." + shard_label(shard) + p.extension().string())).string();
 }
 
+std::string unshard_path(const std::string& path) {
+  const fs::path p(path);
+  const std::string stem = p.stem().string();
+  const size_t dot = stem.rfind('.');
+  if (dot == std::string::npos || !parse_shard_label(stem.substr(dot + 1))) return path;
+  return (p.parent_path() / (stem.substr(0, dot) + p.extension().string())).string();
+}
+
 std::string shard_done_path(const std::string& path, const Shard& shard) {
   const fs::path p(path);
   return (p.parent_path() / (p.stem().string() + "." + shard_label(shard) + kDoneSuffix)).string();
@@ -70,13 +78,17 @@ OutputPaths plan_outputs(const IoOptions& io, const std::optional<Shard>& shard)
   p.coco = io.out;
   p.out_dir = io.out_dir;
   p.jsonl = io.jsonl;
+  p.yolo = io.yolo;
+  if (!p.yolo.empty()) p.yolo_manifest = p.yolo + "/sam2_amg.jsonl";
   p.resume = io.resume;
   p.overwrite = io.overwrite;
   if (!shard) return p;
   // A shard writes its own files and commits them with a marker.
   if (!io.out.empty()) p.done_marker = shard_done_path(io.out, *shard);
   else if (!io.out_dir.empty()) p.done_marker = io.out_dir + "/" + shard_label(*shard) + kDoneSuffix;
-  else p.done_marker = shard_done_path(io.jsonl, *shard);
+  else if (io.yolo.empty() || (!io.jsonl.empty() && io.jsonl != "-")) p.done_marker = shard_done_path(io.jsonl, *shard);
+  else p.done_marker = io.yolo + "/" + shard_label(*shard) + kDoneSuffix;
+  if (!p.yolo.empty()) p.yolo_manifest = shard_path(p.yolo_manifest, *shard);
   if (!p.coco.empty()) p.coco = shard_path(p.coco, *shard);
   if (!p.jsonl.empty() && p.jsonl != "-") p.jsonl = shard_path(p.jsonl, *shard);
   p.resume = true;
@@ -157,6 +169,7 @@ OutputGuard::OutputGuard(const OutputPaths& paths, const std::vector<InputFile>&
   }
   if (jsonl_file) files.emplace_back("--jsonl", paths.jsonl);
   if (!paths.out_dir.empty()) files.emplace_back("--out-dir", paths.out_dir);
+  if (!paths.yolo.empty()) files.emplace_back("--yolo", paths.yolo);
   std::map<std::string, std::string> taken;  // canonical path -> flag
   for (const InputFile& in : inputs) taken.emplace(in.key.empty() ? canonical(in.path) : in.key, "an input");
   if (!input_list.empty()) taken.emplace(canonical(input_list), "--input-list");
@@ -176,14 +189,15 @@ OutputGuard::OutputGuard(const OutputPaths& paths, const std::vector<InputFile>&
   // finishes meanwhile cannot be overwritten unseen.
   if (!paths.coco.empty()) locks_.emplace_back(paths.coco + ".lock", paths.coco);
   if (jsonl_file) locks_.emplace_back(paths.jsonl + ".lock", paths.jsonl);
-  if (!paths.out_dir.empty()) {
-    if (!fs::exists(paths.out_dir, ec)) {
-      fs::create_directories(paths.out_dir, ec);
-      if (ec) throw OutputError(paths.out_dir, ec.message());
-      created_dir_ = paths.out_dir;
+  for (const std::string& dir : {paths.out_dir, paths.yolo}) {
+    if (dir.empty()) continue;
+    if (!fs::exists(dir, ec)) {
+      fs::create_directories(dir, ec);
+      if (ec) throw OutputError(dir, ec.message());
+      created_dirs_.push_back(dir);
     }
     const std::string name = paths.shard ? shard_label(*paths.shard) + ".lock" : ".sam2amg.lock";
-    locks_.emplace_back(paths.out_dir + "/" + name, paths.out_dir);
+    locks_.emplace_back(dir + "/" + name, dir);
   }
 
   if (paths.resume || paths.overwrite) return;
@@ -195,12 +209,14 @@ OutputGuard::OutputGuard(const OutputPaths& paths, const std::vector<InputFile>&
   if (jsonl_file && non_empty(paths.jsonl)) throw UsageError("--jsonl '" + paths.jsonl + "' exists" + what_to_do);
   if (!paths.out_dir.empty() && fs::exists(paths.out_dir + "/run.json", ec))
     throw UsageError("--out-dir '" + paths.out_dir + "' holds an earlier run's outputs" + what_to_do);
+  if (!paths.yolo_manifest.empty() && non_empty(paths.yolo_manifest))
+    throw UsageError("--yolo '" + paths.yolo + "' holds an earlier run's labels" + what_to_do);
 }
 
 OutputGuard::~OutputGuard() {
   locks_.clear();
   std::error_code ec;
-  if (!created_dir_.empty()) fs::remove(created_dir_, ec);  // only when still empty: nothing was written
+  for (const std::string& dir : created_dirs_) fs::remove(dir, ec);  // only when still empty: nothing was written
 }
 
 RunOutputs::RunOutputs(const OutputPaths& paths, OutputMode output_mode, SegmentationFormat format,
@@ -214,6 +230,8 @@ RunOutputs::RunOutputs(const OutputPaths& paths, OutputMode output_mode, Segment
         make_per_image_writer(paths_.out_dir, output_mode, format, overlay, provenance, inputs,
                               paths_.resume && !paths_.shard));
   if (!paths_.jsonl.empty()) writers_.push_back(make_jsonl_writer(paths_.jsonl, format, provenance, paths_.resume));
+  if (!paths_.yolo.empty())
+    writers_.push_back(make_yolo_writer(paths_.yolo, paths_.yolo_manifest, provenance, inputs, paths_.resume));
 }
 
 RunOutputs::~RunOutputs() = default;

@@ -26,6 +26,10 @@ std::optional<Shard> parse_shard_label(const std::string& label);
 /// "out/masks.json" -> "out/masks.shard-00042-of-01000.json" (the label goes before the extension).
 std::string shard_path(const std::string& path, const Shard& shard);
 
+/// The inverse of shard_path: "out/masks.shard-00042-of-01000.json" -> "out/masks.json"; any
+/// other path is returned unchanged.
+std::string unshard_path(const std::string& path);
+
 /// The shard's commit marker next to `path`: "out/masks.shard-00042-of-01000.done.json".
 std::string shard_done_path(const std::string& path, const Shard& shard);
 
@@ -35,13 +39,15 @@ struct OutputPaths {
   std::string coco;         ///< the COCO file (the shard's own when sharded); empty: none
   std::string out_dir;      ///< per-image outputs; empty: none
   std::string jsonl;        ///< JSON lines ("-": standard output, never sharded); empty: none
+  std::string yolo;         ///< YOLO label folder (shared by shards); empty: none
+  std::string yolo_manifest;  ///< what the YOLO writer wrote (resume): one per shard
   std::string done_marker;  ///< the shard's commit marker; empty when not sharded
   bool resume = false;      ///< a shard always resumes, so a requeued one continues
   bool overwrite = false;   ///< existing outputs may be replaced
 };
 
 /// Maps the I/O options and the shard to the output paths. The marker goes next to the COCO
-/// file, else into the output folder, else next to the JSONL file.
+/// file, else into the output folder, else next to the JSONL file, else into the YOLO folder.
 OutputPaths plan_outputs(const IoOptions& io, const std::optional<Shard>& shard);
 
 /// The I/O options as this process ran them (its own files, resume off): the config recorded in
@@ -88,13 +94,14 @@ class OutputGuard {
 
  private:
   std::vector<OutputLock> locks_;
-  std::string created_dir_;  ///< --out-dir when this guard created it: removed again if left empty
+  std::vector<std::string> created_dirs_;  ///< output folders this guard created: removed again if left empty
 };
 
 /// The writers a run asked for, opened on its output paths. Decides, in one place, which inputs
 /// are already done and commits a shard after its writers.
 class RunOutputs {
  public:
+  /// `inputs`: the whole run's (not only a shard's), from which per-image names are made.
   RunOutputs(const OutputPaths& paths, OutputMode output_mode, SegmentationFormat format, bool overlay,
              const Provenance& provenance, const std::vector<InputFile>& inputs);
   ~RunOutputs();

@@ -13,6 +13,7 @@
 #include "io/amg_csv.h"
 #include "io/json_files.h"
 #include "io/overlay.h"
+#include "io/provenance.h"
 #include "io/records_json.h"
 #include "io/safe_files.h"
 
@@ -46,9 +47,12 @@ std::map<std::string, std::string> output_stems(const std::vector<InputFile>& in
   return stems;
 }
 
-// What write_png_folder puts in a folder: "<i>.png" and "metadata.csv".
+// A mask folder's record of its image (image_provenance_json), beside amg.py's files.
+constexpr const char* kFolderProvenance = "sam2_amg.json";
+
+// What write_png_folder puts in a folder: "<i>.png", "metadata.csv" and the provenance.
 bool is_png_folder_entry(const std::string& name) {
-  if (name == "metadata.csv") return true;
+  if (name == "metadata.csv" || name == kFolderProvenance) return true;
   const size_t dot = name.find('.');
   if (dot == 0 || dot == std::string::npos || name.substr(dot) != ".png") return false;
   for (size_t i = 0; i < dot; ++i)
@@ -86,7 +90,7 @@ class PerImageWriter : public MaskWriter {
   PerImageWriter(std::string dir, OutputMode output_mode, SegmentationFormat format, bool overlay,
                  const Provenance& provenance, const std::vector<InputFile>& inputs, bool resume)
       : dir_(std::move(dir)), png_(output_mode == OutputMode::kBinaryMask), format_(format), overlay_(overlay),
-        stems_(output_stems(inputs)) {
+        provenance_(provenance), stems_(output_stems(inputs)) {
     std::error_code ec;
     fs::create_directories(dir_, ec);
     if (ec) throw OutputError(dir_, ec.message());
@@ -104,9 +108,13 @@ class PerImageWriter : public MaskWriter {
     for (size_t i = 0; i < inputs.size(); ++i) image_ids_[inputs[i].path] = static_cast<int64_t>(i) + 1;
   }
 
+  // An existing output counts only when it records this run and this input: names of colliding
+  // inputs shift when the input set grows, and shards share the folder.
   bool done(const InputFile& input) const override {
+    const std::string path = target(input);
     std::error_code ec;
-    return fs::exists(target(input), ec);
+    if (!fs::exists(path, ec)) return false;
+    return image_output_matches(recorded_provenance(path), provenance_, input, path);
   }
 
   void write(const ImageInfo& info, const ImageU8& image, const std::vector<MaskRecord>& records) override {
@@ -118,14 +126,17 @@ class PerImageWriter : public MaskWriter {
     if (info.funnel)
       write_file_atomically(path_inside(dir_, stem + ".stats.json"),
                        dump_json({{"file_name", info.input.name}, {"funnel", funnel_json(*info.funnel)}}) + "\n");
+    const json provenance = image_provenance_json(provenance_, info.input);
     if (png_) {
-      write_png_folder(target_path, records);
+      write_png_folder(target_path, records, provenance);
     } else {
-      const json doc{{"image",
-                      {{"image_id", image_ids_.at(info.input.path)}, {"width", info.width}, {"height", info.height},
-                       {"file_name", info.input.name}}},
-                     {"annotations", sa1b_annotations(records, format_)}};
-      write_file_atomically(target_path, dump_json(doc) + "\n");
+      // SA-1B's {"image", "annotations"}, with the provenance first and alone on the first line,
+      // so that resuming reads one line, not the masks.
+      const json image{{"image_id", image_ids_.at(info.input.path)}, {"width", info.width}, {"height", info.height},
+                       {"file_name", info.input.name}};
+      write_file_atomically(target_path, "{\"sam2_amg\": " + dump_json(provenance) + ",\n\"image\": " +
+                                             dump_json(image) + ", \"annotations\": " +
+                                             dump_json(sa1b_annotations(records, format_)) + "}\n");
     }
   }
 
@@ -136,11 +147,28 @@ class PerImageWriter : public MaskWriter {
     return path_inside(dir_, stems_.at(input.path) + (png_ ? "" : ".json"));
   }
 
-  // SAM 1 scripts/amg.py write_masks_to_folder: i.png (mask * 255) and metadata.csv. Written into
+  // The image provenance an output records; null when it records none.
+  json recorded_provenance(const std::string& path) const {
+    std::ifstream in(png_ ? path + "/" + kFolderProvenance : path, std::ios::binary);
+    std::string line;
+    if (!in || !std::getline(in, line)) return nullptr;
+    if (png_) {
+      const json file = json::parse(line, nullptr, false);
+      return file.is_object() ? file.value("sam2_amg", json()) : json();
+    }
+    // `{"sam2_amg": {...},` alone on the first line: close the object to read it.
+    if (line.empty() || line.back() != ',') return nullptr;
+    line.back() = '}';
+    const json head = json::parse(line, nullptr, false);
+    return head.is_object() ? head.value("sam2_amg", json()) : json();
+  }
+
+  // SAM 1 scripts/amg.py write_masks_to_folder: i.png (mask * 255) and metadata.csv, plus the
+  // image's provenance (sam2_amg.json), which resume reads. Written into
   // a temporary folder this process creates, then renamed into place, so a folder that exists is
   // complete. Nothing is deleted recursively but that temporary folder: an existing folder (an
   // earlier run's, with --overwrite) is replaced only when it holds nothing but such files.
-  void write_png_folder(const std::string& folder, const std::vector<MaskRecord>& records) const {
+  void write_png_folder(const std::string& folder, const std::vector<MaskRecord>& records, const json& provenance) const {
     OwnFolder own(fs::path(folder).parent_path());
     const std::string tmp = own.path().string();
     std::error_code ec;
@@ -157,6 +185,7 @@ class PerImageWriter : public MaskWriter {
     meta.flush();
     if (!meta) throw OutputError(tmp + "/metadata.csv", "write failed (disk full?)");
     meta.close();
+    write_file_atomically(tmp + "/" + kFolderProvenance, dump_json({{"sam2_amg", provenance}}) + "\n");
     const fs::file_status st = fs::symlink_status(folder, ec);
     if (fs::exists(st)) {
       if (!fs::is_directory(st)) throw OutputError(folder, "exists and is not a folder of masks; move it away");
@@ -180,6 +209,7 @@ class PerImageWriter : public MaskWriter {
   bool png_;
   SegmentationFormat format_;
   bool overlay_;
+  Provenance provenance_;
   std::map<std::string, std::string> stems_;
   std::map<std::string, int64_t> image_ids_;
 };

@@ -24,23 +24,14 @@ json sa1b_annotation(const MaskRecord& r, int64_t id, SegmentationFormat format)
 
 }  // namespace
 
-json provenance_json(const Provenance& p) {
-  return {{"tool", "sam2-amg"}, {"version", p.tool_version}, {"model", p.model_path},
-          {"model_sha256", p.model_sha256}, {"exif", p.exif}, {"config", p.config_yaml}};
-}
-
-bool same_run(const json& a, const json& b) {
-  for (const char* key : {"model_sha256", "config", "exif"})
-    if (!a.contains(key) || !b.contains(key) || a[key] != b[key]) return false;
-  return true;
-}
-
 json segmentation_json(const Rle& rle, SegmentationFormat format) {
   switch (format) {
     case SegmentationFormat::kUncompressedRle:
       return {{"size", {rle.h, rle.w}}, {"counts", rle.counts}};
     case SegmentationFormat::kPolygon:
-      return rle_to_polygons(rle);
+      // A mask with a hole keeps its RLE: COCO polygons cannot leave a hole open.
+      if (auto polygons = rle_to_polygons(rle)) return *polygons;
+      break;
     case SegmentationFormat::kCompressedRle:
       break;
   }

@@ -10,10 +10,6 @@
 
 namespace sam2amg {
 
-nlohmann::json provenance_json(const Provenance& p);
-/// True when two provenance objects (provenance_json) name the same model, config and EXIF
-/// policy: their outputs may be mixed in one file (resume).
-bool same_run(const nlohmann::json& a, const nlohmann::json& b);
 nlohmann::json segmentation_json(const Rle& rle, SegmentationFormat format);
 nlohmann::json funnel_json(const FilterFunnel& f);
 

@@ -31,6 +31,7 @@ struct IoOptions {
   std::string out;                  ///< one COCO instances JSON for the whole run
   std::string out_dir;              ///< per-image outputs (SA-1B JSON, or PNG masks + metadata.csv)
   std::string jsonl;                ///< one JSON line per image; "-" = stdout
+  std::string yolo;                 ///< YOLO segmentation labels, one .txt per image
   bool overlay = false;             ///< with out_dir: a picture of the masks over each image
   bool polygons = false;            ///< segmentation as polygons instead of RLE (Label Studio, CVAT)
   Device device;                    ///< auto, cpu, cuda or cuda:N
@@ -57,6 +58,8 @@ void for_each_io_param(V&& v) {
   v("out", &IoOptions::out, "COCO instances JSON for the whole run");
   v("out_dir", &IoOptions::out_dir, "Folder for per-image outputs (SA-1B JSON, or PNG masks + metadata.csv)");
   v("jsonl", &IoOptions::jsonl, "One JSON line per image to this file; - for stdout");
+  v("yolo", &IoOptions::yolo, "Folder for YOLO segmentation labels: <name>.txt per image (class 0, normalised "
+                              "polygons), as Ultralytics reads a labels/ folder");
   v("overlay", &IoOptions::overlay, "With out_dir: write a picture of the masks over each image");
   v("polygons", &IoOptions::polygons, "Write segmentations as polygons instead of RLE");
   v("device", &IoOptions::device, "auto, cpu, cuda or cuda:N");

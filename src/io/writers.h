@@ -1,5 +1,5 @@
 #pragma once
-/// Output writers, one source file each (coco_writer, per_image_writer, jsonl_writer); which of them
+/// Output writers, one source file each (coco_writer, per_image_writer, jsonl_writer, yolo_writer); which of them
 /// a run opens, and on which paths, is io/outputs.h. Every writer writes atomically (temporary
 /// file, then rename), records the run's provenance (tool version, model SHA-256, effective
 /// config), and can resume.
@@ -27,7 +27,8 @@ struct Provenance {
 enum class SegmentationFormat {
   kCompressedRle,    ///< {"size", "counts": "<pycocotools string>"}, iscrowd 0
   kUncompressedRle,  ///< {"size", "counts": [runs]}, iscrowd 1 (what supervision reads)
-  kPolygon,          ///< [[x0, y0, x1, y1, ...], ...] outer contours, iscrowd 0
+  kPolygon,          ///< [[x0, y0, x1, y1, ...], ...] one per part, iscrowd 0; a mask with a hole
+                     ///< keeps compressed RLE (COCO polygons cannot express holes)
 };
 
 /// output_mode uncompressed_rle -> kUncompressedRle; polygons -> kPolygon; otherwise compressed.
@@ -76,5 +77,18 @@ std::unique_ptr<MaskWriter> make_per_image_writer(const std::string& dir, Output
 /// another model or config (UsageError).
 std::unique_ptr<MaskWriter> make_jsonl_writer(const std::string& path, SegmentationFormat format,
                                               const Provenance& provenance, bool resume);
+
+/// YOLO segmentation labels, the layout Ultralytics reads (its labels/ folder beside images/):
+/// `dir/<name>.txt` per image, `<name>` the input's name relative to its folder input without its
+/// extension. One line per mask: class 0, then one polygon as normalised `x y` pairs (pixel
+/// centres divided by the image size, six decimals); an image without masks gets an empty file.
+/// A mask of several parts, or with holes, is still one polygon: its rings joined by zero-width
+/// bridges (rle_to_single_ring), which an even-odd fill (OpenCV fillPoly, as Ultralytics decodes
+/// labels) turns back into the parts with their holes. `manifest` (a JSON-lines file: run record,
+/// then one line per label with its image's provenance) is what resume reads. Two inputs that would
+/// share a label file are refused (UsageError).
+std::unique_ptr<MaskWriter> make_yolo_writer(const std::string& dir, const std::string& manifest,
+                                             const Provenance& provenance, const std::vector<InputFile>& inputs,
+                                             bool resume);
 
 }  // namespace sam2amg

@@ -1,5 +1,6 @@
 // Runs the real sam2-amg binary (path from SAM2AMG_BIN, set by CTest).
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include <cstdlib>
 #include <filesystem>
@@ -114,11 +115,15 @@ TEST_CASE("A folder with broken files: each reported, nothing else lost", "[cli]
 
 TEST_CASE("The COCO file and the amg.py PNG folders hold the same masks", "[cli][e2e]") {
   Corpus c(2);
-  const std::string out = c.dir.file("masks.json"), dir = c.dir.file("png");
-  REQUIRE(run_command(c.run("-q --input " + c.images + " --out " + out + " --out-dir " + dir)) == 0);
+  const std::string out = c.dir.file("masks.json"), dir = c.dir.file("png"), yolo = c.dir.file("labels");
+  REQUIRE(run_command(c.run("-q --input " + c.images + " --out " + out + " --out-dir " + dir + " --yolo " + yolo)) == 0);
   const json j = json::parse(slurp(out));
   for (const json& img : j["images"]) {
     const std::string stem = fs::path(img["file_name"].get<std::string>()).stem().string();
+    // YOLO: one line per mask, in the same order, each decoding (fillPoly) to its mask.
+    std::istringstream labels(slurp(yolo + "/" + stem + ".txt"));
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(labels, line);) lines.push_back(line);
     const std::string csv = slurp(dir + "/" + stem + "/metadata.csv");
     CHECK(csv.rfind("id,area,bbox_x0,bbox_y0,bbox_w,bbox_h,point_input_x,point_input_y,predicted_iou,"
                     "stability_score,crop_box_x0,crop_box_y0,crop_box_w,crop_box_h\n", 0) == 0);
@@ -133,7 +138,18 @@ TEST_CASE("The COCO file and the amg.py PNG folders hold the same masks", "[cli]
       for (auto& b : bits) b = b == 255;
       CHECK(rle_to_mask(rle) == bits);
       CHECK(a["area"] == area_from_rle(rle));
+      REQUIRE(size_t(k) <= lines.size());
+      std::istringstream fields(lines[k - 1]);
+      int cls = -1;
+      fields >> cls;
+      CHECK(cls == 0);
+      std::vector<cv::Point> ring;
+      for (double x, y; fields >> x >> y;) ring.emplace_back(int(std::lround(x * rle.w)), int(std::lround(y * rle.h)));
+      cv::Mat filled(rle.h, rle.w, CV_8UC1, cv::Scalar(0));
+      cv::fillPoly(filled, std::vector<std::vector<cv::Point>>{ring}, cv::Scalar(1));
+      CHECK(rle_iou(rle_from_mask(filled.data, rle.h, rle.w), rle) >= 0.9);
     }
+    CHECK(size_t(k) == lines.size());
     CHECK(k > 0);
   }
 }
@@ -144,12 +160,20 @@ TEST_CASE("JSON lines on stdout with nothing else there, paths from stdin", "[cl
                           " 2> " + c.dir.file("err.txt");
   REQUIRE(run_command(cmd) == 0);
   std::istringstream lines(slurp(c.dir.file("out.jsonl")));
+  std::string first;
+  REQUIRE(std::getline(lines, first));
+  const json run = json::parse(first);  // the run record, once
+  CHECK(run["type"] == "run");
+  CHECK(run["sam2_amg"]["config"].get<std::string>().find("points_per_side: 8") != std::string::npos);
   int n = 0;
   for (std::string line; std::getline(lines, line); ++n) {
     const json j = json::parse(line);  // throws if anything else reached stdout
+    CHECK(j["type"] == "image");
     CHECK(j["image"]["width"] == 64);
     CHECK(j["annotations"].size() == 3);
-    CHECK(j["sam2_amg"]["model_sha256"].get<std::string>().size() == 64);
+    CHECK(j["sam2_amg"]["model_sha256"] == run["sam2_amg"]["model_sha256"]);
+    CHECK(j["sam2_amg"]["config_sha256"] == run["sam2_amg"]["config_sha256"]);
+    CHECK_FALSE(j["sam2_amg"].contains("config"));
   }
   CHECK(n == 3);
   CHECK(slurp(c.dir.file("err.txt")).find("3 images") != std::string::npos);

@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "io/image_reader.h"
+#include "io/inputs.h"
+#include "io/shards.h"
 #include "support/catch.h"
 #include "support/fixtures.h"
 
@@ -229,7 +231,73 @@ TEST_CASE("Resuming refuses --jsonl and --out-dir outputs of another config (exi
                       c.dir.file("e3.txt")) == 0);
   const std::string resumed = slurp(jsonl);
   CHECK(resumed.rfind(lines, 0) == 0);
-  CHECK(std::count(resumed.begin(), resumed.end(), '\n') == 2);
+  CHECK(std::count(resumed.begin(), resumed.end(), '\n') == 3);  // the run record and two images
   CHECK(slurp(dir + "/a/metadata.csv") == meta);
   CHECK(fs::exists(dir + "/b/metadata.csv"));
+}
+
+TEST_CASE("Colliding names and a grown input set: a resumed --out-dir refuses (exit 2), never mixes images",
+          "[cli][safety][resume]") {
+  SafetyCorpus c({});
+  for (const char* d : {"a", "b", "0"}) fs::create_directories(c.images + "/" + d);
+  // Two different pictures with the same name in two folder inputs.
+  write_image_rgb(c.images + "/a/x.png", make_image(64, 48, kBlack, {{4, 4, 30, 20, kRed}}));
+  write_image_rgb(c.images + "/b/x.png", make_image(64, 48, kBlack, {{20, 28, 60, 44, kBlue}}));
+  // The inputs come from a list file, which grows: the run's config (the list's path) is the same.
+  const std::string dir = c.dir.file("d"), a = c.images + "/a", b = c.images + "/b", list = c.dir.file("list.txt");
+  std::ofstream(list) << a << "/x.png\n" << b << "/x.png\n";
+  const std::string args = "--input-list " + list + " --out-dir " + dir + " --output-mode coco_rle";
+  REQUIRE(run_command(c.run(args)) == 0);
+  auto recorded_path = [&](const std::string& file) {
+    std::string first = slurp(file);
+    first = first.substr(0, first.find('\n'));
+    first.back() = '}';
+    return json::parse(first)["sam2_amg"]["path"].get<std::string>();
+  };
+  CHECK(recorded_path(dir + "/x.png.json") == a + "/x.png");
+  CHECK(recorded_path(dir + "/x.png~2.json") == b + "/x.png");
+  const std::string before = slurp(dir + "/x.png.json");
+  // A third image that sorts first: "x.png" would now be its name, but holds a's masks.
+  write_image_rgb(c.images + "/0/x.png", make_image(64, 48, kBlack, {{10, 10, 50, 40, kGreen}}));
+  std::ofstream(list, std::ios::app) << c.images << "/0/x.png\n";
+  CHECK(run_command(c.run("--resume " + args) + " 2> " + c.dir.file("e.txt")) == 2);
+  const std::string err = slurp(c.dir.file("e.txt"));
+  INFO(err);
+  CHECK(err.find("holds the masks of '" + a + "/x.png', not of '" + c.images + "/0/x.png'") != std::string::npos);
+  CHECK(slurp(dir + "/x.png.json") == before);
+  CHECK_FALSE(fs::exists(dir + "/x.png~3.json"));
+  // --overwrite starts over: every name is right again.
+  REQUIRE(run_command(c.run("--overwrite " + args)) == 0);
+  CHECK(recorded_path(dir + "/x.png.json") == c.images + "/0/x.png");
+  CHECK(recorded_path(dir + "/x.png~3.json") == b + "/x.png");
+}
+
+TEST_CASE("Shards sharing --out-dir name colliding stems as one run does", "[cli][safety][shards]") {
+  // p<i>.png and p<i>.jpg share the stem p<i>: one run names them p<i>.png and p<i>.jpg. Their
+  // names differ, so a pair can fall in two shards, which must still not both take "p<i>".
+  SafetyCorpus c({});
+  std::vector<InputFile> inputs;
+  for (int i = 0; i < 8; ++i)
+    for (const char* ext : {".png", ".jpg"}) {
+      const std::string name = "p" + std::to_string(i) + ext;
+      write_image_rgb(c.images + "/" + name, make_image(64, 48, kBlack, {{4 + 4 * i, 4, 30, 20, kRed}}));
+      inputs.push_back({c.images + "/" + name, name, ""});
+    }
+  int split = 0;
+  for (int i = 0; i < 8; ++i) split += shard_key(inputs[2 * i]) % 3 != shard_key(inputs[2 * i + 1]) % 3;
+  REQUIRE(split > 0);
+  const std::string dir = c.dir.file("d");
+  for (int k = 0; k < 3; ++k)
+    REQUIRE(run_command(c.run("--input " + c.images + " --out-dir " + dir + " --output-mode coco_rle --shard " +
+                              std::to_string(k) + "/3")) == 0);
+  // Sixteen outputs, each recording its own input.
+  for (const InputFile& in : inputs) {
+    const std::string file = dir + "/" + in.name + ".json";
+    INFO(file);
+    REQUIRE(fs::exists(file));
+    std::string first = slurp(file);
+    first = first.substr(0, first.find('\n'));
+    first.back() = '}';
+    CHECK(json::parse(first)["sam2_amg"]["path"] == in.path);
+  }
 }

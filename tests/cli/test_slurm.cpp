@@ -106,6 +106,13 @@ TEST_CASE("A shard commits its done marker last and resumes when rerun", "[cli][
     if (i != k) REQUIRE(run_command(d.cmd(out) + " --shard " + std::to_string(i) + "/4") == 0);
   REQUIRE(run_command(cli_binary() + " merge -q --out " + out) == 0);
   CHECK(same_images_and_annotations(load(out), load(single)));
+  // The merged file records one unsharded run writing it: the single run's config but its path.
+  const std::string merged = load(out)["info"]["sam2_amg"]["config"], one = load(single)["info"]["sam2_amg"]["config"];
+  CHECK(merged.find("\nshard: \"\"\n") != std::string::npos);
+  CHECK(merged.find("\nout: \"" + out + "\"\n") != std::string::npos);
+  std::string renamed = one;
+  renamed.replace(renamed.find(single), single.size(), out);
+  CHECK(merged == renamed);
   // merge names what is missing and exits 6.
   fs::remove(shard_done_path(out, {(k + 1) % 4, 4}));
   CHECK(run_command(cli_binary() + " merge --out " + out + " 2> " + d.dir.file("merge.txt")) == 6);

@@ -17,6 +17,8 @@
 #include "support/catch.h"
 #include "support/fixtures.h"
 
+#include <opencv2/imgproc.hpp>
+
 using namespace sam2amg;
 using namespace sam2amg::test;
 namespace fs = std::filesystem;
@@ -45,6 +47,27 @@ const Provenance kProv{"9.9.9", "m.pt", "abc123", "points_per_side: 32\n", "appl
 const ImageU8 kImage = make_image(4, 4, kBlack, {});
 
 ImageInfo info_of(const std::string& name) { return {{"/data/" + name, name}, 4, 4}; }
+
+// A w x h mask with the given filled rectangles [x0, x1) x [y0, y1) set to `value`, in order.
+Rle mask_of(int w, int h, const std::vector<std::array<int, 5>>& rects) {
+  std::vector<std::uint8_t> m(size_t(w) * h, 0);
+  for (const auto& [x0, y0, x1, y1, v] : rects)
+    for (int y = y0; y < y1; ++y)
+      for (int x = x0; x < x1; ++x) m[size_t(y) * w + x] = std::uint8_t(v);
+  return rle_from_mask(m.data(), h, w);
+}
+
+// fillPoly of rings (flat pixel x, y lists): OpenCV's even-odd fill, inclusive of the edges.
+Rle fill_rings(int w, int h, const std::vector<std::vector<double>>& rings) {
+  cv::Mat m(h, w, CV_8UC1, cv::Scalar(0));
+  std::vector<std::vector<cv::Point>> pts;
+  for (const auto& r : rings) {
+    pts.emplace_back();
+    for (size_t i = 0; i + 1 < r.size(); i += 2) pts.back().emplace_back(int(std::lround(r[i])), int(std::lround(r[i + 1])));
+  }
+  cv::fillPoly(m, pts, cv::Scalar(1));
+  return rle_from_mask(m.data, h, w);
+}
 
 }  // namespace
 
@@ -151,8 +174,7 @@ TEST_CASE("Per-image writer: SAM 1 amg.py PNG folders and SA-1B JSON", "[io][wri
   // x.png and x.jpg would collide on the stem "x": both keep their extension.
   const std::string csv = slurp(dir.file("x.png/metadata.csv"));
   CHECK(csv.substr(0, csv.find('\n')) == kAmgCsvHeader);
-  CHECK(csv.find("\n0,3,20.0,20.0,79.0,69.0,20.0,20.5,0.9076904058456421,0.9700000286102295,0.0,0.0,4.0,4.0\n") !=
-        std::string::npos);
+  CHECK(csv.find("\n0,3,20,20,79,69,20.0,20.5,0.9076904058456421,0.9700000286102295,0,0,4,4\n") != std::string::npos);
   CHECK(csv.back() != '\n');  // amg.py joins lines without a final newline
   const cv::Mat png = cv::imread(dir.file("x.png/0.png"), cv::IMREAD_UNCHANGED);
   REQUIRE(png.type() == CV_8UC1);
@@ -174,6 +196,27 @@ TEST_CASE("Per-image writer: SAM 1 amg.py PNG folders and SA-1B JSON", "[io][wri
                                          "segmentation", "stability_score"});
   CHECK(a["bbox"] == json::array({20.0, 20.0, 79.0, 69.0}));  // SA-1B keeps SAM's own bbox
   CHECK(fs::exists(dir2.file("sub/y.overlay.jpg")));
+}
+
+TEST_CASE("metadata.csv is byte for byte what SAM 1's amg.py writes", "[io][writers]") {
+  // amg.py: ",".join(str(v)) per row, rows joined by "\n". The reference's bbox and crop_box are
+  // integer tensors (str gives "20", not "20.0"), points are float64, scores float32 as floats.
+  MaskRecord a = record_of({4, 4, {5, 3, 8}}, 0.9591009616851807f);
+  a.bbox_xywh = {0, 0, 255, 255};
+  a.point_coords = {4, 4};
+  a.stability_score = 1.0f;
+  a.crop_box_xywh = {0, 0, 256, 256};
+  MaskRecord b = record_of({4, 4, {0, 16}}, 0.8999999761581421f);
+  b.bbox_xywh = {1024, 7, 3, 1};
+  b.point_coords = {32.8125f, 1500.5f};
+  b.stability_score = 0.00001f;
+  b.crop_box_xywh = {1000, 0, 1048, 768};
+  CHECK(amg_metadata_csv({a, b}) ==
+        "id,area,bbox_x0,bbox_y0,bbox_w,bbox_h,point_input_x,point_input_y,predicted_iou,stability_score,"
+        "crop_box_x0,crop_box_y0,crop_box_w,crop_box_h\n"
+        "0,3,0,0,255,255,4.0,4.0,0.9591009616851807,1.0,0,0,256,256\n"
+        "1,16,1024,7,3,1,32.8125,1500.5,0.8999999761581421,9.999999747378752e-06,1000,0,1048,768");
+  CHECK(amg_metadata_csv({}) == kAmgCsvHeader);  // no masks: the header alone, no newline
 }
 
 TEST_CASE("python_float_str matches Python's str(float)", "[io][writers]") {
@@ -347,7 +390,182 @@ TEST_CASE("Review cases: thumbnails, symlinks, repeated names, thin polygons", "
 
   // A one-pixel-wide line has no 3-point contour: its outline box is written instead.
   const Rle line{4, 4, {4, 4, 8}};  // column 1, all rows
-  CHECK(rle_to_polygons(line) == std::vector<std::vector<double>>{{1, 0, 2, 0, 2, 4, 1, 4}});
+  CHECK(*rle_to_polygons(line) == std::vector<std::vector<double>>{{1, 0, 2, 0, 2, 4, 1, 4}});
+}
+
+TEST_CASE("Polygons never drop a hole: a ring keeps its RLE, other masks are polygons", "[io][polygons]") {
+  // A 40x40 square with a 20x20 hole; a square with a separate one-pixel dot.
+  const Rle ring = mask_of(64, 48, {{10, 4, 50, 44, 1}, {20, 14, 40, 34, 0}});
+  const Rle parts = mask_of(64, 48, {{2, 2, 12, 12, 1}, {30, 30, 31, 31, 1}});
+  const MaskOutline o = mask_outline(ring);
+  CHECK(o.outer.size() == 1);
+  CHECK(o.holes.size() == 1);
+  CHECK_FALSE(rle_to_polygons(ring).has_value());
+  const auto p = rle_to_polygons(parts);
+  REQUIRE(p.has_value());
+  REQUIRE(p->size() == 2);  // the dot is kept, as its pixel's outline
+  const std::vector<std::uint8_t> filled = rle_to_mask(fill_rings(64, 48, *p));
+  CHECK(filled[30 * 64 + 30] == 1);
+  CHECK(filled[5 * 64 + 5] == 1);
+
+  TempDir dir;
+  auto w = make_coco_writer(dir.file("p.json"), SegmentationFormat::kPolygon, kProv, false);
+  ImageInfo info = info_of("a.png");
+  info.width = 64;
+  info.height = 48;
+  w->write(info, kImage, {record_of(ring, 0.9f), record_of(parts, 0.8f)});
+  w->finish(true);
+  const json anns = read_json(dir.file("p.json"))["annotations"];
+  // The ring: compressed RLE (iscrowd 0, as every annotation here), exactly the mask.
+  REQUIRE(anns[0]["segmentation"].is_object());
+  CHECK(rle_from_string(anns[0]["segmentation"]["counts"], 48, 64) == ring);
+  CHECK(anns[0]["iscrowd"] == 0);
+  // The two-part mask: one polygon per part.
+  REQUIRE(anns[1]["segmentation"].is_array());
+  CHECK(anns[1]["segmentation"].size() == 2);
+  CHECK(anns[1]["iscrowd"] == 0);
+}
+
+TEST_CASE("One ring per mask: parts and holes bridged, an even-odd fill gives the mask back", "[io][polygons]") {
+  const Rle ring = mask_of(64, 48, {{10, 4, 50, 44, 1}, {20, 14, 40, 34, 0}});
+  // A ring, an island inside its hole, and a separate square with two holes.
+  const Rle complex = mask_of(96, 64, {{2, 2, 42, 42, 1}, {10, 10, 34, 34, 0}, {18, 18, 26, 26, 1},
+                                       {50, 10, 90, 60, 1}, {55, 15, 65, 25, 0}, {70, 35, 85, 55, 0}});
+  for (const auto& [mask, w, h] : {std::tuple{ring, 64, 48}, std::tuple{complex, 96, 64}}) {
+    const std::vector<double> r = rle_to_single_ring(mask);
+    REQUIRE(r.size() >= 6);
+    const double iou = rle_iou(fill_rings(w, h, {r}), mask);
+    INFO("IoU " << iou);
+    // The hole's top and bottom border rows may be lost to the scanline fill, the bridges may
+    // add their own pixels: well above what dropping a hole or a part would give.
+    CHECK(iou > 0.95);
+    CHECK(iou > rle_iou(fill_rings(w, h, {mask_outline(mask).outer[0]}), mask) + 0.05);
+  }
+  CHECK(rle_to_single_ring(mask_of(8, 8, {})).empty());
+}
+
+TEST_CASE("JSON lines: the run record once, then one line per image with its hashes", "[io][jsonl]") {
+  TempDir dir;
+  const std::string path = dir.file("m.jsonl");
+  {
+    auto w = make_jsonl_writer(path, SegmentationFormat::kCompressedRle, kProv, false);
+    w->write(info_of("a.png"), kImage, {record_of({4, 4, {5, 3, 8}}, 0.9f)});
+    w->write(info_of("b.png"), kImage, {});
+    // Killed: no finish(), and a torn line after the last image.
+  }
+  std::ofstream(path, std::ios::app) << "{\"annotations\": [], \"ima";
+  std::vector<json> lines;
+  {
+    std::istringstream in(slurp(path));
+    for (std::string s; std::getline(in, s);) lines.push_back(json::parse(s, nullptr, false));
+  }
+  REQUIRE(lines.size() == 4);
+  CHECK(lines[0]["type"] == "run");
+  CHECK(lines[0]["sam2_amg"]["config"] == "points_per_side: 32\n");
+  CHECK(lines[0]["sam2_amg"]["config_sha256"] == sha256_hex("points_per_side: 32\n"));
+  CHECK(lines[0]["sam2_amg"]["model_sha256"] == "abc123");
+  CHECK(lines[1]["type"] == "image");
+  CHECK(lines[1]["image"]["file_name"] == "a.png");
+  CHECK(lines[1]["annotations"].size() == 1);
+  // Each line: the image's provenance (hashes, path), never the config itself.
+  CHECK(lines[1]["sam2_amg"] == json{{"config_sha256", sha256_hex("points_per_side: 32\n")},
+                                     {"file_name", "a.png"},
+                                     {"model_sha256", "abc123"},
+                                     {"path", "/data/a.png"}});
+  CHECK(lines[2]["sam2_amg"]["path"] == "/data/b.png");
+
+  {
+    auto w = make_jsonl_writer(path, SegmentationFormat::kCompressedRle, kProv, true);
+    CHECK(w->done({"/data/a.png", "a.png"}));
+    CHECK(w->done({"/data/b.png", "b.png"}));
+    CHECK_FALSE(w->done({"/data/c.png", "c.png"}));
+    w->write(info_of("c.png"), kImage, {});
+    w->finish(true);
+  }
+  const std::string resumed = slurp(path);
+  CHECK(std::count(resumed.begin(), resumed.end(), '\n') == 4);  // run record + 3 images: torn line cut, no second record
+  CHECK(resumed.find("\"ima\n") == std::string::npos);
+
+  // Another config, or a file without a run record: refused, the file untouched.
+  Provenance other = kProv;
+  other.config_yaml = "points_per_side: 16\n";
+  CHECK_THROWS_AS(make_jsonl_writer(path, SegmentationFormat::kCompressedRle, other, true), UsageError);
+  std::ofstream(dir.file("old.jsonl")) << "{\"image\": {\"path\": \"/data/a.png\"}, \"annotations\": []}\n";
+  CHECK_THROWS_AS(make_jsonl_writer(dir.file("old.jsonl"), SegmentationFormat::kCompressedRle, kProv, true), UsageError);
+  std::ofstream(dir.file("num.jsonl")) << "5\n[1]\n";  // valid JSON, not objects: bad input, not a crash
+  CHECK_THROWS_AS(make_jsonl_writer(dir.file("num.jsonl"), SegmentationFormat::kCompressedRle, kProv, true), UsageError);
+  CHECK(slurp(path) == resumed);
+  // Killed while writing the run record: started afresh.
+  std::ofstream(dir.file("torn.jsonl")) << "{\"sam2_amg\":{\"con";
+  make_jsonl_writer(dir.file("torn.jsonl"), SegmentationFormat::kCompressedRle, kProv, true)->finish(true);
+  CHECK(json::parse(slurp(dir.file("torn.jsonl")))["type"] == "run");
+}
+
+TEST_CASE("YOLO labels: one file per image, class 0, polygons that decode back to the masks", "[io][yolo]") {
+  TempDir dir;
+  const std::string labels = dir.file("labels"), manifest = labels + "/sam2_amg.jsonl";
+  const std::vector<InputFile> inputs{{"/d/sub/y.png", "sub/y.png", ""}, {"/d/z.jpg", "z.jpg", ""}};
+  const int w = 96, h = 64;
+  // A ring, and two squares: one polygon each, holes and all.
+  const Rle ring = mask_of(w, h, {{10, 4, 50, 44, 1}, {20, 14, 40, 34, 0}});
+  const Rle two = mask_of(w, h, {{60, 5, 70, 15, 1}, {75, 40, 90, 60, 1}});
+  {
+    auto yw = make_yolo_writer(labels, manifest, kProv, inputs, false);
+    yw->write({inputs[0], w, h}, kImage, {record_of(ring, 0.9f), record_of(two, 0.8f)});
+    yw->write({inputs[1], w, h}, kImage, {});
+    yw->finish(true);
+  }
+  // Labels mirror the image names (Ultralytics: images/sub/y.png -> labels/sub/y.txt).
+  CHECK(slurp(labels + "/z.txt").empty());  // no masks: an empty label file
+  std::istringstream in(slurp(labels + "/sub/y.txt"));
+  std::vector<Rle> decoded;
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream fields(line);
+    std::string cls;
+    fields >> cls;
+    CHECK(cls == "0");
+    std::vector<double> ring_px;
+    for (double x, y; fields >> x >> y;) {
+      CHECK(x >= 0.0);
+      CHECK(x <= 1.0);
+      CHECK(y >= 0.0);
+      CHECK(y <= 1.0);
+      ring_px.push_back(x * w);
+      ring_px.push_back(y * h);
+    }
+    decoded.push_back(fill_rings(w, h, {ring_px}));  // as Ultralytics: one polygon, fillPoly
+  }
+  REQUIRE(decoded.size() == 2);
+  // Stated tolerance: every mask pixel comes back, and IoU >= 0.9: the fill adds only the pixels
+  // of the bridges between parts (here one line of about 25 pixels for 400).
+  auto recall = [](const Rle& got, const Rle& want) {
+    const auto g = rle_to_mask(got), m = rle_to_mask(want);
+    size_t both = 0;
+    for (size_t i = 0; i < m.size(); ++i) both += g[i] && m[i];
+    return double(both) / double(area_from_rle(want));
+  };
+  CHECK(rle_iou(decoded[0], ring) >= 0.9);
+  CHECK(recall(decoded[0], ring) == 1.0);
+  CHECK(rle_iou(decoded[1], two) >= 0.9);
+  CHECK(recall(decoded[1], two) == 1.0);
+  CHECK(area_from_rle(decoded[0]) < area_from_rle(mask_of(w, h, {{10, 4, 50, 44, 1}})));  // the hole is open
+
+  // Resume: what the manifest lists (with its label) is done; another config is refused.
+  {
+    auto yw = make_yolo_writer(labels, manifest, kProv, inputs, true);
+    CHECK(yw->done(inputs[0]));
+    CHECK(yw->done(inputs[1]));
+    CHECK_FALSE(yw->done({"/d/new.png", "new.png", ""}));
+  }
+  fs::remove(labels + "/z.txt");
+  CHECK_FALSE(make_yolo_writer(labels, manifest, kProv, inputs, true)->done(inputs[1]));  // label gone: redone
+  Provenance other = kProv;
+  other.config_yaml = "points_per_side: 16\n";
+  CHECK_THROWS_AS(make_yolo_writer(labels, manifest, other, inputs, true), UsageError);
+  // x.png and x.jpg would share x.txt, which Ultralytics reads for both: refused.
+  CHECK_THROWS_AS(make_yolo_writer(dir.file("l2"), dir.file("l2/m.jsonl"), kProv,
+                                   {{"/d/x.png", "x.png", ""}, {"/d/x.jpg", "x.jpg", ""}}, false),
+                  UsageError);
 }
 
 TEST_CASE("Resuming another run's journal is refused", "[io][coco][resume]") {

@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -9,6 +11,8 @@
 #include "common/error.h"
 #include "io/merge.h"
 #include "io/outputs.h"
+#include "io/run_config.h"
+#include "io/sha256.h"
 #include "io/shards.h"
 #include "io/writers.h"
 #include "support/catch.h"
@@ -136,4 +140,108 @@ TEST_CASE("merge renumbers ids in input order and refuses unfinished shards", "[
   for (const json& a : j["annotations"]) ann.emplace_back(a["id"], a["image_id"]);
   CHECK(ann == std::vector<std::pair<int, int>>{{1, 1}, {2, 2}, {3, 2}, {4, 3}, {5, 3}, {6, 3}});
   CHECK_THROWS_AS(merge_coco_shards(out, 3), UsageError);  // the files say 2 shards
+}
+
+namespace {
+
+// The provenance a shard of `config` records, as run_job builds it (its own output, its shard).
+Provenance shard_provenance(RunConfig config, const std::string& out, const Shard& shard, const std::string& sha) {
+  config.io.out = shard_path(out, shard);
+  config.io.shard = std::to_string(shard.index) + "/" + std::to_string(shard.count);
+  return {"1", config.io.model, sha, to_yaml(config), "apply"};
+}
+
+// Writes shard `shard` of a run with one image `name`, and its done marker.
+void write_shard(const std::string& out, const Shard& shard, const Provenance& p, const std::string& name) {
+  auto w = make_coco_writer(shard_path(out, shard), SegmentationFormat::kCompressedRle, p, false);
+  w->write({{"/d/" + name, name, ""}, 4, 4}, make_image(4, 4, kBlack, {}), {});
+  w->finish(true);
+  std::ofstream(shard_done_path(out, shard)) << "{}";
+}
+
+std::string usage_error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const UsageError& e) {
+    CHECK(e.exit_code() == 2);
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("merge records one unsharded run, and refuses shards of another config or model", "[io][shards][merge]") {
+  TempDir dir;
+  const std::string out = dir.file("m.json");
+  RunConfig config;
+  config.io.model = "model.pt";
+  config.io.input = {"/d"};
+  RunConfig other_input = config;  // a shard given one more input folder: merged as a union
+  other_input.io.input = {"/d", "/e"};
+  other_input.io.device = Device("cpu");
+  write_shard(out, {0, 2}, shard_provenance(config, out, {0, 2}, "sha"), "a.png");
+  write_shard(out, {1, 2}, shard_provenance(other_input, out, {1, 2}, "sha"), "b.png");
+  REQUIRE(merge_coco_shards(out, 0).ok());
+  const json info = json::parse(slurp(out))["info"];
+  RunConfig expected = config;
+  expected.io.out = out;
+  expected.io.input = {"/d", "/e"};
+  // No shard, this file as the output, the union of the inputs; the devices differed: auto.
+  CHECK(info["sam2_amg"]["config"] == to_yaml(expected));
+  CHECK(info["sam2_amg"]["config_sha256"] == sha256_hex(to_yaml(expected)));
+  CHECK(info["sam2_amg"]["model_sha256"] == "sha");
+  CHECK(info["merged_shards"] == 2);
+  fs::remove(out);
+
+  // Shard 1 with another points_per_side: refused, named, nothing written.
+  RunConfig denser = config;
+  denser.amg.points_per_side = 16;
+  write_shard(out, {1, 2}, shard_provenance(denser, out, {1, 2}, "sha"), "b.png");
+  std::string m = usage_error_of([&] { merge_coco_shards(out, 0); });
+  CHECK(m.find("shard 1 was made with another config ('points_per_side: 16' where shard 0 has "
+               "'points_per_side: 32')") != std::string::npos);
+  CHECK_FALSE(fs::exists(out));
+  // Another model: refused.
+  write_shard(out, {1, 2}, shard_provenance(config, out, {1, 2}, "other-sha"), "b.png");
+  CHECK(usage_error_of([&] { merge_coco_shards(out, 0); }).find("shard 1 was made with another model") !=
+        std::string::npos);
+  CHECK_FALSE(fs::exists(out));
+}
+
+TEST_CASE("merge reports a truncated shard as bad input naming it, and leaves no temporary file", "[io][shards][merge]") {
+  TempDir dir;
+  const std::string out = dir.file("m.json");
+  RunConfig config;
+  for (int i = 0; i < 2; ++i)
+    write_shard(out, {i, 2}, shard_provenance(config, out, {i, 2}, "sha"), "im" + std::to_string(i) + ".png");
+  const std::string shard1 = shard_path(out, {1, 2});
+  const std::string text = slurp(shard1);
+  std::ofstream(shard1, std::ios::trunc) << text.substr(0, text.size() / 2);
+  const std::string m = usage_error_of([&] { merge_coco_shards(out, 0); });
+  CHECK(m.find("shard 1 ('" + shard1 + "') is not a complete COCO file") != std::string::npos);
+  CHECK_FALSE(fs::exists(out));
+  // Only the shards and their markers: no scratch or temporary file.
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(dir.path())) files.push_back(e.path().filename().string());
+  std::sort(files.begin(), files.end());
+  CHECK(files == std::vector<std::string>{"m.shard-00000-of-00002.done.json", "m.shard-00000-of-00002.json",
+                                          "m.shard-00001-of-00002.done.json", "m.shard-00001-of-00002.json"});
+  CHECK(unshard_path("out/m.shard-00001-of-00002.jsonl") == "out/m.jsonl");
+  CHECK(unshard_path("out/m.jsonl") == "out/m.jsonl");
+}
+
+TEST_CASE("A YOLO folder: one manifest per shard, the marker in the folder when nothing else holds it",
+          "[io][shards][yolo]") {
+  IoOptions io;
+  io.yolo = "labels";
+  OutputPaths p = plan_outputs(io, std::nullopt);
+  CHECK(p.yolo_manifest == "labels/sam2_amg.jsonl");
+  CHECK(p.done_marker.empty());
+  p = plan_outputs(io, Shard{1, 4});
+  CHECK(p.yolo == "labels");  // shards share the label folder...
+  CHECK(p.yolo_manifest == "labels/sam2_amg.shard-00001-of-00004.jsonl");  // ...each with its manifest
+  CHECK(p.done_marker == "labels/shard-00001-of-00004.done.json");
+  io.jsonl = "m.jsonl";
+  CHECK(plan_outputs(io, Shard{1, 4}).done_marker == "m.shard-00001-of-00004.done.json");
 }

@@ -1,0 +1,114 @@
+// The YOLO segmentation writer: one label file per image, as Ultralytics reads them.
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "common/error.h"
+#include "io/json_files.h"
+#include "io/polygons.h"
+#include "io/provenance.h"
+#include "io/safe_files.h"
+
+namespace sam2amg {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// Ultralytics finds an image's labels at its path with images/ -> labels/ and the extension
+// -> .txt: the label of input name "sub/x.jpg" is "sub/x.txt". Two inputs with one label name
+// (x.png and x.jpg, or x.png from two folder inputs) cannot both be read: refused.
+std::map<std::string, std::string> label_names(const std::vector<InputFile>& inputs) {
+  std::map<std::string, std::string> names;
+  std::map<std::string, std::string> owner;  // label -> input path
+  for (const InputFile& in : inputs) {
+    const fs::path p(in.name);
+    const std::string label = safe_relative_name((p.parent_path() / p.stem()).generic_string()) + ".txt";
+    const auto [it, fresh] = owner.emplace(label, in.path);
+    if (!fresh && it->second != in.path)
+      throw UsageError("--yolo: '" + it->second + "' and '" + in.path + "' would share the label file '" + label +
+                       "' (YOLO finds labels by name without extension); rename one, or run them separately");
+    names[in.path] = label;
+  }
+  return names;
+}
+
+// One line per mask: class 0, then the mask's ring as normalised x y pairs (pixel centres / size,
+// six decimals, as Ultralytics' own converters write them).
+std::string label_text(const std::vector<MaskRecord>& records, int width, int height) {
+  std::string text;
+  char buf[32];
+  for (const MaskRecord& r : records) {
+    const std::vector<double> ring = rle_to_single_ring(r.segmentation);
+    if (ring.size() < 6) continue;  // an empty mask
+    text += "0";
+    for (size_t i = 0; i + 1 < ring.size(); i += 2) {
+      const double x = std::clamp(ring[i] / width, 0.0, 1.0), y = std::clamp(ring[i + 1] / height, 0.0, 1.0);
+      std::snprintf(buf, sizeof buf, " %.6f %.6f", x, y);
+      text += buf;
+    }
+    text += "\n";
+  }
+  return text;
+}
+
+class YoloWriter : public MaskWriter {
+ public:
+  YoloWriter(std::string dir, const std::string& manifest, const Provenance& provenance,
+             const std::vector<InputFile>& inputs, bool resume)
+      : dir_(std::move(dir)), manifest_path_(manifest), provenance_(provenance), labels_(label_names(inputs)) {
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+    if (ec) throw OutputError(dir_, ec.message());
+    // The labels cannot hold provenance (every line is read as numbers): the manifest does, one
+    // line per label written, after it.
+    const bool appending = resume && resume_run_lines(manifest_path_, provenance_, "'" + manifest_path_ + "'",
+                                                      [&](const json& line) {
+                                                        done_.insert(line["image"].value("path", std::string()));
+                                                      });
+    manifest_.emplace(manifest_path_, appending);
+    if (!appending) manifest_->write(run_record(provenance_));
+  }
+
+  bool done(const InputFile& input) const override {
+    std::error_code ec;
+    return done_.count(input.path) > 0 && fs::exists(path_inside(dir_, labels_.at(input.path)), ec);
+  }
+
+  void write(const ImageInfo& info, const ImageU8&, const std::vector<MaskRecord>& records) override {
+    const std::string& label = labels_.at(info.input.path);
+    const std::string path = path_inside(dir_, label);
+    std::error_code ec;
+    fs::create_directories(fs::path(path).parent_path(), ec);
+    write_file_atomically(path, label_text(records, info.width, info.height));
+    manifest_->write({{"type", "image"},
+                      {"image", {{"file_name", info.input.name}, {"path", info.input.path}, {"width", info.width},
+                                 {"height", info.height}, {"label", label}}},
+                      {"sam2_amg", image_provenance_json(provenance_, info.input)}});
+    done_.insert(info.input.path);
+  }
+
+  void finish(bool) override { manifest_->close(); }
+
+ private:
+  std::string dir_;
+  std::string manifest_path_;
+  Provenance provenance_;
+  std::map<std::string, std::string> labels_;
+  std::optional<JsonLinesFile> manifest_;
+  std::set<std::string> done_;
+};
+
+}  // namespace
+
+std::unique_ptr<MaskWriter> make_yolo_writer(const std::string& dir, const std::string& manifest,
+                                             const Provenance& provenance, const std::vector<InputFile>& inputs,
+                                             bool resume) {
+  return std::make_unique<YoloWriter>(dir, manifest, provenance, inputs, resume);
+}
+
+}  // namespace sam2amg
