@@ -66,6 +66,7 @@ int run_job(const RunConfig& config, const JobOptions& options) {
   std::signal(SIGTERM, on_signal);
   std::signal(SIGUSR1, on_signal);  // Slurm's warning before a time-limit kill (--signal=B:USR1@120)
   std::signal(SIGPIPE, SIG_IGN);    // a closed --jsonl - reader becomes a write error (exit 5)
+  std::signal(SIGXFSZ, SIG_IGN);    // so does a file size limit (ulimit -f), instead of a kill
 
   Progress progress(Progress::mode_for(options.progress, options.quiet), inputs.size());
   size_t masks = 0;
