@@ -9,6 +9,7 @@
 #include <csignal>
 
 #include "common/error.h"
+#include "common/printable.h"
 #include "image_loop.h"
 #include "io/sha256.h"
 #include "io/outputs.h"
@@ -36,7 +37,8 @@ extern "C" void on_signal(int sig) {
 
 int run_job(const RunConfig& config, const JobOptions& options) {
   const IoOptions& io = config.io;
-  std::vector<InputFile> inputs = require_io(Subcommand::kRun, io);
+  std::vector<UnreadableInput> skipped_entries;  // folder entries that are not usable files
+  std::vector<InputFile> inputs = require_io(Subcommand::kRun, io, &skipped_entries);
 
   // A shard works on its own subset; a requeued shard resumes, and a committed one is done.
   const std::optional<Shard> shard = resolve_shard(io.shard, io.shard_count);
@@ -47,7 +49,7 @@ int run_job(const RunConfig& config, const JobOptions& options) {
     inputs = inputs_of_shard(inputs, *shard);
     spdlog::info("{}: {} inputs", shard_label(*shard), inputs.size());
     if (shard_committed(paths)) {
-      spdlog::info("{} is already complete ({} exists)", shard_label(*shard), paths.done_marker);
+      spdlog::info("{} is already complete ({} exists)", shard_label(*shard), printable(paths.done_marker));
       return 0;
     }
   }
@@ -80,7 +82,7 @@ int run_job(const RunConfig& config, const JobOptions& options) {
     std::vector<MaskRecord> records = generator.generate(*image, &funnel);
     total += funnel;
     masks += records.size();
-    spdlog::debug("{}: {} masks", input.path, records.size());
+    spdlog::debug("{}: {} masks", printable(input.path), records.size());
     // Written by the loop's writer thread, in input order, while the model works on the next.
     return [&outputs, &io, input, image, funnel, records = std::move(records)] {
       outputs.write({input, image->width, image->height, io.stats ? &funnel : nullptr}, *image, records);
@@ -95,7 +97,10 @@ int run_job(const RunConfig& config, const JobOptions& options) {
   outputs.finish(complete, {done, masks, failed});
 
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  spdlog::info("{} images ({} resumed), {} masks, {} unreadable, {:.2f} s", done, skipped, masks, failed, secs);
+  const std::string entries =
+      skipped_entries.empty() ? "" : fmt::format(", {} folder entries skipped (-v lists them)", skipped_entries.size());
+  spdlog::info("{} images ({} resumed), {} masks, {} unreadable{}, {:.2f} s", done, skipped, masks, failed, entries,
+               secs);
   if (io.stats) {
     // Which filter removed the masks: the run's funnel, stage by stage.
     std::string table = "filter funnel (candidates kept per stage, all images):";

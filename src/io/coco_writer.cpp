@@ -74,7 +74,7 @@ class CocoWriter : public MaskWriter {
     if (!std::getline(in, s)) return false;
     const json header = json::parse(s, nullptr, false);
     if (header.is_discarded() || header.value("sam2_amg_journal", std::string()) != run_id_)
-      throw UsageError(journal_path_ + " belongs to a run with another model, config or inputs; delete it, or rerun "
+      throw UsageError(printable(journal_path_) + " belongs to a run with another model, config or inputs; delete it, or rerun "
                                        "without --resume to start over");
     keep_complete_lines(in, journal_path_, [&](const json& line) {
       if (!line.contains("path")) return false;

@@ -1,5 +1,5 @@
-// The real binary on damaged images and a full disk: each is named on stderr through the log
-// only, and nothing half written is left.
+// The real binary on damaged images, odd folder entries and names, and a full disk: each is
+// named on stderr through the log only, counted, and nothing half written is left.
 #include <opencv2/imgcodecs.hpp>
 
 #include <filesystem>
@@ -95,6 +95,25 @@ TEST_CASE("Damaged JPEGs are skipped and named (exit 4), codec messages only thr
   CHECK(run_command(c.run("--config " + c.dir.file("run.yaml") + " --overwrite --input " + c.images + " --out " + out +
                           " 2>/dev/null")) == 0);
   CHECK(json::parse(slurp(out))["images"].size() == 3);
+}
+
+TEST_CASE("Dangling links and link loops in a folder input are logged at -v and counted", "[cli][skipped]") {
+  RobustCorpus c;
+  c.image("good.png");
+  c.image("new\nline.png");
+  fs::create_symlink(c.images + "/gone.png", c.images + "/dangling.png");
+  fs::create_symlink(c.images + "/loop.png", c.images + "/loop.png");
+  const std::string out = c.dir.file("m.json");
+  REQUIRE(run_command(c.run("-v --input " + c.images + " --out " + out + " 2> " + c.dir.file("e.txt"))) == 0);
+  const std::string err = slurp(c.dir.file("e.txt"));
+  INFO(err);
+  CHECK(err.find("not an input: '" + c.images + "/dangling.png': dangling symbolic link") != std::string::npos);
+  CHECK(err.find("not an input: '" + c.images + "/loop.png': symbolic link loop") != std::string::npos);
+  CHECK(err.find("2 images (0 resumed), 6 masks, 0 unreadable, 2 folder entries skipped (-v lists them)") !=
+        std::string::npos);
+  // The name with a newline is logged on one line.
+  CHECK(err.find(c.images + "/new\\nline.png: 3 masks") != std::string::npos);
+  for (const std::string& line : lines_of(err)) CHECK(line.rfind("[", 0) == 0);
 }
 
 TEST_CASE("A full disk never leaves a torn JSON line, the run exits 5 and resumes", "[cli][torn]") {
