@@ -162,12 +162,14 @@ LoopCounts for_each_image(const std::vector<InputFile>& inputs, const ReadOption
         if (Commit c = hooks.process(inputs[i], image)) writer.push(std::move(c));
       } catch (const ImageError& e) {
         ++n.unreadable;
+        n.unreadable_inputs.push_back({inputs[i].path, e.what()});
         if (hooks.before_warning) hooks.before_warning();
         log_skipped(inputs[i], e);
       } catch (const std::exception& e) {
         const std::optional<ImageError> failure = per_image_failure(e);  // e.g. this image needs too much memory
         if (!failure) throw;
         ++n.unreadable;
+        n.unreadable_inputs.push_back({inputs[i].path, failure->what()});
         if (hooks.before_warning) hooks.before_warning();
         log_skipped(inputs[i], *failure);
       }

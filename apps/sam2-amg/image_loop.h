@@ -39,6 +39,7 @@ struct LoopCounts {
   std::size_t handled = 0;  ///< inputs finished: processed, already done, or unreadable
   std::size_t done_before = 0;  ///< inputs `already_done` said to skip
   std::size_t unreadable = 0;
+  std::vector<UnreadableInput> unreadable_inputs;  ///< which, and why (recorded in the outputs)
 };
 
 /// Work that `process` hands back to be done on the writer thread, in input order (writing an

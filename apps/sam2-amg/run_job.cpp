@@ -33,6 +33,15 @@ extern "C" void on_signal(int sig) {
   std::signal(sig, SIG_DFL);
 }
 
+const char* signal_name(int sig) {
+  switch (sig) {
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    case SIGUSR1: return "SIGUSR1";
+  }
+  return "a signal";
+}
+
 }  // namespace
 
 int run_job(const RunConfig& config, const JobOptions& options) {
@@ -94,7 +103,12 @@ int run_job(const RunConfig& config, const JobOptions& options) {
   const size_t done = n.handled, failed = n.unreadable, skipped = n.done_before;
   const bool complete = !g_signal;
   if (!complete) progress.interrupt();
-  outputs.finish(complete, {done, masks, failed});
+  RunEnd end;
+  end.complete = complete;
+  if (!complete) end.stopped_by = signal_name(g_signal);
+  end.unreadable = n.unreadable_inputs;
+  end.skipped_entries = skipped_entries;
+  outputs.finish(end, {done, masks, failed});
 
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const std::string entries =

@@ -1,4 +1,8 @@
 // The COCO writer: one instances file for the run, assembled from a journal at finish().
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -26,9 +30,12 @@ class CocoWriter : public MaskWriter {
     // run's journal would mix outputs. SHA-256: the id must not change with the standard library.
     run_id_ = provenance_.model_sha256 + ":" + sha256_hex(provenance_.config_yaml) + ":" +
               std::to_string(static_cast<int>(format_));
-    const bool appending = resume && load_journal();
-    journal_.emplace(journal_path_, appending);
-    if (!appending) journal_->write(json{{"sam2_amg_journal", run_id_}});
+    // A journal is created with the first image, so a run that fails before any leaves none;
+    // an unwritable folder still fails here, before any work.
+    const fs::path folder = fs::path(path_).parent_path();
+    if (::access(folder.empty() ? "." : folder.c_str(), W_OK | X_OK) != 0)
+      throw OutputError(path_, std::strerror(errno));
+    if (resume && load_journal()) journal_.emplace(journal_path_, /*append=*/true);
   }
 
   bool done(const InputFile& input) const override { return done_.count(input.path) > 0; }
@@ -39,20 +46,30 @@ class CocoWriter : public MaskWriter {
     for (const MaskRecord& r : records) anns.push_back(coco_annotation(r, 0, 0, format_));
     json image{{"file_name", info.input.name}, {"path", info.input.path}, {"width", info.width}, {"height", info.height}};
     if (info.funnel) image["funnel"] = funnel_json(*info.funnel);
+    if (!journal_) {
+      journal_.emplace(journal_path_, /*append=*/false);
+      journal_->write(json{{"sam2_amg_journal", run_id_}});
+    }
     journal_->write({{"path", info.input.path}, {"image", std::move(image)}, {"annotations", std::move(anns)}});
     done_.insert(info.input.path);
   }
 
+  void set_run_end(const RunEnd& end) override { run_end_ = end; }
+
   void finish(bool complete) override {
+    const bool has_journal = journal_.has_value();
     journal_.reset();
+    json run = provenance_json(provenance_);
+    run["run"] = run_end_json(run_end_);
     const json info{{"description", "automatic masks from sam2-amg"}, {"version", provenance_.tool_version},
-                    {"sam2_amg", provenance_json(provenance_)}};
+                    {"sam2_amg", std::move(run)}};
     // Images and annotations in journal order.
     // Every image this run recorded must be in the file: a journal that went missing or lost
     // lines is an error, never a smaller (or empty) file and exit 0.
     write_coco_document(
         path_, info,
         [&](const CocoEntryVisitor& visit) {
+          if (!has_journal) return;  // no image yet: a stale journal (--overwrite) is not this run's
           std::ifstream in(journal_path_);
           for (std::string s; std::getline(in, s);) {
             json line = json::parse(s, nullptr, /*allow_exceptions=*/false);
@@ -88,9 +105,10 @@ class CocoWriter : public MaskWriter {
   std::string journal_path_;
   SegmentationFormat format_;
   Provenance provenance_;
-  std::optional<JsonLinesFile> journal_;
+  std::optional<JsonLinesFile> journal_;  ///< open once this run has an image (or resumes one)
   std::set<std::string> done_;
   std::string run_id_;
+  RunEnd run_end_;
 };
 
 }  // namespace

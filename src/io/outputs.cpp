@@ -229,10 +229,13 @@ void RunOutputs::write(const ImageInfo& info, const ImageU8& image, const std::v
     if (!paths_.resume || !w->done(info.input)) w->write(info, image, records);
 }
 
-void RunOutputs::finish(bool complete, const ShardSummary& summary) {
-  for (const auto& w : writers_) w->finish(complete);
+void RunOutputs::finish(const RunEnd& end, const ShardSummary& summary) {
+  for (const auto& w : writers_) {
+    w->set_run_end(end);
+    w->finish(end.complete);
+  }
   // Last: a shard whose marker exists is complete.
-  if (complete && paths_.shard) commit_shard(paths_, summary, model_sha256_);
+  if (end.complete && paths_.shard) commit_shard(paths_, summary, model_sha256_);
 }
 
 }  // namespace sam2amg

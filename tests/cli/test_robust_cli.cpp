@@ -1,5 +1,5 @@
-// The real binary on damaged images, odd folder entries and names, and a full disk: each is
-// named on stderr through the log only, counted, and nothing half written is left.
+// The real binary on damaged images, odd folder entries and names, a full disk and an early end:
+// each is named on stderr through the log only, counted, and recorded in the outputs.
 #include <opencv2/imgcodecs.hpp>
 
 #include <filesystem>
@@ -82,6 +82,12 @@ TEST_CASE("Damaged JPEGs are skipped and named (exit 4), codec messages only thr
   CHECK(err.find("2 unreadable") != std::string::npos);
   const json coco = json::parse(slurp(out));
   CHECK(coco["images"].size() == 1);
+  // The outputs say which inputs were skipped, and why.
+  const json unreadable = coco["info"]["sam2_amg"]["run"]["unreadable"];
+  REQUIRE(unreadable.size() == 2);
+  CHECK(unreadable[0]["path"] == c.images + "/cut.jpg");
+  CHECK(unreadable[1]["path"] == c.images + "/zero\ned.jpg");
+  CHECK(unreadable[1]["reason"].get<std::string>().find("damaged image data") != std::string::npos);
 
   // Accepted on request (flag or YAML key): read, with the damage logged against the file.
   CHECK(run_command(c.run("--overwrite --accept-corrupt-images --input " + c.images + " --out " + out + " 2> " +
@@ -114,6 +120,10 @@ TEST_CASE("Dangling links and link loops in a folder input are logged at -v and 
   // The name with a newline is logged on one line.
   CHECK(err.find(c.images + "/new\\nline.png: 3 masks") != std::string::npos);
   for (const std::string& line : lines_of(err)) CHECK(line.rfind("[", 0) == 0);
+  const json skipped = json::parse(slurp(out))["info"]["sam2_amg"]["run"]["skipped_entries"];
+  REQUIRE(skipped.size() == 2);
+  CHECK(skipped[0]["path"] == c.images + "/dangling.png");
+  CHECK(skipped[1]["reason"] == "symbolic link loop");
 }
 
 TEST_CASE("A full disk never leaves a torn JSON line, the run exits 5 and resumes", "[cli][torn]") {

@@ -1,5 +1,6 @@
 // What a run leaves behind when things go wrong: printable names, no torn JSON lines on a full
-// disk, folder entries that cannot be used reported.
+// disk, no journal of a run that never started, folder entries that cannot be used reported,
+// and outputs that say how the run ended.
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,6 +26,20 @@ using namespace sam2amg;
 using namespace sam2amg::test;
 namespace fs = std::filesystem;
 using nlohmann::json;
+
+namespace {
+
+const Provenance kProv{"1", "m", "s", "", "apply"};
+const ImageU8 kImage = make_image(4, 4, kBlack, {});
+
+std::vector<std::string> tree(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) out.push_back(fs::relative(e.path(), dir).string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
 
 TEST_CASE("printable escapes what could forge a log line or drive a terminal", "[io][names]") {
   CHECK(printable("plain/photo 1.jpg") == "plain/photo 1.jpg");
@@ -76,6 +91,28 @@ TEST_CASE("A JSON-lines file never keeps a torn line when the disk fills up", "[
   CHECK(n == 12);
 }
 
+TEST_CASE("Outputs that never got an image leave no journal, run.json or temporary file", "[io][never-started]") {
+  TempDir dir;
+  OutputPaths paths;
+  paths.coco = dir.file("m.json");
+  paths.out_dir = dir.file("d");
+  paths.jsonl = dir.file("no/such/folder/m.jsonl");  // the last writer cannot open: the run fails
+  fs::create_directories(paths.out_dir);
+  const std::vector<InputFile> inputs = {{dir.file("a.png"), "a.png", ""}};
+  CHECK_THROWS_AS(RunOutputs(paths, OutputMode::kCocoRle, SegmentationFormat::kCompressedRle, false, kProv, inputs),
+                  OutputError);
+  CHECK(tree(dir.path()) == std::vector<std::string>{"d"});
+  // A writer destroyed before its first image (a failure elsewhere) leaves nothing either.
+  { auto w = make_coco_writer(paths.coco, SegmentationFormat::kCompressedRle, kProv, false); }
+  CHECK(tree(dir.path()) == std::vector<std::string>{"d"});
+  // Once an image is written, the journal is there for --resume.
+  {
+    auto w = make_coco_writer(paths.coco, SegmentationFormat::kCompressedRle, kProv, false);
+    w->write({inputs[0], 4, 4}, kImage, {});
+  }
+  CHECK(fs::exists(paths.coco + ".partial.jsonl"));
+}
+
 TEST_CASE("Dangling links, link loops and links to folders are reported, not silently dropped",
           "[io][inputs][skipped]") {
   TempDir dir;
@@ -119,4 +156,37 @@ TEST_CASE("Dangling links, link loops and links to folders are reported, not sil
     for (const auto& s : skipped) reported = reported || (s.path == in + "/locked" && s.reason.find("cannot list") == 0);
     CHECK(reported);
   }
+}
+
+TEST_CASE("COCO info and run.json record how the run ended and which inputs were unreadable",
+          "[io][provenance]") {
+  TempDir dir;
+  const std::vector<InputFile> inputs = {{dir.file("a.png"), "a.png", ""}, {dir.file("b\n.png"), "b\n.png", ""}};
+  RunEnd end;
+  end.complete = false;
+  end.stopped_by = "SIGTERM";
+  end.unreadable = {{dir.file("b\n.png"), "empty file"}};
+  end.skipped_entries = {{dir.file("c.png"), "dangling symbolic link"}};
+  auto coco = make_coco_writer(dir.file("m.json"), SegmentationFormat::kCompressedRle, kProv, false);
+  auto per_image = make_per_image_writer(dir.file("d"), OutputMode::kCocoRle, SegmentationFormat::kCompressedRle,
+                                         false, kProv, inputs);
+  for (auto* w : {coco.get(), per_image.get()}) {
+    w->write({inputs[0], 4, 4}, kImage, {});
+    w->set_run_end(end);
+    w->finish(false);
+  }
+  const json expected = {{"complete", false},
+                         {"stopped_by", "SIGTERM"},
+                         {"unreadable", {{{"path", dir.file("b\n.png")}, {"reason", "empty file"}}}},
+                         {"skipped_entries", {{{"path", dir.file("c.png")}, {"reason", "dangling symbolic link"}}}}};
+  CHECK(json::parse(slurp(dir.file("m.json")))["info"]["sam2_amg"]["run"] == expected);
+  const json run = json::parse(slurp(dir.file("d/run.json")));
+  CHECK(run["run"] == expected);
+  CHECK(run["model_sha256"] == "s");  // the provenance is still there
+  // A complete run says so, with nothing unreadable.
+  auto again = make_coco_writer(dir.file("n.json"), SegmentationFormat::kCompressedRle, kProv, false);
+  again->set_run_end(RunEnd{});
+  again->finish(true);
+  CHECK(json::parse(slurp(dir.file("n.json")))["info"]["sam2_amg"]["run"] ==
+        json{{"complete", true}, {"unreadable", json::array()}, {"skipped_entries", json::array()}});
 }
