@@ -35,7 +35,14 @@ class CocoWriter : public MaskWriter {
     const fs::path folder = fs::path(path_).parent_path();
     if (::access(folder.empty() ? "." : folder.c_str(), W_OK | X_OK) != 0)
       throw OutputError(path_, std::strerror(errno));
-    if (resume && load_journal()) journal_.emplace(journal_path_, /*append=*/true);
+    if (resume && load_journal()) {
+      journal_.emplace(journal_path_, /*append=*/true);
+    } else if (!resume) {
+      // Only --overwrite gets here with a journal (OutputGuard refuses it otherwise): an earlier
+      // run's journal must not be resumed into this run's file later.
+      std::error_code ec;
+      fs::remove(journal_path_, ec);
+    }
   }
 
   bool done(const InputFile& input) const override { return done_.count(input.path) > 0; }
@@ -91,8 +98,9 @@ class CocoWriter : public MaskWriter {
     if (!std::getline(in, s)) return false;
     const json header = json::parse(s, nullptr, false);
     if (header.is_discarded() || header.value("sam2_amg_journal", std::string()) != run_id_)
-      throw UsageError(printable(journal_path_) + " belongs to a run with another model, config or inputs; delete it, or rerun "
-                                       "without --resume to start over");
+      throw UsageError(printable(journal_path_) +
+                       " belongs to a run with another model, config or inputs; delete it, or rerun without --resume "
+                       "to start over");
     keep_complete_lines(in, journal_path_, [&](const json& line) {
       if (!line.contains("path")) return false;
       done_.insert(line["path"].get<std::string>());

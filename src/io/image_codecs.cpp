@@ -47,7 +47,9 @@ JpegState& jpeg_state(j_common_ptr cinfo) { return *reinterpret_cast<JpegState*>
 }
 
 // Warnings about metadata the decoder does not use; every other warning means damaged pixels.
-bool jpeg_metadata_warning(int code) { return code == JWRN_JFIF_MAJOR || code == JWRN_ADOBE_XFORM || code == JWRN_BOGUS_ICC; }
+bool jpeg_metadata_warning(int code) {
+  return code == JWRN_JFIF_MAJOR || code == JWRN_ADOBE_XFORM || code == JWRN_BOGUS_ICC;
+}
 
 void jpeg_on_message(j_common_ptr cinfo, int level) {
   if (level >= 0) return;  // trace messages
@@ -161,7 +163,8 @@ bool decode_png(PngState& s, ImageU8& out) {
   png_read_info(png, info);
   png_uint_32 exif_size = 0;
   png_bytep exif = nullptr;
-  if (png_get_eXIf_1(png, info, &exif_size, &exif) && exif) s.report->exif_orientation = exif_orientation(exif, exif_size);
+  if (png_get_eXIf_1(png, info, &exif_size, &exif) && exif)
+    s.report->exif_orientation = exif_orientation(exif, exif_size);
   const int color_type = png_get_color_type(png, info), bit_depth = png_get_bit_depth(png, info);
   if (bit_depth > 8) png_set_strip_16(png);
   png_set_strip_alpha(png);

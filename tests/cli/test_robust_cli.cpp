@@ -31,8 +31,8 @@ struct RobustCorpus {
     write_image_rgb(images + "/" + name, make_image(64, 48, kBlack, {{4, 4, 30, 20, kRed}, {20, 28, 60, 44, kBlue}}));
   }
   std::string run(const std::string& args) const {
-    return cli_binary() + " --progress none --model " + model + " --device " + test_device() +
-           " --points-per-side 8 " + args;
+    return cli_binary() + " --progress none --model " + model + " --device " + test_device() + " --points-per-side 8 " +
+           args;
   }
 };
 
@@ -57,15 +57,14 @@ std::vector<std::string> lines_of(const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("Damaged JPEGs are skipped and named (exit 4), codec messages only through the log",
-          "[cli][corrupt]") {
+TEST_CASE("Damaged JPEGs are skipped and named (exit 4), codec messages only through the log", "[cli][corrupt]") {
   RobustCorpus c;
   c.image("good.png");
   const std::string jpg = noisy_jpeg();
   const size_t mid = jpg.size() / 2;
   std::string zeroed = jpg;
   std::fill(zeroed.begin() + long(mid), zeroed.begin() + long(mid) + 64, '\0');
-  const std::string cut = jpg.substr(0, mid) + "\xFF\xD9";  // cut, and given an end-of-image marker
+  const std::string cut = jpg.substr(0, mid) + "\xFF\xD9";                // cut, and given an end-of-image marker
   std::ofstream(c.images + "/zero\ned.jpg", std::ios::binary) << zeroed;  // a newline in the name too
   std::ofstream(c.images + "/cut.jpg", std::ios::binary) << cut;
   const std::string out = c.dir.file("m.json");
@@ -94,7 +93,8 @@ TEST_CASE("Damaged JPEGs are skipped and named (exit 4), codec messages only thr
                           c.dir.file("e2.txt"))) == 0);
   const std::string accepted = slurp(c.dir.file("e2.txt"));
   for (const std::string& line : lines_of(accepted)) CHECK(line.rfind("[", 0) == 0);
-  CHECK(accepted.find("'" + c.images + "/cut.jpg': libjpeg: Corrupt JPEG data: premature end of data segment (read "
+  CHECK(accepted.find("'" + c.images +
+                      "/cut.jpg': libjpeg: Corrupt JPEG data: premature end of data segment (read "
                       "anyway: --accept-corrupt-images)") != std::string::npos);
   CHECK(json::parse(slurp(out))["images"].size() == 3);
   std::ofstream(c.dir.file("run.yaml")) << "accept_corrupt_images: true\n";
@@ -159,7 +159,8 @@ TEST_CASE("The atomic commit syncs the file before the rename and the folder aft
   const auto calls = lines_of(slurp(c.dir.file("trace.txt")));
   size_t rename_at = calls.size();
   for (size_t i = 0; i < calls.size(); ++i)
-    if (calls[i].find("rename") != std::string::npos && calls[i].find("\"" + out + "\"") != std::string::npos) rename_at = i;
+    if (calls[i].find("rename") != std::string::npos && calls[i].find("\"" + out + "\"") != std::string::npos)
+      rename_at = i;
   REQUIRE(rename_at < calls.size());
   CHECK(rename_at > 0);
   CHECK(calls[rename_at - 1].find("fsync(") != std::string::npos);  // the data, then the rename

@@ -43,7 +43,8 @@ std::vector<std::uint8_t> encode(const std::string& ext, const cv::Mat& m, const
 }
 
 void put(const std::string& path, const std::vector<std::uint8_t>& bytes) {
-  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
 }
 
 // What OpenCV's imdecode gives for the file, as RGB.
@@ -78,12 +79,13 @@ void check_same_as_opencv(const TempDir& dir, const std::string& name, const std
 
 // An APP1 EXIF segment holding one IFD entry: the orientation tag (little- or big-endian TIFF).
 std::vector<std::uint8_t> with_orientation(const std::vector<std::uint8_t>& jpeg, int orientation, bool big_endian) {
-  std::vector<std::uint8_t> tiff = big_endian ? std::vector<std::uint8_t>{'M', 'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12,
-                                                                          0, 3, 0, 0, 0, 1, 0, std::uint8_t(orientation), 0, 0,
-                                                                          0, 0, 0, 0}
-                                              : std::vector<std::uint8_t>{'I', 'I', 42, 0, 8, 0, 0, 0, 1, 0, 0x12, 0x01,
-                                                                          3, 0, 1, 0, 0, 0, std::uint8_t(orientation), 0, 0, 0,
-                                                                          0, 0, 0, 0};
+  std::vector<std::uint8_t> tiff =
+      big_endian ? std::vector<std::uint8_t>{'M',  'M',  0, 42, 0, 0, 0, 8, 0, 1,
+                                             0x01, 0x12, 0, 3,  0, 0, 0, 1, 0, std::uint8_t(orientation),
+                                             0,    0,    0, 0,  0, 0}
+                 : std::vector<std::uint8_t>{
+                       'I', 'I', 42, 0, 8, 0, 0, 0, 1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0, std::uint8_t(orientation),
+                       0,   0,   0,  0, 0, 0, 0};
   std::vector<std::uint8_t> app1 = {0xFF, 0xE1, 0, 0, 'E', 'x', 'i', 'f', 0, 0};
   app1.insert(app1.end(), tiff.begin(), tiff.end());
   app1[3] = static_cast<std::uint8_t>(app1.size() - 2);
@@ -112,7 +114,8 @@ std::vector<std::uint8_t> cmyk_jpeg(int width, int height) {
   std::vector<std::uint8_t> row(size_t(width) * 4);
   while (c.next_scanline < c.image_height) {
     for (int x = 0; x < width; ++x)
-      for (int k = 0; k < 4; ++k) row[size_t(x) * 4 + k] = static_cast<std::uint8_t>((x * 37 + c.next_scanline * 11 + k * 60) % 256);
+      for (int k = 0; k < 4; ++k)
+        row[size_t(x) * 4 + k] = static_cast<std::uint8_t>((x * 37 + c.next_scanline * 11 + k * 60) % 256);
     JSAMPROW r = row.data();
     jpeg_write_scanlines(&c, &r, 1);
   }
@@ -186,12 +189,14 @@ TEST_CASE("A JPEG with a damaged scan is refused with libjpeg's reason, or read 
   REQUIRE(good.size() > scan + 4000);
   // Zeroed bytes in the middle of the scan.
   std::vector<std::uint8_t> zeroed = good;
-  std::fill(zeroed.begin() + long(scan + (good.size() - scan) / 2), zeroed.begin() + long(scan + (good.size() - scan) / 2 + 64), 0);
+  std::fill(zeroed.begin() + long(scan + (good.size() - scan) / 2),
+            zeroed.begin() + long(scan + (good.size() - scan) / 2 + 64), 0);
   // Cut in the middle of the scan and given an end-of-image marker (passes the truncation check).
   std::vector<std::uint8_t> cut(good.begin(), good.begin() + long(scan + (good.size() - scan) / 2));
   cut.push_back(0xFF);
   cut.push_back(0xD9);
-  for (const auto& [name, bytes] : {std::pair<std::string, std::vector<std::uint8_t>>{"zeroed.jpg", zeroed}, {"cut-eoi.jpg", cut}}) {
+  for (const auto& [name, bytes] :
+       {std::pair<std::string, std::vector<std::uint8_t>>{"zeroed.jpg", zeroed}, {"cut-eoi.jpg", cut}}) {
     INFO(name);
     put(dir.file(name), bytes);
     REQUIRE(!opencv_rgb(bytes, true).empty());  // OpenCV decodes it without a word

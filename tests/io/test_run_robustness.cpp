@@ -48,8 +48,8 @@ TEST_CASE("printable escapes what could forge a log line or drive a terminal", "
   CHECK(printable("\x1b[31mred") == "\\x1B[31mred");
   CHECK(printable("x\x7f") == "x\\x7F");
   CHECK(printable("back\\slash") == "back\\\\slash");  // so "a\\nb" and "a\nb" stay apart
-  CHECK(printable("caf\xC3\xA9") == "caf\xC3\xA9");      // UTF-8 text kept
-  CHECK(printable("c1\xC2\x9B") == "c1\\xC2\\x9B");      // the C1 control CSI
+  CHECK(printable("caf\xC3\xA9") == "caf\xC3\xA9");    // UTF-8 text kept
+  CHECK(printable("c1\xC2\x9B") == "c1\\xC2\\x9B");    // the C1 control CSI
   // Errors name files through it.
   CHECK(std::string(ImageReadError("x\n[info] forged", "empty file").what()) ==
         "cannot read image 'x\\n[info] forged': empty file");
@@ -111,6 +111,14 @@ TEST_CASE("Outputs that never got an image leave no journal, run.json or tempora
     w->write({inputs[0], 4, 4}, kImage, {});
   }
   CHECK(fs::exists(paths.coco + ".partial.jsonl"));
+  // Replacing that output (--overwrite): the earlier journal goes at once, even if this run then
+  // writes no image, so a later --resume cannot mix it into this run's file.
+  {
+    auto w = make_coco_writer(paths.coco, SegmentationFormat::kCompressedRle, kProv, false);
+    w->finish(false);
+  }
+  CHECK_FALSE(fs::exists(paths.coco + ".partial.jsonl"));
+  CHECK(json::parse(slurp(paths.coco))["images"].empty());
 }
 
 TEST_CASE("Dangling links, link loops and links to folders are reported, not silently dropped",
@@ -121,9 +129,9 @@ TEST_CASE("Dangling links, link loops and links to folders are reported, not sil
   std::ofstream(in + "/good.png") << "x";
   std::ofstream(in + "/sub/deep.png") << "x";
   fs::create_symlink(in + "/gone.png", in + "/dangling.png");
-  fs::create_symlink(in + "/loop.png", in + "/loop.png");  // resolves to itself: ELOOP
-  fs::create_symlink(in, in + "/sub/up");                  // a link back up the tree
-  fs::create_symlink(in + "/gone.txt", in + "/notes.txt"); // not an image name: not an input anyway
+  fs::create_symlink(in + "/loop.png", in + "/loop.png");   // resolves to itself: ELOOP
+  fs::create_symlink(in, in + "/sub/up");                   // a link back up the tree
+  fs::create_symlink(in + "/gone.txt", in + "/notes.txt");  // not an image name: not an input anyway
   IoOptions io;
   io.input = {in};
   std::vector<UnreadableInput> skipped;
@@ -153,13 +161,13 @@ TEST_CASE("Dangling links, link loops and links to folders are reported, not sil
     collect_inputs(io, &skipped);
     fs::permissions(in + "/locked", fs::perms::owner_all);
     bool reported = false;
-    for (const auto& s : skipped) reported = reported || (s.path == in + "/locked" && s.reason.find("cannot list") == 0);
+    for (const auto& s : skipped)
+      reported = reported || (s.path == in + "/locked" && s.reason.find("cannot list") == 0);
     CHECK(reported);
   }
 }
 
-TEST_CASE("COCO info and run.json record how the run ended and which inputs were unreadable",
-          "[io][provenance]") {
+TEST_CASE("COCO info and run.json record how the run ended and which inputs were unreadable", "[io][provenance]") {
   TempDir dir;
   const std::vector<InputFile> inputs = {{dir.file("a.png"), "a.png", ""}, {dir.file("b\n.png"), "b\n.png", ""}};
   RunEnd end;
@@ -168,8 +176,8 @@ TEST_CASE("COCO info and run.json record how the run ended and which inputs were
   end.unreadable = {{dir.file("b\n.png"), "empty file"}};
   end.skipped_entries = {{dir.file("c.png"), "dangling symbolic link"}};
   auto coco = make_coco_writer(dir.file("m.json"), SegmentationFormat::kCompressedRle, kProv, false);
-  auto per_image = make_per_image_writer(dir.file("d"), OutputMode::kCocoRle, SegmentationFormat::kCompressedRle,
-                                         false, kProv, inputs);
+  auto per_image = make_per_image_writer(dir.file("d"), OutputMode::kCocoRle, SegmentationFormat::kCompressedRle, false,
+                                         kProv, inputs);
   for (auto* w : {coco.get(), per_image.get()}) {
     w->write({inputs[0], 4, 4}, kImage, {});
     w->set_run_end(end);
