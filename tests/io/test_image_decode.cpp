@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <jpeglib.h>
 // clang-format on
+#include <png.h>
 
 #include <fstream>
 #include <random>
@@ -126,6 +127,51 @@ std::vector<std::uint8_t> cmyk_jpeg(int width, int height) {
   return out;
 }
 
+// A PNG written with libpng itself: a palette with transparency (OpenCV writes none), Adam7
+// interlacing, an eXIf chunk with an orientation (0: none).
+std::vector<std::uint8_t> libpng_png(int width, int height, bool palette, bool interlaced, int orientation) {
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  png_infop info = png_create_info_struct(png);
+  std::vector<std::uint8_t> out;
+  png_set_write_fn(
+      png, &out,
+      [](png_structp p, png_bytep data, size_t n) {
+        auto* o = static_cast<std::vector<std::uint8_t>*>(png_get_io_ptr(p));
+        o->insert(o->end(), data, data + n);
+      },
+      nullptr);
+  png_set_IHDR(png, info, width, height, 8, palette ? PNG_COLOR_TYPE_PALETTE : PNG_COLOR_TYPE_RGB,
+               interlaced ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+               PNG_FILTER_TYPE_DEFAULT);
+  std::vector<png_color> colours(16);
+  std::vector<png_byte> alpha(16);
+  for (int i = 0; i < 16; ++i) {
+    colours[i] = {png_byte(i * 16), png_byte(255 - i * 16), png_byte(i * 7)};
+    alpha[i] = png_byte(i * 17);
+  }
+  if (palette) {
+    png_set_PLTE(png, info, colours.data(), 16);
+    png_set_tRNS(png, info, alpha.data(), 16, nullptr);
+  }
+  std::vector<png_byte> exif = {'I', 'I', 42, 0, 8, 0, 0, 0, 1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0, png_byte(orientation),
+                                0,   0,   0,  0, 0, 0, 0};
+  if (orientation) png_set_eXIf_1(png, info, static_cast<png_uint_32>(exif.size()), exif.data());
+  png_write_info(png, info);
+  const int channels = palette ? 1 : 3;
+  std::vector<png_byte> pixels(size_t(width) * height * channels);
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x)
+      for (int c = 0; c < channels; ++c)
+        pixels[(size_t(y) * width + x) * channels + c] =
+            palette ? png_byte((x / 3 + y) % 16) : png_byte((x * 5 + y * 3 + c * 40) % 256);
+  std::vector<png_bytep> rows(height);
+  for (int y = 0; y < height; ++y) rows[y] = pixels.data() + size_t(y) * width * channels;
+  png_write_image(png, rows.data());
+  png_write_end(png, nullptr);  // with info, libpng writes the eXIf chunk a second time
+  png_destroy_write_struct(&png, &info);
+  return out;
+}
+
 // Offset of the first byte after the main start-of-scan header.
 size_t scan_start(const std::vector<std::uint8_t>& jpeg) {
   for (size_t i = 2; i + 3 < jpeg.size();) {
@@ -166,6 +212,16 @@ TEST_CASE("Good PNGs and JPEGs decode to exactly OpenCV's pixels", "[io][image][
   check_same_as_opencv(dir, "progressive.jpg", encode(".jpg", bgr, {cv::IMWRITE_JPEG_PROGRESSIVE, 1}));
   check_same_as_opencv(dir, "gray.jpg", encode(".jpg", gray));
   check_same_as_opencv(dir, "cmyk.jpg", cmyk_jpeg(45, 30));
+  check_same_as_opencv(dir, "palette-trns.png", libpng_png(45, 30, /*palette=*/true, /*interlaced=*/false, 0));
+  check_same_as_opencv(dir, "interlaced.png", libpng_png(45, 30, /*palette=*/false, /*interlaced=*/true, 0));
+  check_same_as_opencv(dir, "palette-interlaced.png", libpng_png(45, 30, true, true, 0));
+  put(dir.file("exif6-size.png"), libpng_png(45, 30, false, false, 6));
+  CHECK(read_image_rgb(dir.file("exif6-size.png")).width == 30);  // the PNG's orientation is applied too
+  for (int o : {3, 6, 8}) {
+    check_same_as_opencv(dir, "exif" + std::to_string(o) + ".png", libpng_png(45, 30, false, false, o));
+    check_same_as_opencv(dir, "exif" + std::to_string(o) + "-ignored.png", libpng_png(45, 30, false, false, o),
+                         /*apply_exif=*/false);
+  }
 
   // EXIF orientation: every value, both byte orders, applied or ignored as OpenCV does.
   const std::vector<std::uint8_t> jpg = encode(".jpg", bgr);
