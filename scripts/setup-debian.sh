@@ -10,6 +10,7 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential cmake ninja-build ccache pkg-config \
   libtorch-dev libopencv-dev libcli11-dev nlohmann-json3-dev libspdlog-dev catch2 libyaml-cpp-dev \
+  libpng-dev libjpeg62-turbo-dev \
   libopenblas0-pthread \
   > /dev/null
 if [ "${1:-}" = "--tests" ]; then

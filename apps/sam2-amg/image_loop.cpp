@@ -22,7 +22,9 @@ ModelOptions model_options(const IoOptions& io) {
   return m;
 }
 
-ReadOptions read_options(const IoOptions& io) { return {io.exif == ExifMode::kApply, io.max_image_pixels}; }
+ReadOptions read_options(const IoOptions& io) {
+  return {io.exif == ExifMode::kApply, io.max_image_pixels, io.accept_corrupt_images};
+}
 
 MaskGenerator make_generator(const RunConfig& config) {
   MaskGenerator generator(config.io.model, config.amg, model_options(config.io));
@@ -36,7 +38,16 @@ void log_skipped(const InputFile& input, const ImageError& error) {
   if (dynamic_cast<const ImageReadError*>(&error))
     spdlog::warn("skipped: {}", error.what());  // the message names the file
   else
-    spdlog::warn("skipped '{}': {}", input.path, error.what());
+    spdlog::warn("skipped '{}': {}", printable(input.path), error.what());
+}
+
+void log_read_warnings(const InputFile& input, const std::vector<ReadWarning>& warnings) {
+  for (const ReadWarning& w : warnings) {
+    if (w.damage)
+      spdlog::warn("'{}': {} (read anyway: --accept-corrupt-images)", printable(input.path), w.message);
+    else
+      spdlog::debug("'{}': {}", printable(input.path), w.message);
+  }
 }
 
 namespace {
@@ -120,13 +131,17 @@ LoopCounts for_each_image(const std::vector<InputFile>& inputs, const ReadOption
   if (hooks.already_done)
     for (size_t i = 0; i < inputs.size(); ++i) skip[i] = hooks.already_done(inputs[i]);
 
-  std::deque<std::pair<size_t, std::future<ImageU8>>> ahead;
+  // Decoded on worker threads; the decoder's messages are logged here, in input order.
+  using Decoded = std::pair<ImageU8, std::vector<ReadWarning>>;
+  std::deque<std::pair<size_t, std::future<Decoded>>> ahead;
   size_t next = 0;
   auto decode_ahead = [&] {
     for (; next < inputs.size() && ahead.size() < kDecodeAhead; ++next)
       if (!skip[next])
         ahead.emplace_back(next, std::async(std::launch::async, [&read, path = inputs[next].path] {
-                             return read_image_rgb(path, read);
+                             Decoded d;
+                             d.first = read_image_rgb(path, read, &d.second);
+                             return d;
                            }));
   };
   CommitQueue writer;
@@ -136,20 +151,25 @@ LoopCounts for_each_image(const std::vector<InputFile>& inputs, const ReadOption
       ++n.done_before;
     } else {
       decode_ahead();
-      std::future<ImageU8> decoded = std::move(ahead.front().second);
+      std::future<Decoded> decoded = std::move(ahead.front().second);
       ahead.pop_front();
       decode_ahead();
       try {
-        const auto image = std::make_shared<const ImageU8>(decoded.get());
+        Decoded d = decoded.get();
+        if (!d.second.empty() && hooks.before_warning) hooks.before_warning();
+        log_read_warnings(inputs[i], d.second);
+        const auto image = std::make_shared<const ImageU8>(std::move(d.first));
         if (Commit c = hooks.process(inputs[i], image)) writer.push(std::move(c));
       } catch (const ImageError& e) {
         ++n.unreadable;
+        n.unreadable_inputs.push_back({inputs[i].path, e.what()});
         if (hooks.before_warning) hooks.before_warning();
         log_skipped(inputs[i], e);
       } catch (const std::exception& e) {
         const std::optional<ImageError> failure = per_image_failure(e);  // e.g. this image needs too much memory
         if (!failure) throw;
         ++n.unreadable;
+        n.unreadable_inputs.push_back({inputs[i].path, failure->what()});
         if (hooks.before_warning) hooks.before_warning();
         log_skipped(inputs[i], *failure);
       }

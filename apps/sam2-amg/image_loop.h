@@ -30,11 +30,16 @@ MaskGenerator make_generator(const RunConfig& config);
 /// Logs an input that was skipped, naming it once whether or not the error already does.
 void log_skipped(const InputFile& input, const ImageError& error);
 
+/// Logs the decoder's messages about an image it read: accepted damage as a warning, metadata
+/// notes at debug level; each names the file.
+void log_read_warnings(const InputFile& input, const std::vector<ReadWarning>& warnings);
+
 /// Counts of one pass over the inputs.
 struct LoopCounts {
   std::size_t handled = 0;  ///< inputs finished: processed, already done, or unreadable
   std::size_t done_before = 0;  ///< inputs `already_done` said to skip
   std::size_t unreadable = 0;
+  std::vector<UnreadableInput> unreadable_inputs;  ///< which, and why (recorded in the outputs)
 };
 
 /// Work that `process` hands back to be done on the writer thread, in input order (writing an

@@ -9,6 +9,7 @@
 #include <csignal>
 
 #include "common/error.h"
+#include "common/printable.h"
 #include "image_loop.h"
 #include "io/sha256.h"
 #include "io/outputs.h"
@@ -32,11 +33,21 @@ extern "C" void on_signal(int sig) {
   std::signal(sig, SIG_DFL);
 }
 
+const char* signal_name(int sig) {
+  switch (sig) {
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    case SIGUSR1: return "SIGUSR1";
+  }
+  return "a signal";
+}
+
 }  // namespace
 
 int run_job(const RunConfig& config, const JobOptions& options) {
   const IoOptions& io = config.io;
-  std::vector<InputFile> inputs = require_io(Subcommand::kRun, io);
+  std::vector<UnreadableInput> skipped_entries;  // folder entries that are not usable files
+  std::vector<InputFile> inputs = require_io(Subcommand::kRun, io, &skipped_entries);
 
   // A shard works on its own subset; a requeued shard resumes, and a committed one is done.
   const std::optional<Shard> shard = resolve_shard(io.shard, io.shard_count);
@@ -49,7 +60,7 @@ int run_job(const RunConfig& config, const JobOptions& options) {
     inputs = inputs_of_shard(inputs, *shard);
     spdlog::info("{}: {} inputs", shard_label(*shard), inputs.size());
     if (shard_committed(paths)) {
-      spdlog::info("{} is already complete ({} exists)", shard_label(*shard), paths.done_marker);
+      spdlog::info("{} is already complete ({} exists)", shard_label(*shard), printable(paths.done_marker));
       return 0;
     }
   }
@@ -69,6 +80,7 @@ int run_job(const RunConfig& config, const JobOptions& options) {
   std::signal(SIGTERM, on_signal);
   std::signal(SIGUSR1, on_signal);  // Slurm's warning before a time-limit kill (--signal=B:USR1@120)
   std::signal(SIGPIPE, SIG_IGN);    // a closed --jsonl - reader becomes a write error (exit 5)
+  std::signal(SIGXFSZ, SIG_IGN);    // so does a file size limit (ulimit -f), instead of a kill
 
   Progress progress(Progress::mode_for(options.progress, options.quiet), inputs.size());
   size_t masks = 0;
@@ -82,7 +94,7 @@ int run_job(const RunConfig& config, const JobOptions& options) {
     std::vector<MaskRecord> records = generator.generate(*image, &funnel);
     total += funnel;
     masks += records.size();
-    spdlog::debug("{}: {} masks", input.path, records.size());
+    spdlog::debug("{}: {} masks", printable(input.path), records.size());
     // Written by the loop's writer thread, in input order, while the model works on the next.
     return [&outputs, &io, input, image, funnel, records = std::move(records)] {
       outputs.write({input, image->width, image->height, io.stats ? &funnel : nullptr}, *image, records);
@@ -94,10 +106,18 @@ int run_job(const RunConfig& config, const JobOptions& options) {
   const size_t done = n.handled, failed = n.unreadable, skipped = n.done_before;
   const bool complete = !g_signal;
   if (!complete) progress.interrupt();
-  outputs.finish(complete, {done, masks, failed});
+  RunEnd end;
+  end.complete = complete;
+  if (!complete) end.stopped_by = signal_name(g_signal);
+  end.unreadable = n.unreadable_inputs;
+  end.skipped_entries = skipped_entries;
+  outputs.finish(end, {done, masks, failed});
 
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  spdlog::info("{} images ({} resumed), {} masks, {} unreadable, {:.2f} s", done, skipped, masks, failed, secs);
+  const std::string entries =
+      skipped_entries.empty() ? "" : fmt::format(", {} folder entries skipped (-v lists them)", skipped_entries.size());
+  spdlog::info("{} images ({} resumed), {} masks, {} unreadable{}, {:.2f} s", done, skipped, masks, failed, entries,
+               secs);
   if (io.stats) {
     // Which filter removed the masks: the run's funnel, stage by stage.
     std::string table = "filter funnel (candidates kept per stage, all images):";

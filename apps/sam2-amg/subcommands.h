@@ -14,7 +14,8 @@ enum class Subcommand { kRun, kTune, kMerge, kBench };
 ///                or --jsonl);
 ///   tune, bench  a model and inputs holding at least one image;
 ///   merge        --out or --out-dir (it reads no images: returns none).
-/// Throws UsageError naming the missing flag.
-std::vector<InputFile> require_io(Subcommand cmd, const IoOptions& io);
+/// Folder entries that could not be used are logged at debug level (-v) and appended to
+/// `skipped` when given. Throws UsageError naming the missing flag.
+std::vector<InputFile> require_io(Subcommand cmd, const IoOptions& io, std::vector<UnreadableInput>* skipped = nullptr);
 
 }  // namespace sam2amg::cli

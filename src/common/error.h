@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/printable.h"
+
 namespace sam2amg {
 
 enum class ExitCode : int {
@@ -52,11 +54,12 @@ class ImageError : public Error {
   explicit ImageError(const std::string& why) : Error(ExitCode::kImage, why) {}
 };
 
-/// One input image cannot be read (missing, truncated, oversized, undecodable): names the file.
+/// One input image cannot be read (missing, truncated, oversized, undecodable): names the file
+/// (printable(): escaped for the log).
 class ImageReadError : public ImageError {
  public:
   ImageReadError(const std::string& path, const std::string& why)
-      : ImageError("cannot read image '" + path + "': " + why), path_(path) {}
+      : ImageError("cannot read image '" + printable(path) + "': " + why), path_(path) {}
   const std::string& path() const noexcept { return path_; }
 
  private:
@@ -70,11 +73,11 @@ class DeviceError : public Error {
   explicit DeviceError(const std::string& message) : Error(ExitCode::kTransient, message) {}
 };
 
-/// An output file cannot be written (disk full, permissions, missing folder).
+/// An output file cannot be written (disk full, permissions, missing folder); names it escaped.
 class OutputError : public Error {
  public:
   OutputError(const std::string& path, const std::string& why)
-      : Error(ExitCode::kOutput, "cannot write '" + path + "': " + why) {}
+      : Error(ExitCode::kOutput, "cannot write '" + printable(path) + "': " + why) {}
 };
 
 }  // namespace sam2amg

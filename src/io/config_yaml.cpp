@@ -261,9 +261,10 @@ void load_yaml_config(const std::string& path, RunConfig& config) {
   // An ifstream opens a folder and reads it as empty: that would run with the defaults.
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))
-    throw UsageError("config file '" + path + "' is a folder: give a YAML file (e.g. configs/sam2-defaults.yaml)");
+    throw UsageError("config file '" + printable(path) +
+                     "' is a folder: give a YAML file (e.g. configs/sam2-defaults.yaml)");
   std::ifstream in(path);
-  if (!in) throw UsageError("cannot open config file '" + path + "'");
+  if (!in) throw UsageError("cannot open config file '" + printable(path) + "'");
   std::stringstream ss;
   ss << in.rdbuf();
   load_yaml_config_text(ss.str(), path, config);

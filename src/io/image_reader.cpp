@@ -9,6 +9,7 @@
 #include <iterator>
 
 #include "common/error.h"
+#include "io/image_codecs.h"
 
 namespace sam2amg {
 
@@ -19,18 +20,48 @@ namespace {
 std::uint32_t be32(const std::uint8_t* p) { return (p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]; }
 std::uint32_t le32(const std::uint8_t* p) { return p[0] | (p[1] << 8) | (p[2] << 16) | (std::uint32_t(p[3]) << 24); }
 
-bool is_png(const std::vector<std::uint8_t>& b) {
-  return b.size() >= 8 && b[0] == 0x89 && b[1] == 'P' && b[2] == 'N' && b[3] == 'G';
+
+// OpenCV's ApplyExifOrientation, on an RGB image.
+void apply_orientation(int orientation, ImageU8& image) {
+  if (orientation <= 1 || orientation > 8) return;
+  cv::Mat m(image.height, image.width, CV_8UC3, image.rgb.data()), r;
+  switch (orientation) {
+    case 2: cv::flip(m, r, 1); break;
+    case 3: cv::flip(m, r, -1); break;
+    case 4: cv::flip(m, r, 0); break;
+    case 5: cv::transpose(m, r); break;
+    case 6: cv::transpose(m, r); cv::flip(r, r, 1); break;
+    case 7: cv::transpose(m, r); cv::flip(r, r, -1); break;
+    case 8: cv::transpose(m, r); cv::flip(r, r, 0); break;
+  }
+  image.width = r.cols;
+  image.height = r.rows;
+  image.rgb.assign(r.data, r.data + r.total() * 3);
 }
-bool is_jpeg(const std::vector<std::uint8_t>& b) { return b.size() >= 3 && b[0] == 0xFF && b[1] == 0xD8; }
+
+// PNG and JPEG: our own libpng/libjpeg handlers, so damaged data is seen and nothing printed.
+ImageU8 decode_with_codec(const std::string& path, const std::vector<std::uint8_t>& bytes, const ReadOptions& options,
+                          std::vector<ReadWarning>* warnings) {
+  CodecReport report;
+  ImageU8 image = decode_png_jpeg_rgb(bytes, path, /*stop_at_damage=*/!options.accept_damaged, report);
+  if (!report.damage.empty() && !options.accept_damaged)
+    throw ImageReadError(path, "damaged image data (" + report.damage.front() +
+                                   "); --accept-corrupt-images reads such images anyway");
+  if (warnings) {
+    for (const std::string& m : report.damage) warnings->push_back({m, true});
+    for (const std::string& m : report.notes) warnings->push_back({m, false});
+  }
+  if (options.apply_exif) apply_orientation(report.exif_orientation, image);
+  return image;
+}
 
 // A truncated file decodes "successfully" with grey or missing rows in libjpeg/libpng; refuse it.
 std::string truncation_problem(const std::vector<std::uint8_t>& b) {
-  if (is_png(b)) {
+  if (is_png_data(b)) {
     static const std::uint8_t iend[] = {'I', 'E', 'N', 'D'};
     const auto it = std::search(b.begin(), b.end(), std::begin(iend), std::end(iend));
     if (it == b.end()) return "truncated PNG (no IEND chunk)";
-  } else if (is_jpeg(b)) {
+  } else if (is_jpeg_data(b)) {
     // Walk the header segments by their lengths (an EXIF thumbnail inside APP1 has markers of
     // its own) to the main start-of-scan; an end-of-image marker must follow it.
     size_t i = 2, sos = std::string::npos;
@@ -59,12 +90,12 @@ std::string truncation_problem(const std::vector<std::uint8_t>& b) {
 }  // namespace
 
 std::pair<std::int64_t, std::int64_t> probe_image_size(const std::vector<std::uint8_t>& b) {
-  if (is_png(b) && b.size() >= 24) return {be32(&b[16]), be32(&b[20])};
+  if (is_png_data(b) && b.size() >= 24) return {be32(&b[16]), be32(&b[20])};
   if (b.size() >= 26 && b[0] == 'B' && b[1] == 'M') {
     const std::int32_t h = static_cast<std::int32_t>(le32(&b[22]));
     return {static_cast<std::int32_t>(le32(&b[18])), h < 0 ? -std::int64_t{h} : h};
   }
-  if (is_jpeg(b)) {
+  if (is_jpeg_data(b)) {
     size_t i = 2;
     while (i + 9 < b.size()) {
       if (b[i] != 0xFF) return {0, 0};
@@ -83,7 +114,7 @@ std::pair<std::int64_t, std::int64_t> probe_image_size(const std::vector<std::ui
   return {0, 0};
 }
 
-ImageU8 read_image_rgb(const std::string& path, const ReadOptions& options) {
+ImageU8 read_image_rgb(const std::string& path, const ReadOptions& options, std::vector<ReadWarning>* warnings) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) throw ImageReadError(path, "no such file");
   std::ifstream in(path, std::ios::binary);
@@ -95,6 +126,12 @@ ImageU8 read_image_rgb(const std::string& path, const ReadOptions& options) {
     throw ImageReadError(path, std::to_string(w) + "x" + std::to_string(h) + " pixels is above max_image_pixels (" +
                                    std::to_string(options.max_pixels) + "); raise --max-image-pixels to read it");
   if (const std::string t = truncation_problem(bytes); !t.empty()) throw ImageReadError(path, t);
+  if (is_png_data(bytes) || is_jpeg_data(bytes)) {
+    ImageU8 image = decode_with_codec(path, bytes, options, warnings);
+    if (std::int64_t(image.width) * image.height > options.max_pixels)
+      throw ImageReadError(path, "image is above max_image_pixels; raise --max-image-pixels to read it");
+    return image;
+  }
 
   int flags = cv::IMREAD_COLOR;
   if (!options.apply_exif) flags |= cv::IMREAD_IGNORE_ORIENTATION;

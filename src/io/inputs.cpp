@@ -2,12 +2,15 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <set>
 
 #include "common/error.h"
+#include "common/printable.h"
 #include "io/run_config.h"
 
 namespace sam2amg {
@@ -52,7 +55,48 @@ bool glob_match(const std::string& pattern, const std::string& name) {
   return p == pattern.size();
 }
 
-std::vector<InputFile> collect_inputs(const IoOptions& io) {
+namespace {
+
+// Lists `dir` (a folder under the folder input `root`) into `out`; what cannot be used goes to
+// `skipped`. Links to folders are not followed: a link back up would loop.
+void list_folder(const fs::path& root, const fs::path& dir, bool recursive,
+                 const std::function<bool(const fs::path&)>& keep, std::vector<InputFile>& out,
+                 std::vector<UnreadableInput>& skipped) {
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec);
+  if (ec) {
+    if (dir == root) throw UsageError("cannot list input folder '" + printable(root.string()) + "': " + ec.message());
+    skipped.push_back({dir.string(), "cannot list the folder: " + ec.message()});
+    return;
+  }
+  for (; it != fs::directory_iterator(); it.increment(ec)) {
+    const fs::directory_entry& e = *it;
+    std::error_code sec, lec;
+    const fs::file_status st = e.status(sec);  // follows links
+    const bool link = e.is_symlink(lec);
+    if (!fs::exists(st)) {
+      if (link && keep(e.path()))
+        skipped.push_back({e.path().string(), sec.value() == ELOOP ? "symbolic link loop" : "dangling symbolic link"});
+      continue;
+    }
+    if (fs::is_directory(st)) {
+      if (!recursive) continue;
+      if (link) {
+        skipped.push_back({e.path().string(), "link to a folder, not followed"});
+        continue;
+      }
+      list_folder(root, e.path(), recursive, keep, out, skipped);
+    } else if (fs::is_regular_file(st) && keep(e.path())) {
+      // Names are lexical (a symlinked file keeps its name inside the folder), never "..".
+      out.push_back({e.path().string(), e.path().lexically_relative(root).generic_string(), ""});
+    }
+  }
+  if (ec) skipped.push_back({dir.string(), "listing the folder failed: " + ec.message()});
+}
+
+}  // namespace
+
+std::vector<InputFile> collect_inputs(const IoOptions& io, std::vector<UnreadableInput>* skipped) {
   std::vector<std::string> roots;
   for (const std::string& p : io.input) {
     if (p != "-") {
@@ -73,33 +117,19 @@ std::vector<InputFile> collect_inputs(const IoOptions& io) {
     }
   }
   std::vector<InputFile> out;
-  auto keep = [&](const fs::path& file) {
+  std::vector<UnreadableInput> skipped_here;
+  const std::function<bool(const fs::path&)> keep = [&](const fs::path& file) {
     const std::string name = file.filename().string();
     return has_image_extension(name) && (io.glob.empty() || glob_match(io.glob, name));
   };
   for (const std::string& root : roots) {
     std::error_code ec;
     if (fs::is_directory(root, ec)) {
-      // Names are lexical (a symlinked file keeps its name inside the folder), never "..".
-      auto add = [&](const fs::directory_entry& e) {
-        std::error_code fec;
-        if (e.is_regular_file(fec) && keep(e.path()))
-          out.push_back({e.path().string(), e.path().lexically_relative(root).generic_string()});
-      };
-      const auto opts = fs::directory_options::skip_permission_denied;
-      try {
-        if (io.recursive) {
-          for (const auto& e : fs::recursive_directory_iterator(root, opts)) add(e);
-        } else {
-          for (const auto& e : fs::directory_iterator(root, opts)) add(e);
-        }
-      } catch (const fs::filesystem_error& e) {
-        throw UsageError("cannot list input folder '" + root + "': " + e.what());
-      }
+      list_folder(root, root, io.recursive, keep, out, skipped_here);
     } else if (fs::exists(root, ec)) {
-      out.push_back({root, fs::path(root).filename().string()});
+      out.push_back({root, fs::path(root).filename().string(), ""});
     } else {
-      throw UsageError("input '" + root + "' does not exist");
+      throw UsageError("input '" + printable(root) + "' does not exist");
     }
   }
   // Never filesystem order: runs must be reproducible. The same file reached twice (a/x.png and
@@ -114,6 +144,11 @@ std::vector<InputFile> collect_inputs(const IoOptions& io) {
   std::set<std::string> seen;
   for (InputFile& in : out)
     if (seen.insert(in.key).second) unique.push_back(std::move(in));
+  if (skipped) {
+    std::sort(skipped_here.begin(), skipped_here.end(),
+              [](const UnreadableInput& a, const UnreadableInput& b) { return a.path < b.path; });
+    skipped->insert(skipped->end(), skipped_here.begin(), skipped_here.end());
+  }
   return unique;
 }
 

@@ -18,11 +18,20 @@ struct InputFile {
   bool operator==(const InputFile& o) const { return path == o.path; }
 };
 
+/// An input (or a folder entry) that could not be used, and why.
+struct UnreadableInput {
+  std::string path;
+  std::string reason;
+};
+
 /// Expands io.input (files, folders, "-" for paths on stdin) and io.input_list into a sorted,
 /// de-duplicated list; folders give their image files (sub-folders with io.recursive), filtered
-/// by io.glob. Explicit files are kept whatever their extension. Throws UsageError for a path that
-/// does not exist.
-std::vector<InputFile> collect_inputs(const IoOptions& io);
+/// by io.glob. Explicit files are kept whatever their extension. Folder entries that cannot be
+/// used are appended to `skipped` (when given) with their reason: dangling symbolic links and
+/// link loops whose name would be an input, and, with io.recursive, sub-folders that cannot be
+/// listed and links to folders (not followed). Throws UsageError for a path that does not exist
+/// or a folder input that cannot be listed.
+std::vector<InputFile> collect_inputs(const IoOptions& io, std::vector<UnreadableInput>* skipped = nullptr);
 
 /// Shell-style match of a file name against a pattern with * and ?.
 bool glob_match(const std::string& pattern, const std::string& name);

@@ -18,7 +18,9 @@ std::string dump_json(const nlohmann::json& j, int indent = -1);
 void write_file_atomically(const std::string& path, const std::string& data);
 
 /// A file written piece by piece into `<path>.<pid>.tmp` and renamed to `path` by commit(); a
-/// file never committed (an error on the way) leaves no temporary file.
+/// file never committed (an error on the way) leaves no temporary file. commit() syncs the data
+/// to disk before the rename and the folder after it, so a crash leaves the old file or the new
+/// one, never an empty one. This is the one place that commits files.
 class AtomicFile {
  public:
   explicit AtomicFile(std::string path);
@@ -33,8 +35,9 @@ class AtomicFile {
   std::FILE* f_ = nullptr;
 };
 
-/// An append-only JSON-lines file (or standard output for "-"); every line is flushed, so a
-/// killed run leaves complete lines and at most one torn one.
+/// An append-only JSON-lines file (or standard output for "-"). Each line goes out in one
+/// write(2); when the disk is full (or a size limit hit) the file is cut back to its last
+/// complete line before OutputError is thrown, so it never holds a torn line but from a kill.
 class JsonLinesFile {
  public:
   JsonLinesFile(std::string path, bool append);
@@ -48,8 +51,12 @@ class JsonLinesFile {
 
  private:
   std::string path_;
-  std::FILE* f_ = nullptr;
+  int fd_ = -1;
 };
+
+/// Syncs the folder holding `path` (after a rename into it). Errors are ignored: a file system
+/// without folder sync has nothing to flush.
+void sync_parent_folder(const std::string& path);
 
 /// Resuming a JSON-lines file: reads lines from `in`'s position while `accept` takes them, then
 /// cuts the file at `path` after the last accepted line (a torn or foreign tail is dropped).

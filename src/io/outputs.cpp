@@ -176,14 +176,17 @@ OutputGuard::OutputGuard(const OutputPaths& paths, const std::vector<InputFile>&
   for (const auto& [flag, path] : files) {
     const auto [it, fresh] = taken.emplace(canonical(path), flag);
     if (!fresh)
-      throw UsageError(flag + " '" + path + "' is also " + (it->second == "an input" ? "an input" : it->second) +
+      throw UsageError(flag + " '" + printable(path) + "' is also " +
+                       (it->second == "an input" ? "an input" : it->second) +
                        ": writing it would destroy that; choose another output path");
   }
   std::error_code ec;
   if (!paths.coco.empty() && fs::is_directory(paths.coco, ec))
-    throw UsageError("--out '" + paths.coco + "' is a folder: give a file name (or use --out-dir for a folder)");
+    throw UsageError("--out '" + printable(paths.coco) +
+                     "' is a folder: give a file name (or use --out-dir for a folder)");
   if (jsonl_file && fs::is_directory(paths.jsonl, ec))
-    throw UsageError("--jsonl '" + paths.jsonl + "' is a folder: give a file name, or - for standard output");
+    throw UsageError("--jsonl '" + printable(paths.jsonl) +
+                     "' is a folder: give a file name, or - for standard output");
 
   // One run per output at a time. The lock comes before the checks below, so a run that
   // finishes meanwhile cannot be overwritten unseen.
@@ -202,15 +205,17 @@ OutputGuard::OutputGuard(const OutputPaths& paths, const std::vector<InputFile>&
 
   if (paths.resume || paths.overwrite) return;
   const std::string what_to_do = ": give --resume to continue the run that wrote it, or --overwrite to replace it";
-  if (!paths.coco.empty() && non_empty(paths.coco)) throw UsageError("--out '" + paths.coco + "' exists" + what_to_do);
+  if (!paths.coco.empty() && non_empty(paths.coco))
+    throw UsageError("--out '" + printable(paths.coco) + "' exists" + what_to_do);
   if (!journal.empty() && fs::exists(journal, ec))
-    throw UsageError("'" + journal + "' holds an interrupted run's images: give --resume to continue it, or "
+    throw UsageError("'" + printable(journal) + "' holds an interrupted run's images: give --resume to continue it, or "
                      "--overwrite to start over");
-  if (jsonl_file && non_empty(paths.jsonl)) throw UsageError("--jsonl '" + paths.jsonl + "' exists" + what_to_do);
+  if (jsonl_file && non_empty(paths.jsonl))
+    throw UsageError("--jsonl '" + printable(paths.jsonl) + "' exists" + what_to_do);
   if (!paths.out_dir.empty() && fs::exists(paths.out_dir + "/run.json", ec))
-    throw UsageError("--out-dir '" + paths.out_dir + "' holds an earlier run's outputs" + what_to_do);
+    throw UsageError("--out-dir '" + printable(paths.out_dir) + "' holds an earlier run's outputs" + what_to_do);
   if (!paths.yolo_manifest.empty() && non_empty(paths.yolo_manifest))
-    throw UsageError("--yolo '" + paths.yolo + "' holds an earlier run's labels" + what_to_do);
+    throw UsageError("--yolo '" + printable(paths.yolo) + "' holds an earlier run's labels" + what_to_do);
 }
 
 OutputGuard::~OutputGuard() {
@@ -247,10 +252,13 @@ void RunOutputs::write(const ImageInfo& info, const ImageU8& image, const std::v
     if (!paths_.resume || !w->done(info.input)) w->write(info, image, records);
 }
 
-void RunOutputs::finish(bool complete, const ShardSummary& summary) {
-  for (const auto& w : writers_) w->finish(complete);
+void RunOutputs::finish(const RunEnd& end, const ShardSummary& summary) {
+  for (const auto& w : writers_) {
+    w->set_run_end(end);
+    w->finish(end.complete);
+  }
   // Last: a shard whose marker exists is complete.
-  if (complete && paths_.shard) commit_shard(paths_, summary, model_sha256_);
+  if (end.complete && paths_.shard) commit_shard(paths_, summary, model_sha256_);
 }
 
 }  // namespace sam2amg

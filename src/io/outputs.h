@@ -109,8 +109,9 @@ class RunOutputs {
   bool done(const InputFile& input) const;
   /// Writes one image to every writer that does not have it yet. Throws OutputError.
   void write(const ImageInfo& info, const ImageU8& image, const std::vector<MaskRecord>& records);
-  /// Ends the run; when `complete` and sharded, commits the shard with `summary`.
-  void finish(bool complete, const ShardSummary& summary);
+  /// Ends the run: records `end` in the outputs' run-level provenance; when `end.complete` and
+  /// sharded, commits the shard with `summary`.
+  void finish(const RunEnd& end, const ShardSummary& summary);
 
  private:
   OutputPaths paths_;

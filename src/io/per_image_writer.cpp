@@ -90,21 +90,19 @@ class PerImageWriter : public MaskWriter {
   PerImageWriter(std::string dir, OutputMode output_mode, SegmentationFormat format, bool overlay,
                  const Provenance& provenance, const std::vector<InputFile>& inputs, bool resume)
       : dir_(std::move(dir)), png_(output_mode == OutputMode::kBinaryMask), format_(format), overlay_(overlay),
-        provenance_(provenance), stems_(output_stems(inputs)) {
+        provenance_(provenance), stems_(output_stems(inputs)), run_(provenance_json(provenance)) {
     std::error_code ec;
     fs::create_directories(dir_, ec);
     if (ec) throw OutputError(dir_, ec.message());
-    const json run = provenance_json(provenance);
     const std::string run_json = dir_ + "/run.json";
     if (resume && fs::exists(run_json, ec)) {
       // Resuming continues the same run: per-image files of another model or config stay apart.
       std::ifstream in(run_json);
       const json earlier = json::parse(in, nullptr, false);
-      if (earlier.is_discarded() || !same_run(earlier, run))
-        throw UsageError("--out-dir '" + dir_ + "' holds results of another model or config (see " + run_json +
-                         "); rerun with the same settings, or with --overwrite to replace them");
+      if (earlier.is_discarded() || !same_run(earlier, run_))
+        throw UsageError("--out-dir '" + printable(dir_) + "' holds results of another model or config (see " +
+                         printable(run_json) + "); rerun with the same settings, or with --overwrite to replace them");
     }
-    write_file_atomically(run_json, dump_json(run, 2) + "\n");
     for (size_t i = 0; i < inputs.size(); ++i) image_ids_[inputs[i].path] = static_cast<int64_t>(i) + 1;
   }
 
@@ -118,6 +116,9 @@ class PerImageWriter : public MaskWriter {
   }
 
   void write(const ImageInfo& info, const ImageU8& image, const std::vector<MaskRecord>& records) override {
+    // run.json comes with the first image (a run that fails before any leaves nothing), and is
+    // rewritten at finish() with how the run ended.
+    if (!run_json_written_) write_run_json(run_);
     const std::string target_path = target(info.input);
     fs::create_directories(fs::path(target_path).parent_path());
     // Extras first: the main output is the commit that resume looks for.
@@ -140,9 +141,20 @@ class PerImageWriter : public MaskWriter {
     }
   }
 
-  void finish(bool) override {}
+  void set_run_end(const RunEnd& end) override { run_end_ = end; }
+
+  void finish(bool) override {
+    json run = run_;
+    run["run"] = run_end_json(run_end_);
+    write_run_json(run);
+  }
 
  private:
+  void write_run_json(const json& run) {
+    write_file_atomically(dir_ + "/run.json", dump_json(run, 2) + "\n");
+    run_json_written_ = true;
+  }
+
   std::string target(const InputFile& input) const {
     return path_inside(dir_, stems_.at(input.path) + (png_ ? "" : ".json"));
   }
@@ -212,6 +224,9 @@ class PerImageWriter : public MaskWriter {
   Provenance provenance_;
   std::map<std::string, std::string> stems_;
   std::map<std::string, int64_t> image_ids_;
+  json run_;  ///< the run's provenance (run.json)
+  RunEnd run_end_;
+  bool run_json_written_ = false;
 };
 
 }  // namespace

@@ -9,12 +9,12 @@ namespace sam2amg {
 
 std::vector<PointGrid> read_point_grids(const std::string& path) {
   std::ifstream in(path);
-  if (!in) throw UsageError("cannot open point grids file '" + path + "'");
+  if (!in) throw UsageError("cannot open point grids file '" + printable(path) + "'");
   try {
     const auto j = nlohmann::json::parse(in);
     return j.get<std::vector<PointGrid>>();
   } catch (const nlohmann::json::exception& e) {
-    throw UsageError("point grids file '" + path +
+    throw UsageError("point grids file '" + printable(path) +
                      "' must be a JSON list of grids, each a list of [x, y] pairs in [0, 1]: " + e.what());
   }
 }

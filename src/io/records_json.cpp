@@ -44,6 +44,19 @@ json funnel_json(const FilterFunnel& f) {
   return j;
 }
 
+json run_end_json(const RunEnd& end) {
+  auto list = [](const std::vector<UnreadableInput>& inputs) {
+    json a = json::array();
+    for (const UnreadableInput& in : inputs) a.push_back({{"path", in.path}, {"reason", in.reason}});
+    return a;
+  };
+  json j{{"complete", end.complete}};
+  if (!end.stopped_by.empty()) j["stopped_by"] = end.stopped_by;
+  j["unreadable"] = list(end.unreadable);
+  j["skipped_entries"] = list(end.skipped_entries);
+  return j;
+}
+
 json sa1b_annotations(const std::vector<MaskRecord>& records, SegmentationFormat format) {
   json anns = json::array();
   for (size_t i = 0; i < records.size(); ++i) anns.push_back(sa1b_annotation(records[i], int64_t(i) + 1, format));

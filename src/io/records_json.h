@@ -12,6 +12,9 @@ namespace sam2amg {
 
 nlohmann::json segmentation_json(const Rle& rle, SegmentationFormat format);
 nlohmann::json funnel_json(const FilterFunnel& f);
+/// How a run ended (run-level provenance): {"complete", "stopped_by" (when interrupted),
+/// "unreadable": [{"path", "reason"}], "skipped_entries": [{"path", "reason"}]}.
+nlohmann::json run_end_json(const RunEnd& end);
 
 /// An image's records as SA-1B annotations (the reference's record field names), ids from 1.
 nlohmann::json sa1b_annotations(const std::vector<MaskRecord>& records, SegmentationFormat format);

@@ -39,6 +39,7 @@ struct IoOptions {
   int threads = 0;                  ///< CPU threads for LibTorch; 0 = its default
   ExifMode exif = ExifMode::kApply; ///< apply or ignore the EXIF orientation tag
   std::int64_t max_image_pixels = std::int64_t{1} << 28;  ///< larger images are skipped unread
+  bool accept_corrupt_images = false;  ///< decode PNGs/JPEGs whose decoder reports damaged data
   bool resume = false;              ///< skip images a previous, interrupted run finished
   bool overwrite = false;           ///< replace existing outputs (without it, or resume, they are refused)
   bool stats = false;               ///< write each image's filter funnel and sum it in the summary
@@ -67,6 +68,9 @@ void for_each_io_param(V&& v) {
   v("threads", &IoOptions::threads, "CPU threads for LibTorch (0 = its default)");
   v("exif", &IoOptions::exif, "apply or ignore the EXIF orientation of JPEGs");
   v("max_image_pixels", &IoOptions::max_image_pixels, "Skip images with more pixels than this, unread");
+  v("accept_corrupt_images", &IoOptions::accept_corrupt_images,
+    "Decode PNGs and JPEGs whose decoder reports damaged data (the damaged part comes out grey) instead of "
+    "skipping them");
   v("resume", &IoOptions::resume, "Skip images an interrupted run already finished");
   v("overwrite", &IoOptions::overwrite, "Replace existing outputs (without this or resume they are refused)");
   v("stats", &IoOptions::stats, "Write each image's filter funnel (candidates kept per stage) and sum it");

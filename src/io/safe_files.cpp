@@ -72,7 +72,7 @@ OutputLock::OutputLock(std::string lock_path, const std::string& output) : path_
       ::close(fd_);
       fd_ = -1;
       if (err == EWOULDBLOCK)
-        throw UsageError("another sam2-amg run is writing '" + output + "' (it holds " + path_ +
+        throw UsageError("another sam2-amg run is writing '" + printable(output) + "' (it holds " + printable(path_) +
                          "); wait for it to finish, or choose another output");
       throw OutputError(path_, std::string("cannot lock: ") + std::strerror(err));
     }

@@ -108,7 +108,7 @@ std::string sha256_hex(const std::string& data) {
 
 std::string sha256_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw UsageError("cannot read '" + path + "' to hash it");
+  if (!in) throw UsageError("cannot read '" + printable(path) + "' to hash it");
   Sha256 s;
   std::array<char, 1 << 16> buf;
   while (in) {

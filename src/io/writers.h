@@ -23,6 +23,15 @@ struct Provenance {
   std::string exif;         ///< "apply" or "ignore"
 };
 
+/// How a run ended: recorded in the run-level provenance of the outputs that have one (COCO
+/// `info.sam2_amg.run`, `--out-dir`'s run.json), so a file says whether it holds the whole run.
+struct RunEnd {
+  bool complete = true;                          ///< every input was handled
+  std::string stopped_by;                        ///< the signal that ended the run early ("SIGTERM")
+  std::vector<UnreadableInput> unreadable;       ///< images skipped: unreadable or unusable
+  std::vector<UnreadableInput> skipped_entries;  ///< folder entries not listed (dangling links, ...)
+};
+
 /// How a segmentation is written.
 enum class SegmentationFormat {
   kCompressedRle,    ///< {"size", "counts": "<pycocotools string>"}, iscrowd 0
@@ -52,6 +61,9 @@ class MaskWriter {
   virtual void write(const ImageInfo& info, const ImageU8& image, const std::vector<MaskRecord>& records) = 0;
   /// Ends the run. `complete`: every input was handled, so resume state can be dropped.
   virtual void finish(bool complete) = 0;
+  /// How the run ended, for the run-level provenance written by finish(); called before it.
+  /// Writers without run-level provenance ignore it.
+  virtual void set_run_end(const RunEnd& end) {}
 };
 
 /// One COCO instances file (images, annotations, one category id 1; ids from 1; pycocotools

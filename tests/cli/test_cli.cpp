@@ -110,6 +110,11 @@ TEST_CASE("A folder with broken files: each reported, nothing else lost", "[cli]
   const json j = json::parse(slurp(out));
   REQUIRE(j["images"].size() == 3);
   CHECK(j["images"][0]["file_name"] == "img00.png");  // sorted order
+  const json unreadable = j["info"]["sam2_amg"]["run"]["unreadable"];  // and the file says which were skipped
+  REQUIRE(unreadable.size() == 3);
+  CHECK(unreadable[0]["path"] == c.images + "/cut.png");
+  CHECK(unreadable[0]["reason"].get<std::string>().find("truncated PNG") != std::string::npos);
+  CHECK(j["info"]["sam2_amg"]["run"]["complete"] == true);
   CHECK(j["annotations"].size() == 9);  // background, red and blue in each good image
 }
 
@@ -206,6 +211,8 @@ TEST_CASE("A killed run resumes to the same COCO file as an uninterrupted one", 
   const json partial = json::parse(slurp(part));
   CHECK(partial["images"].size() >= 2);
   CHECK(partial["images"].size() < 12);
+  CHECK(partial["info"]["sam2_amg"]["run"]["complete"] == false);  // the file says it is not the whole run
+  CHECK(partial["info"]["sam2_amg"]["run"]["stopped_by"] == "SIGTERM");
   REQUIRE(run_command(c.run("-q --resume --input " + c.images + " --out " + part)) == 0);
   CHECK(slurp(part) == slurp(whole));
 }
