@@ -135,8 +135,8 @@ void setup_cli(CLI::App& app, CliState& s) {
                    "Values of stability_score_offset to try")
       ->delimiter(',');
   tune->add_option("--box-nms-thresh-values", s.tune.box_nms_thresh, "Values of box_nms_thresh to try")->delimiter(',');
-  tune->add_option("--overlay-dir", s.tune.overlay_dir, "Write overlays of the chosen rows here");
-  tune->add_option("--overlay-rows", s.tune.overlay_rows, "Rows of the table to draw, e.g. 1,4")->delimiter(',');
+  tune->add_option("--overlay-rows", s.tune.overlay_rows, "Rows of the table to draw into --overlay-dir, e.g. 1,4")
+      ->delimiter(',');
 
   auto* bench = app.add_subcommand(
       "bench", "Time this configuration on the inputs: stages, p50/p90 per image, images/s, peak memory, the "

@@ -60,7 +60,7 @@ int run_job(const RunConfig& config, const JobOptions& options) {
   recorded.io = recorded_io(io, paths);
   const Provenance provenance{SAM2AMG_VERSION, io.model, model_sha256.get(), to_yaml(recorded), enum_name(io.exif)};
   RunOutputs outputs(paths, config.amg.output_mode, segmentation_format(config.amg.output_mode, io.polygons),
-                     io.overlay, provenance, inputs);
+                     OverlayStyle{io.overlay_scores}, provenance, inputs);
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);

@@ -70,6 +70,7 @@ OutputPaths plan_outputs(const IoOptions& io, const std::optional<Shard>& shard)
   p.coco = io.out;
   p.out_dir = io.out_dir;
   p.jsonl = io.jsonl;
+  p.overlay_dir = io.overlay ? io.out_dir : io.overlay_dir;
   p.resume = io.resume;
   p.overwrite = io.overwrite;
   if (!shard) return p;
@@ -143,20 +144,35 @@ bool non_empty(const std::string& path) {
   return !fs::is_regular_file(st) || fs::file_size(path, ec) > 0;
 }
 
-}  // namespace
+// The files a run writes and the checks on them before any work.
+struct PlannedFiles {
+  std::string journal;                           ///< the COCO file's journal; empty: none
+  bool jsonl_file = false;                       ///< --jsonl names a file (not stdout)
+  std::map<std::string, std::string> overlays;   ///< input path -> its overlay file
+};
 
-OutputGuard::OutputGuard(const OutputPaths& paths, const std::vector<InputFile>& inputs,
-                         const std::string& input_list) {
-  const std::string journal = paths.coco.empty() ? "" : paths.coco + ".partial.jsonl";
-  const bool jsonl_file = !paths.jsonl.empty() && paths.jsonl != "-";
+PlannedFiles planned_files(const OutputPaths& paths, const std::vector<InputFile>& inputs) {
+  PlannedFiles f;
+  f.journal = paths.coco.empty() ? "" : paths.coco + ".partial.jsonl";
+  f.jsonl_file = !paths.jsonl.empty() && paths.jsonl != "-";
+  if (!paths.overlay_dir.empty()) f.overlays = overlay_paths(paths.overlay_dir, inputs);
+  return f;
+}
+
+// Outputs that name an input, the input list or each other, and file outputs that are folders.
+void check_output_names(const OutputPaths& paths, const PlannedFiles& f, const std::vector<InputFile>& inputs,
+                        const std::string& input_list) {
   // Files this run writes, as flag -> path; none may be an input or another output.
   std::vector<std::pair<std::string, std::string>> files;
   if (!paths.coco.empty()) {
     files.emplace_back("--out", paths.coco);
-    files.emplace_back("--out's journal", journal);
+    files.emplace_back("--out's journal", f.journal);
   }
-  if (jsonl_file) files.emplace_back("--jsonl", paths.jsonl);
+  if (f.jsonl_file) files.emplace_back("--jsonl", paths.jsonl);
   if (!paths.out_dir.empty()) files.emplace_back("--out-dir", paths.out_dir);
+  if (!paths.overlay_dir.empty() && paths.overlay_dir != paths.out_dir)
+    files.emplace_back("--overlay-dir", paths.overlay_dir);
+  for (const auto& [input, overlay] : f.overlays) files.emplace_back("the overlay of " + input, overlay);
   std::map<std::string, std::string> taken;  // canonical path -> flag
   for (const InputFile& in : inputs) taken.emplace(in.key.empty() ? canonical(in.path) : in.key, "an input");
   if (!input_list.empty()) taken.emplace(canonical(input_list), "--input-list");
@@ -169,51 +185,80 @@ OutputGuard::OutputGuard(const OutputPaths& paths, const std::vector<InputFile>&
   std::error_code ec;
   if (!paths.coco.empty() && fs::is_directory(paths.coco, ec))
     throw UsageError("--out '" + paths.coco + "' is a folder: give a file name (or use --out-dir for a folder)");
-  if (jsonl_file && fs::is_directory(paths.jsonl, ec))
+  if (f.jsonl_file && fs::is_directory(paths.jsonl, ec))
     throw UsageError("--jsonl '" + paths.jsonl + "' is a folder: give a file name, or - for standard output");
+}
 
-  // One run per output at a time. The lock comes before the checks below, so a run that
-  // finishes meanwhile cannot be overwritten unseen.
+// Outputs an earlier run left, refused unless resuming or overwriting.
+void check_existing_outputs(const OutputPaths& paths, const PlannedFiles& f) {
+  if (paths.resume || paths.overwrite) return;
+  std::error_code ec;
+  const std::string what_to_do = ": give --resume to continue the run that wrote it, or --overwrite to replace it";
+  if (!paths.coco.empty() && non_empty(paths.coco)) throw UsageError("--out '" + paths.coco + "' exists" + what_to_do);
+  if (!f.journal.empty() && fs::exists(f.journal, ec))
+    throw UsageError("'" + f.journal + "' holds an interrupted run's images: give --resume to continue it, or "
+                     "--overwrite to start over");
+  if (f.jsonl_file && non_empty(paths.jsonl)) throw UsageError("--jsonl '" + paths.jsonl + "' exists" + what_to_do);
+  if (!paths.out_dir.empty() && fs::exists(paths.out_dir + "/run.json", ec))
+    throw UsageError("--out-dir '" + paths.out_dir + "' holds an earlier run's outputs" + what_to_do);
+  for (const auto& [input, overlay] : f.overlays)
+    if (fs::exists(overlay, ec))
+      throw UsageError("overlay '" + overlay + "' (of " + input + ") exists" + what_to_do);
+}
+
+}  // namespace
+
+OutputGuard::OutputGuard(const OutputPaths& paths, const std::vector<InputFile>& inputs,
+                         const std::string& input_list) {
+  const PlannedFiles f = planned_files(paths, inputs);
+  check_output_names(paths, f, inputs, input_list);
+
+  // One run per output at a time. The lock comes before the checks of existing outputs, so a
+  // run that finishes meanwhile cannot be overwritten unseen.
+  std::error_code ec;
   if (!paths.coco.empty()) locks_.emplace_back(paths.coco + ".lock", paths.coco);
-  if (jsonl_file) locks_.emplace_back(paths.jsonl + ".lock", paths.jsonl);
+  if (f.jsonl_file) locks_.emplace_back(paths.jsonl + ".lock", paths.jsonl);
+  auto create = [&](const std::string& dir) {
+    if (fs::exists(dir, ec)) return;
+    fs::create_directories(dir, ec);
+    if (ec) throw OutputError(dir, ec.message());
+    created_dirs_.push_back(dir);
+  };
   if (!paths.out_dir.empty()) {
-    if (!fs::exists(paths.out_dir, ec)) {
-      fs::create_directories(paths.out_dir, ec);
-      if (ec) throw OutputError(paths.out_dir, ec.message());
-      created_dir_ = paths.out_dir;
-    }
+    create(paths.out_dir);
     const std::string name = paths.shard ? shard_label(*paths.shard) + ".lock" : ".sam2amg.lock";
     locks_.emplace_back(paths.out_dir + "/" + name, paths.out_dir);
   }
-
-  if (paths.resume || paths.overwrite) return;
-  const std::string what_to_do = ": give --resume to continue the run that wrote it, or --overwrite to replace it";
-  if (!paths.coco.empty() && non_empty(paths.coco)) throw UsageError("--out '" + paths.coco + "' exists" + what_to_do);
-  if (!journal.empty() && fs::exists(journal, ec))
-    throw UsageError("'" + journal + "' holds an interrupted run's images: give --resume to continue it, or "
-                     "--overwrite to start over");
-  if (jsonl_file && non_empty(paths.jsonl)) throw UsageError("--jsonl '" + paths.jsonl + "' exists" + what_to_do);
-  if (!paths.out_dir.empty() && fs::exists(paths.out_dir + "/run.json", ec))
-    throw UsageError("--out-dir '" + paths.out_dir + "' holds an earlier run's outputs" + what_to_do);
+  if (!paths.overlay_dir.empty()) {
+    // Its own lock name: the overlay folder may be --out-dir, already locked above.
+    create(paths.overlay_dir);
+    const std::string name = paths.shard ? shard_label(*paths.shard) + ".overlays.lock" : ".sam2amg-overlays.lock";
+    locks_.emplace_back(paths.overlay_dir + "/" + name, paths.overlay_dir);
+  }
+  check_existing_outputs(paths, f);
 }
 
 OutputGuard::~OutputGuard() {
   locks_.clear();
   std::error_code ec;
-  if (!created_dir_.empty()) fs::remove(created_dir_, ec);  // only when still empty: nothing was written
+  // Only when still empty (nothing was written); the innermost first.
+  for (auto it = created_dirs_.rbegin(); it != created_dirs_.rend(); ++it) fs::remove(*it, ec);
 }
 
 RunOutputs::RunOutputs(const OutputPaths& paths, OutputMode output_mode, SegmentationFormat format,
-                       bool overlay, const Provenance& provenance, const std::vector<InputFile>& inputs)
+                       const OverlayStyle& overlay_style, const Provenance& provenance,
+                       const std::vector<InputFile>& inputs)
     : paths_(paths), model_sha256_(provenance.model_sha256) {
   if (!paths_.coco.empty()) writers_.push_back(make_coco_writer(paths_.coco, format, provenance, paths_.resume));
   if (!paths_.out_dir.empty())
     writers_.push_back(
         // Shards share the folder and record each its own files and shard: only an unsharded
         // run compares run.json.
-        make_per_image_writer(paths_.out_dir, output_mode, format, overlay, provenance, inputs,
+        // Overlays (also --overlay's, in --out-dir) come from the overlay writer.
+        make_per_image_writer(paths_.out_dir, output_mode, format, /*overlay=*/false, provenance, inputs,
                               paths_.resume && !paths_.shard));
   if (!paths_.jsonl.empty()) writers_.push_back(make_jsonl_writer(paths_.jsonl, format, provenance, paths_.resume));
+  if (!paths_.overlay_dir.empty()) writers_.push_back(make_overlay_writer(paths_.overlay_dir, inputs, overlay_style));
 }
 
 RunOutputs::~RunOutputs() = default;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "io/inputs.h"
+#include "io/overlay.h"
 #include "io/safe_files.h"
 #include "io/shards.h"
 #include "io/writers.h"
@@ -35,6 +36,7 @@ struct OutputPaths {
   std::string coco;         ///< the COCO file (the shard's own when sharded); empty: none
   std::string out_dir;      ///< per-image outputs; empty: none
   std::string jsonl;        ///< JSON lines ("-": standard output, never sharded); empty: none
+  std::string overlay_dir;  ///< overlay pictures (--overlay-dir, or --out-dir with --overlay); empty: none
   std::string done_marker;  ///< the shard's commit marker; empty when not sharded
   bool resume = false;      ///< a shard always resumes, so a requeued one continues
   bool overwrite = false;   ///< existing outputs may be replaced
@@ -78,7 +80,8 @@ ShardFiles find_dir_shards(const std::string& dir, int expected_count);
 /// Guards a run's outputs, before any work and for the whole run: an exclusive lock on each
 /// output (a second run writing one of them fails at once, exit 2); outputs that name an input,
 /// the input list or each other are refused (exit 2); so is an existing output (or an interrupted
-/// run's journal) unless resuming or overwriting. Throws UsageError or OutputError.
+/// run's journal, an input's overlay) unless resuming or overwriting. Throws UsageError or
+/// OutputError.
 class OutputGuard {
  public:
   OutputGuard(const OutputPaths& paths, const std::vector<InputFile>& inputs, const std::string& input_list);
@@ -88,15 +91,15 @@ class OutputGuard {
 
  private:
   std::vector<OutputLock> locks_;
-  std::string created_dir_;  ///< --out-dir when this guard created it: removed again if left empty
+  std::vector<std::string> created_dirs_;  ///< output folders this guard created: removed again if left empty
 };
 
 /// The writers a run asked for, opened on its output paths. Decides, in one place, which inputs
 /// are already done and commits a shard after its writers.
 class RunOutputs {
  public:
-  RunOutputs(const OutputPaths& paths, OutputMode output_mode, SegmentationFormat format, bool overlay,
-             const Provenance& provenance, const std::vector<InputFile>& inputs);
+  RunOutputs(const OutputPaths& paths, OutputMode output_mode, SegmentationFormat format,
+             const OverlayStyle& overlay_style, const Provenance& provenance, const std::vector<InputFile>& inputs);
   ~RunOutputs();
   /// True when resuming and every writer already has `input`.
   bool done(const InputFile& input) const;

@@ -31,7 +31,9 @@ struct IoOptions {
   std::string out;                  ///< one COCO instances JSON for the whole run
   std::string out_dir;              ///< per-image outputs (SA-1B JSON, or PNG masks + metadata.csv)
   std::string jsonl;                ///< one JSON line per image; "-" = stdout
-  bool overlay = false;             ///< with out_dir: a picture of the masks over each image
+  bool overlay = false;             ///< with out_dir: overlay_dir = out_dir
+  std::string overlay_dir;          ///< a picture of the masks over each image goes here
+  bool overlay_scores = false;      ///< overlays print each mask's scores after its id
   bool polygons = false;            ///< segmentation as polygons instead of RLE (Label Studio, CVAT)
   Device device;                    ///< auto, cpu, cuda or cuda:N
   Precision precision = Precision::kAuto;  ///< auto (the model file's), fp32, bf16 or fp16
@@ -57,7 +59,10 @@ void for_each_io_param(V&& v) {
   v("out", &IoOptions::out, "COCO instances JSON for the whole run");
   v("out_dir", &IoOptions::out_dir, "Folder for per-image outputs (SA-1B JSON, or PNG masks + metadata.csv)");
   v("jsonl", &IoOptions::jsonl, "One JSON line per image to this file; - for stdout");
-  v("overlay", &IoOptions::overlay, "With out_dir: write a picture of the masks over each image");
+  v("overlay", &IoOptions::overlay, "With out_dir: write overlays into it (same as overlay_dir = out_dir)");
+  v("overlay_dir", &IoOptions::overlay_dir,
+    "Write a picture of each image's masks here (<stem>.overlay.png: fills, outlines, mask ids), beside any output");
+  v("overlay_scores", &IoOptions::overlay_scores, "Overlays show each mask's predicted IoU/stability after its id");
   v("polygons", &IoOptions::polygons, "Write segmentations as polygons instead of RLE");
   v("device", &IoOptions::device, "auto, cpu, cuda or cuda:N");
   v("precision", &IoOptions::precision, "auto (the model file's), fp32, bf16 or fp16");
@@ -83,7 +88,8 @@ struct RunConfig {
   IoOptions io;
 };
 
-/// Checks the I/O options every subcommand shares (ranges, --overlay with --out-dir). Throws
+/// Checks the I/O options every subcommand shares (ranges, --overlay with --out-dir, overlay
+/// options with an overlay). Throws
 /// UsageError.
 void validate_io(const IoOptions& io);
 
