@@ -48,9 +48,13 @@ CLI::Option* add_value(CLI::App& app, const std::string& names, T& ref, const st
 // An option whose values are the names of enum E: checked against its table while the flags are
 // parsed (the message is parse_enum's), then stored in `ref`.
 template <typename E>
-CLI::Option* add_enum(CLI::App& app, const std::string& names, E& ref, const std::string& help) {
+CLI::Option* add_enum(CLI::App& app, CliState& s, const std::string& names, E& ref, const std::string& help) {
   std::string choices;
-  for (const std::string& name : enum_spellings<E>()) choices += (choices.empty() ? "{" : ",") + name;
+  std::vector<std::string> words;
+  for (const std::string& name : enum_spellings<E>()) {
+    choices += (choices.empty() ? "{" : ",") + name;
+    words.push_back(name);
+  }
   const CLI::Validator names_of_e(
       [](std::string& value) {
         try {
@@ -61,10 +65,12 @@ CLI::Option* add_enum(CLI::App& app, const std::string& names, E& ref, const std
         }
       },
       choices + "}");
-  return app.add_option_function<std::string>(names, [&ref](const std::string& value) { ref = parse_enum<E>(value); },
-                                               help)
-      ->default_str(enum_name(ref))
-      ->check(names_of_e);
+  CLI::Option* opt =
+      app.add_option_function<std::string>(names, [&ref](const std::string& value) { ref = parse_enum<E>(value); }, help)
+          ->default_str(enum_name(ref))
+          ->check(names_of_e);
+  s.choices[opt] = words;
+  return opt;
 }
 
 }  // namespace
@@ -76,10 +82,11 @@ void setup_cli(CLI::App& app, CliState& s) {
   app.require_subcommand(0, 1);
   app.add_option("-c,--config", s.config_file, "YAML config; flags given on the command line override it");
   app.add_flag("--print-config", s.print_config, "Print the effective config as YAML and exit");
+  app.add_flag("--version", s.version, "Print the version, its git revision and the LibTorch runtime, and exit");
   app.add_flag("-q,--quiet", s.quiet, "Only warnings and errors on stderr");
   app.add_flag("-v,--verbose", s.verbose, "Debug logging on stderr");
   app.add_flag("--no-color", s.no_color, "No colours on stderr (NO_COLOR is honoured too)");
-  add_enum(app, "--progress", s.progress, "auto, bar, lines or none");
+  add_enum(app, s, "--progress", s.progress, "auto, bar, lines or none");
 
   const char* amg = "AMG parameters (SAM2AutomaticMaskGenerator)";
   for_each_amg_param([&](const char* name, auto member, const char* help) {
@@ -93,7 +100,7 @@ void setup_cli(CLI::App& app, CliState& s) {
       opt = app.add_option(flag_names(name), s.point_grids_file, std::string(help) + " (JSON file; default: none)");
       copy = [](const CliState& st, RunConfig& c) { c.amg.point_grids = read_point_grids(st.point_grids_file); };
     } else if constexpr (has_enum_names_v<T>) {
-      opt = add_enum(app, flag_names(name), s.flags.amg.*member, help);
+      opt = add_enum(app, s, flag_names(name), s.flags.amg.*member, help);
       copy = [member](const CliState& st, RunConfig& c) { c.amg.*member = st.flags.amg.*member; };
     } else {
       opt = add_value(app, flag_names(name), s.flags.amg.*member, help);
@@ -112,7 +119,7 @@ void setup_cli(CLI::App& app, CliState& s) {
       opt = app.add_option(names, s.device, help)->default_str(s.flags.io.device.str());
       copy = [](const CliState& st, RunConfig& c) { c.io.device = Device(st.device); };
     } else if constexpr (has_enum_names_v<T>) {
-      opt = add_enum(app, names, s.flags.io.*member, help);
+      opt = add_enum(app, s, names, s.flags.io.*member, help);
       copy = [member](const CliState& st, RunConfig& c) { c.io.*member = st.flags.io.*member; };
     } else {
       opt = add_value(app, names, s.flags.io.*member, help);
@@ -153,6 +160,12 @@ void setup_cli(CLI::App& app, CliState& s) {
       "merge", "Combine the shard COCO files of --out F.json into F.json (ids renumbered, input order), or check "
                "the shards of --out-dir DIR; exit 6 listing missing or unfinished shards");
   merge->fallthrough();
+
+  auto* completion = app.add_subcommand(
+      "completion", "Print a shell completion script: eval \"$(sam2-amg completion bash)\" (make install also puts it "
+                    "in share/bash-completion/completions)");
+  s.choices[completion->add_option("shell", s.completion_shell, "bash")->required()->check(CLI::IsMember({"bash"}))] = {
+      "bash"};
 
   auto* make = app.add_subcommand("make-synthetic-model", "Write the synthetic test model (docs/model-contract.md)");
   make->add_option("file", s.synthetic_model_path, "Output .pt file")->required();

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,8 @@ struct CliState {
   RunConfig flags;                  ///< values bound to the flags (only given ones are used)
   std::string config_file;          ///< --config
   bool print_config = false;        ///< --print-config
+  bool version = false;             ///< --version
+  std::string completion_shell;     ///< completion SHELL
   bool quiet = false;
   bool verbose = false;
   bool no_color = false;
@@ -29,6 +32,8 @@ struct CliState {
   std::string device;               ///< bound separately: parsed when the config is assembled
   /// Copies a given flag's value from `flags` into the effective config.
   std::vector<std::pair<const CLI::Option*, std::function<void(const CliState&, RunConfig&)>>> overrides;
+  /// The values of word-valued options (enums), for completion.
+  std::map<const CLI::Option*, std::vector<std::string>> choices;
 };
 
 /// Declares every flag: AMG parameters named after the Python parameters (kebab-case, the

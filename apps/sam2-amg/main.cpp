@@ -18,6 +18,8 @@
 #include "bench.h"
 #include "tune.h"
 #include "merge_cmd.h"
+#include "completion.h"
+#include "version.h"
 
 using namespace sam2amg;
 
@@ -51,6 +53,14 @@ int main(int argc, char** argv) {
                                                                         : spdlog::color_mode::never));
   spdlog::set_pattern("%^[%l]%$ %v");
   spdlog::set_level(state.quiet ? spdlog::level::warn : state.verbose ? spdlog::level::debug : spdlog::level::info);
+  if (state.version) {
+    std::fputs(cli::version_text().c_str(), stdout);
+    return 0;
+  }
+  if (app.got_subcommand("completion")) {
+    std::fputs(cli::bash_completion(app, state).c_str(), stdout);
+    return 0;
+  }
   try {
     if (app.got_subcommand("make-synthetic-model")) {
       write_synthetic_model(state.synthetic_model_path);

@@ -1,0 +1,124 @@
+// CLI basics: --version and bash completion.
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "amg/amg_config.h"
+#include "io/image_reader.h"
+#include "support/catch.h"
+#include "support/fixtures.h"
+
+using namespace sam2amg;
+using namespace sam2amg::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string output_of(const std::string& command, const std::string& file) {
+  run_command(command + " > " + file + " 2>&1");
+  return slurp(file);
+}
+
+// The flags a help text lists: the first column of its option lines ("  -m,--model TEXT ...").
+std::set<std::string> help_flags(const std::string& help) {
+  std::set<std::string> flags;
+  std::istringstream in(help);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("  -", 0) != 0) continue;
+    std::string names = line.substr(2, line.find(' ', 2) - 2);
+    std::stringstream ss(names);
+    for (std::string name; std::getline(ss, name, ',');) flags.insert(name.substr(0, name.find('{')));
+  }
+  return flags;
+}
+
+// What the generated completion offers for the words typed so far (the last one is completed).
+std::set<std::string> complete(const std::string& script, const std::vector<std::string>& words, const TempDir& dir) {
+  std::string array;
+  for (const std::string& w : words) array += " '" + w + "'";
+  std::ofstream(dir.file("complete.sh")) << "source " << script << "\nCOMP_WORDS=(sam2-amg" << array
+                                         << ")\nCOMP_CWORD=" << words.size() << "\n_sam2_amg\n"
+                                         << "printf '%s\\n' \"${COMPREPLY[@]}\"\n";
+  const std::string out = output_of("bash " + dir.file("complete.sh"), dir.file("complete.txt"));
+  std::set<std::string> words_out;
+  std::istringstream in(out);
+  for (std::string w; std::getline(in, w);)
+    if (!w.empty()) words_out.insert(w);
+  return words_out;
+}
+
+}  // namespace
+
+TEST_CASE("--version: version, git revision, LibTorch", "[cli][version]") {
+  TempDir dir;
+  const std::string out = output_of(cli_binary() + " --version", dir.file("v.txt"));
+  std::smatch m;
+  REQUIRE(std::regex_search(out, m, std::regex(R"(^sam2-amg \d+\.\d+\.\d+ \(git ([0-9a-f]{12}(-dirty)?|unknown)\)\n)")));
+  CHECK(std::regex_search(out, std::regex(R"(\nLibTorch \d+\.\d+)")));
+  // A revision names a commit of this source tree.
+  const std::string hash = m[1].str().substr(0, 12);
+  if (hash != "unknown")
+    CHECK(run_command("git -C " + std::string(SAM2AMG_SOURCE_DIR) + " cat-file -e " + hash + "^{commit}") == 0);
+}
+
+TEST_CASE("The git revision is the project's own, else unknown", "[cli][version]") {
+  TempDir dir;
+  const std::string script = std::string(SAM2AMG_SOURCE_DIR) + "/cmake/git_revision.cmake";
+  auto revision = [&](const std::string& source) {
+    std::string r = output_of("cmake -DSOURCE_DIR=" + source + " -P " + script, dir.file("rev.txt"));
+    return r.substr(0, r.find('\n'));
+  };
+  // Not a checkout (a tarball): unknown.
+  fs::create_directories(dir.file("tarball"));
+  CHECK(revision(dir.file("tarball")) == "unknown");
+  // A checkout: its commit.
+  const std::string repo = dir.file("repo"), git = "git -C " + dir.file("repo");
+  fs::create_directories(repo + "/unpacked");
+  std::ofstream(repo + "/f.txt") << "x";
+  REQUIRE(run_command(git + " init -q && " + git + " add f.txt && " + git +
+                      " -c user.name=t -c user.email=t@t commit -q -m c") == 0);
+  const std::string head = output_of(git + " rev-parse --short=12 HEAD", dir.file("head.txt"));
+  CHECK(revision(repo) == head.substr(0, 12));
+  // A tarball unpacked inside some other repository does not take that repository's commit.
+  CHECK(revision(repo + "/unpacked") == "unknown");
+}
+
+TEST_CASE("Bash completion lists every flag --help lists, for the run and each subcommand", "[cli][completion]") {
+  TempDir dir;
+  const std::string script = dir.file("sam2-amg.bash");
+  REQUIRE(run_command(cli_binary() + " completion bash > " + script) == 0);
+  for (const std::string sub : {"", "tune", "bench", "merge", "make-synthetic-model", "completion"}) {
+    INFO("subcommand: " << sub);
+    const std::set<std::string> listed = help_flags(output_of(cli_binary() + " " + sub + " --help", dir.file("h.txt")));
+    REQUIRE(listed.size() > (sub.empty() ? 40u : 1u));
+    std::vector<std::string> words;
+    if (!sub.empty()) words.push_back(sub);
+    words.push_back("-");
+    const std::set<std::string> offered = complete(script, words, dir);
+    for (const std::string& flag : listed) {
+      INFO(flag);
+      CHECK(offered.count(flag) == 1);
+    }
+  }
+  // Every parameter of the table, whatever it holds: a new parameter completes without a list.
+  const std::set<std::string> all = complete(script, {"-"}, dir);
+  for_each_amg_param([&](const char* name, auto, const char*) {
+    std::string kebab = name;
+    for (char& c : kebab)
+      if (c == '_') c = '-';
+    CHECK(all.count("--" + kebab) == 1);
+  });
+  // Prefixes, word-valued options, subcommands.
+  CHECK(complete(script, {"--points-per"}, dir) == std::set<std::string>{"--points-per-side", "--points-per-batch"});
+  CHECK(complete(script, {"--output-mode", ""}, dir) ==
+        std::set<std::string>{"binary_mask", "uncompressed_rle", "coco_rle"});
+  CHECK(complete(script, {"me"}, dir) == std::set<std::string>{"merge"});
+  CHECK(complete(script, {"completion", ""}, dir) == std::set<std::string>{"bash"});
+  // The build generates the file that `make install` puts into bash-completion's folder.
+  const fs::path built = fs::path(cli_binary()).parent_path() / "sam2-amg.bash";
+  REQUIRE(fs::exists(built));
+  CHECK(slurp(built.string()) == slurp(script));
+}
