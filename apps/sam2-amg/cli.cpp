@@ -73,6 +73,7 @@ CLI::Option* add_enum(CLI::App& app, CliState& s, const std::string& names, E& r
   return opt;
 }
 
+
 }  // namespace
 
 void setup_cli(CLI::App& app, CliState& s) {
@@ -83,6 +84,9 @@ void setup_cli(CLI::App& app, CliState& s) {
   app.add_option("-c,--config", s.config_file, "YAML config; flags given on the command line override it");
   app.add_flag("--print-config", s.print_config, "Print the effective config as YAML and exit");
   app.add_flag("--version", s.version, "Print the version, its git revision and the LibTorch runtime, and exit");
+  app.add_flag("--dry-run", s.dry_run,
+               "Check a run without running it: validate the config, list the inputs and output paths, check that "
+               "the outputs can be written, load the model; then exit, writing nothing");
   app.add_flag("-q,--quiet", s.quiet, "Only warnings and errors on stderr");
   app.add_flag("-v,--verbose", s.verbose, "Debug logging on stderr");
   app.add_flag("--no-color", s.no_color, "No colours on stderr (NO_COLOR is honoured too)");

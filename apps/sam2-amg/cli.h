@@ -19,6 +19,7 @@ struct CliState {
   std::string config_file;          ///< --config
   bool print_config = false;        ///< --print-config
   bool version = false;             ///< --version
+  bool dry_run = false;             ///< --dry-run
   std::string completion_shell;     ///< completion SHELL
   bool quiet = false;
   bool verbose = false;

@@ -72,6 +72,11 @@ int main(int argc, char** argv) {
       std::fputs(to_yaml(config).c_str(), stdout);
       return 0;
     }
+    if (state.dry_run) {
+      if (app.get_subcommands().size() > 0)
+        throw UsageError("--dry-run checks a run; " + app.get_subcommands()[0]->get_name() + " has no dry run");
+      return cli::dry_run(config);
+    }
     if (app.got_subcommand("tune")) return cli::run_tune(config, state.tune, state.quiet);
     if (app.got_subcommand("merge")) return cli::run_merge(config);
     if (app.got_subcommand("bench")) return cli::run_bench(config, state.bench);

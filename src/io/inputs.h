@@ -20,11 +20,12 @@ struct InputFile {
 
 /// Expands io.input (files, folders, "-" for paths on stdin) and io.input_list into a sorted,
 /// de-duplicated list; folders give their image files (sub-folders with io.recursive), filtered
-/// by io.glob. Explicit files are kept whatever their extension. Throws UsageError for a path that
+/// by io.glob (io.glob_ignore_case: either case). Explicit files are kept whatever their extension. Throws UsageError for a path that
 /// does not exist.
 std::vector<InputFile> collect_inputs(const IoOptions& io);
 
-/// Shell-style match of a file name against a pattern with * and ?.
-bool glob_match(const std::string& pattern, const std::string& name);
+/// Shell-style match of a file name against a pattern with * and ?; with `ignore_case`, ASCII
+/// letters match either case ("*.jpg" takes "IMG_1.JPG").
+bool glob_match(const std::string& pattern, const std::string& name, bool ignore_case = false);
 
 }  // namespace sam2amg

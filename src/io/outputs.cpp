@@ -1,5 +1,7 @@
 #include "io/outputs.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 
@@ -144,7 +146,8 @@ bool non_empty(const std::string& path) {
   return !fs::is_regular_file(st) || fs::file_size(path, ec) > 0;
 }
 
-// The files a run writes and the checks on them before any work.
+// The files a run writes and the checks on them before any work, shared by OutputGuard and
+// check_outputs (--dry-run).
 struct PlannedFiles {
   std::string journal;                           ///< the COCO file's journal; empty: none
   bool jsonl_file = false;                       ///< --jsonl names a file (not stdout)
@@ -206,7 +209,40 @@ void check_existing_outputs(const OutputPaths& paths, const PlannedFiles& f) {
       throw UsageError("overlay '" + overlay + "' (of " + input + ") exists" + what_to_do);
 }
 
+// An output can be written: an existing file or folder is writable, or else the nearest
+// existing folder above it is (where it would be created). Nothing is created to find out.
+void check_writable(const std::string& path, const std::string& flag) {
+  std::error_code ec;
+  fs::path p = fs::absolute(path, ec);
+  if (fs::exists(p, ec)) {
+    const int mode = fs::is_directory(p, ec) ? (W_OK | X_OK) : W_OK;
+    if (::access(p.c_str(), mode) != 0) throw OutputError(path, flag + ": not writable");
+    return;
+  }
+  for (p = p.parent_path(); !p.empty(); p = p.parent_path()) {
+    if (!fs::exists(p, ec)) continue;
+    if (!fs::is_directory(p, ec)) throw OutputError(path, flag + ": '" + p.string() + "' is not a folder");
+    if (::access(p.c_str(), W_OK | X_OK) != 0)
+      throw OutputError(path, flag + ": cannot create it in '" + p.string() + "' (not writable)");
+    return;
+  }
+}
+
 }  // namespace
+
+void check_outputs(const OutputPaths& paths, const std::vector<InputFile>& inputs, const std::string& input_list) {
+  const PlannedFiles f = planned_files(paths, inputs);
+  check_output_names(paths, f, inputs, input_list);
+  check_existing_outputs(paths, f);
+  if (!paths.coco.empty()) {
+    check_writable(paths.coco, "--out");
+    check_writable(f.journal, "--out's journal");
+  }
+  if (f.jsonl_file) check_writable(paths.jsonl, "--jsonl");
+  if (!paths.out_dir.empty()) check_writable(paths.out_dir, "--out-dir");
+  if (!paths.overlay_dir.empty()) check_writable(paths.overlay_dir, "--overlay-dir");
+  if (!paths.done_marker.empty()) check_writable(paths.done_marker, "the shard's done marker");
+}
 
 OutputGuard::OutputGuard(const OutputPaths& paths, const std::vector<InputFile>& inputs,
                          const std::string& input_list) {

@@ -77,6 +77,11 @@ ShardFiles find_coco_shards(const std::string& out, int expected_count);
 /// The shard markers of `--out-dir DIR` (the per-image files carry no shard name).
 ShardFiles find_dir_shards(const std::string& dir, int expected_count);
 
+/// Every check OutputGuard makes, without creating, locking or writing anything, and that each
+/// output can be written (an existing one is writable, else the nearest existing folder above it
+/// is). For --dry-run. Throws UsageError or OutputError.
+void check_outputs(const OutputPaths& paths, const std::vector<InputFile>& inputs, const std::string& input_list);
+
 /// Guards a run's outputs, before any work and for the whole run: an exclusive lock on each
 /// output (a second run writing one of them fails at once, exit 2); outputs that name an input,
 /// the input list or each other are refused (exit 2); so is an existing output (or an interrupted

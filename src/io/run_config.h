@@ -28,6 +28,7 @@ struct IoOptions {
   std::string input_list;           ///< a file with one image path per line
   bool recursive = false;           ///< descend into sub-folders of folder inputs
   std::string glob;                 ///< keep only files whose name matches (e.g. "*.jpg")
+  bool glob_ignore_case = false;    ///< glob matches letters of either case
   std::string out;                  ///< one COCO instances JSON for the whole run
   std::string out_dir;              ///< per-image outputs (SA-1B JSON, or PNG masks + metadata.csv)
   std::string jsonl;                ///< one JSON line per image; "-" = stdout
@@ -55,7 +56,8 @@ void for_each_io_param(V&& v) {
   v("input", &IoOptions::input, "Image files or folders; - reads paths from stdin");
   v("input_list", &IoOptions::input_list, "File with one image path per line");
   v("recursive", &IoOptions::recursive, "Descend into sub-folders of folder inputs");
-  v("glob", &IoOptions::glob, "Keep only files whose name matches this pattern, e.g. '*.jpg'");
+  v("glob", &IoOptions::glob, "Keep only files in folder inputs whose name matches this pattern, e.g. '*.jpg'");
+  v("glob_ignore_case", &IoOptions::glob_ignore_case, "glob matches letters of either case ('*.jpg' takes X.JPG)");
   v("out", &IoOptions::out, "COCO instances JSON for the whole run");
   v("out_dir", &IoOptions::out_dir, "Folder for per-image outputs (SA-1B JSON, or PNG masks + metadata.csv)");
   v("jsonl", &IoOptions::jsonl, "One JSON line per image to this file; - for stdout");

@@ -1,4 +1,4 @@
-// CLI basics: --version and bash completion.
+// CLI basics: --version, bash completion, --dry-run and --glob-ignore-case.
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -48,6 +48,14 @@ std::set<std::string> complete(const std::string& script, const std::vector<std:
   for (std::string w; std::getline(in, w);)
     if (!w.empty()) words_out.insert(w);
   return words_out;
+}
+
+// Every file and folder under `root` with its size and modification time.
+std::map<std::string, std::pair<std::uintmax_t, fs::file_time_type>> tree(const std::string& root) {
+  std::map<std::string, std::pair<std::uintmax_t, fs::file_time_type>> t;
+  for (const auto& e : fs::recursive_directory_iterator(root))
+    t[e.path().string()] = {e.is_regular_file() ? e.file_size() : 0, e.last_write_time()};
+  return t;
 }
 
 }  // namespace
@@ -121,4 +129,43 @@ TEST_CASE("Bash completion lists every flag --help lists, for the run and each s
   const fs::path built = fs::path(cli_binary()).parent_path() / "sam2-amg.bash";
   REQUIRE(fs::exists(built));
   CHECK(slurp(built.string()) == slurp(script));
+}
+
+TEST_CASE("Dry run: lists inputs and outputs, loads the model, writes nothing", "[cli][dry-run]") {
+  TempDir dir;
+  // Everything the run could touch lives under work/; the listings go beside it.
+  const std::string work = dir.file("work"), model = work + "/m.pt", images = work + "/in";
+  fs::create_directories(images);
+  REQUIRE(run_command(cli_binary() + " make-synthetic-model " + model + " 2>/dev/null") == 0);
+  write_image_rgb(images + "/a.png", make_image(32, 24, kBlack, {{4, 4, 20, 20, kRed}}));
+  write_image_rgb(images + "/b.jpg", make_image(32, 24, kBlack, {{4, 4, 20, 20, kRed}}));
+  write_image_rgb(images + "/C.JPG", make_image(32, 24, kBlack, {{4, 4, 20, 20, kRed}}));
+  const std::string base = cli_binary() + " --dry-run --model " + model + " --input " + images;
+  const std::string outs = " --out " + work + "/new/sub/m.json --out-dir " + work + "/od --jsonl " + work +
+                           "/j.jsonl --overlay-dir " + work + "/ov";
+  const auto before = tree(work);
+  const std::string listing = output_of(base + outs, dir.file("dry.txt"));
+  INFO(listing);
+  CHECK(listing.find("dry run: nothing written") != std::string::npos);
+  for (const std::string& name : {"a.png", "b.jpg", "C.JPG", "new/sub/m.json", "/od", "j.jsonl", "ov/a.overlay.png"})
+    CHECK(listing.find(name) != std::string::npos);
+  CHECK(listing.find("synthetic") != std::string::npos);  // the model was loaded
+  // Failures are the run's, with its exit codes, and write nothing either.
+  CHECK(run_command(base + " --out " + model + " 2>/dev/null") == 2);  // exists, no --resume/--overwrite
+  CHECK(run_command(base + " --out " + images + "/a.png 2>/dev/null") == 2);  // an input
+  std::ofstream(dir.file("file")) << "x";
+  CHECK(run_command(base + " --out " + dir.file("file/m.json") + " 2>/dev/null") == 5);  // not a folder
+  CHECK(run_command(cli_binary() + " --dry-run --model " + images + "/a.png --input " + images + " --out " + work +
+                    "/m.json 2>/dev/null") == 3);  // not a model
+  CHECK(tree(work) == before);
+
+  // --glob is case-sensitive unless asked otherwise.
+  const std::string jpg = output_of(base + " --out " + work + "/m.json --glob '*.jpg'", dir.file("g1.txt"));
+  CHECK(jpg.find("b.jpg") != std::string::npos);
+  CHECK(jpg.find("C.JPG") == std::string::npos);
+  const std::string any_case =
+      output_of(base + " --out " + work + "/m.json --glob '*.jpg' --glob-ignore-case", dir.file("g2.txt"));
+  CHECK(any_case.find("b.jpg") != std::string::npos);
+  CHECK(any_case.find("C.JPG") != std::string::npos);
+  CHECK(any_case.find("a.png") == std::string::npos);
 }
