@@ -41,6 +41,10 @@ struct CliState {
 /// snake_case spelling accepted too), I/O options, config handling, and the subcommands.
 void setup_cli(CLI::App& app, CliState& state);
 
+/// The message for arguments the parser did not expect: each unknown flag with the closest flag
+/// name (`--pont-per-side` -> `--points-per-side`), as config keys get theirs.
+std::string unexpected_arguments_message(const CLI::App& app, const std::vector<std::string>& extras);
+
 /// Defaults, then the --config file, then the flags given on the command line (absent flags
 /// never override the file). Validates the result. Throws UsageError.
 RunConfig effective_config(const CliState& state);

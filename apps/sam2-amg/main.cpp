@@ -42,6 +42,9 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::ExtrasError& e) {
+    std::fprintf(stderr, "%s\n", cli::unexpected_arguments_message(app, app.remaining(true)).c_str());
+    return static_cast<int>(ExitCode::kUsage);
   } catch (const CLI::ParseError& e) {
     app.exit(e);
     return static_cast<int>(ExitCode::kUsage);

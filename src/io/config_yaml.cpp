@@ -194,18 +194,20 @@ std::string yaml_value(const std::vector<PointGrid>& grids) {
 
 }  // namespace
 
-std::string closest_config_key(const std::string& key) {
+std::pair<std::string, size_t> closest_name(const std::string& word, const std::vector<std::string>& names) {
   std::string best;
   size_t best_d = SIZE_MAX;
-  for (const std::string& k : all_keys()) {
-    const size_t d = edit_distance(key, k);
+  for (const std::string& k : names) {
+    const size_t d = edit_distance(word, k);
     if (d < best_d) {
       best_d = d;
       best = k;
     }
   }
-  return best;
+  return {best, best_d};
 }
+
+std::string closest_config_key(const std::string& key) { return closest_name(key, all_keys()).first; }
 
 void validate_io(const IoOptions& io) {
   if (io.threads < 0) throw UsageError("invalid threads = " + std::to_string(io.threads) + ": expected >= 0");

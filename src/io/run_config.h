@@ -3,6 +3,7 @@
 /// structs; a YAML file (--config) and then the command line's explicit flags fill it.
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "amg/amg_config.h"
@@ -108,5 +109,9 @@ std::string to_yaml(const RunConfig& config);
 
 /// The key closest to `key` among all valid keys (edit distance), for "did you mean".
 std::string closest_config_key(const std::string& key);
+
+/// The name closest to `word` among `names` (edit distance; the first of equals), and that
+/// distance; for "did you mean" (config keys, command-line flags). Empty names: {"", SIZE_MAX}.
+std::pair<std::string, size_t> closest_name(const std::string& word, const std::vector<std::string>& names);
 
 }  // namespace sam2amg

@@ -1,4 +1,5 @@
-// CLI basics: --version, bash completion, --dry-run and --glob-ignore-case.
+// CLI basics: --version, bash completion, --dry-run, --glob-ignore-case, merge --help, the SAM 1
+// spelling of --out-dir, and "did you mean" for unknown flags.
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -168,4 +169,33 @@ TEST_CASE("Dry run: lists inputs and outputs, loads the model, writes nothing", 
   CHECK(any_case.find("b.jpg") != std::string::npos);
   CHECK(any_case.find("C.JPG") != std::string::npos);
   CHECK(any_case.find("a.png") == std::string::npos);
+}
+
+TEST_CASE("merge --help lists the options merge uses", "[cli]") {
+  TempDir dir;
+  const std::string help = output_of(cli_binary() + " merge --help", dir.file("h.txt"));
+  for (const char* flag : {"--out ", "--out-dir", "--shard-count", "--quiet"}) {
+    INFO(flag);
+    CHECK(help.find(flag) != std::string::npos);
+  }
+}
+
+TEST_CASE("Unknown flags get the closest name; -o is gone, --output is SAM 1's folder", "[cli]") {
+  TempDir dir;
+  const std::string typo = output_of(cli_binary() + " --pred-iou-tresh 0.5 --print-config", dir.file("e.txt"));
+  CHECK(typo.find("unknown flag '--pred-iou-tresh'; did you mean '--pred-iou-thresh'?") != std::string::npos);
+  CHECK(run_command(cli_binary() + " --pred-iou-tresh 0.5 --print-config 2>/dev/null") == 2);
+  CHECK(run_command(cli_binary() + " tune --overlay-row 1 --print-config 2>" + dir.file("t.txt")) == 2);
+  CHECK(slurp(dir.file("t.txt")).find("did you mean '--overlay-rows'?") != std::string::npos);
+  // Far from every flag: no guess.
+  CHECK(output_of(cli_binary() + " --zzzzzzzzzzzz", dir.file("z.txt")).find("did you mean") == std::string::npos);
+  // -o would read as --output: it is refused with what to use instead.
+  const std::string o = output_of(cli_binary() + " -o m.json --print-config", dir.file("o.txt"));
+  CHECK(o.find("--out F.json") != std::string::npos);
+  // --output is --out-dir, and --help says so.
+  const std::string printed = output_of(cli_binary() + " --output folder --print-config", dir.file("p.txt"));
+  CHECK(printed.find("\nout_dir: \"folder\"\n") != std::string::npos);
+  const std::string help = output_of(cli_binary() + " --help", dir.file("h.txt"));
+  CHECK(help.find("-o,") == std::string::npos);
+  CHECK(help.find("--output is SAM 1 amg.py's name for this folder") != std::string::npos);
 }
