@@ -58,6 +58,17 @@ cv::Rect mask_bounds(const std::vector<std::uint8_t>& mask, int width, int heigh
   return x1 < 0 ? cv::Rect() : cv::Rect(x0, y0, x1 - x0 + 1, y1 - y0 + 1);
 }
 
+// The mask's value at pixel (x, y), read from its runs (column-major, starting with zeros).
+bool rle_at(const Rle& rle, int x, int y) {
+  const std::uint64_t at = std::uint64_t(x) * rle.h + y;
+  std::uint64_t start = 0;
+  for (size_t i = 0; i < rle.counts.size(); ++i) {
+    start += rle.counts[i];
+    if (at < start) return i % 2 == 1;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::array<std::uint8_t, 3> overlay_colour(size_t i) {
@@ -95,40 +106,36 @@ Overlay render_overlay(const ImageU8& image, const std::vector<MaskRecord>& reco
   std::vector<size_t> order(records.size());
   std::iota(order.begin(), order.end(), size_t{0});
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return records[a].area > records[b].area; });
-  std::vector<std::vector<std::uint8_t>> masks(records.size());
+  // One mask decoded at a time (memory stays at one image's worth): fill it, and keep its
+  // outline pixels and label position for the passes below.
   std::vector<cv::Rect> bounds(records.size());
+  std::vector<std::vector<cv::Point>> outlines(records.size());
+  std::vector<cv::Point> label_at(records.size());
   for (size_t k : order) {
-    masks[k] = rle_to_mask(records[k].segmentation);
     if (records[k].segmentation.h != h || records[k].segmentation.w != w)
       throw OutputError("overlay", "a mask's size differs from its image's");
-    bounds[k] = mask_bounds(masks[k], w, h);
+    const std::vector<std::uint8_t> mask = rle_to_mask(records[k].segmentation);
+    const cv::Rect roi = bounds[k] = mask_bounds(mask, w, h);
+    if (roi.empty()) continue;
     const auto c = overlay_colour(k);
-    for (int y = bounds[k].y; y < bounds[k].y + bounds[k].height; ++y) {
+    for (int y = roi.y; y < roi.y + roi.height; ++y) {
       cv::Vec3b* row = out.ptr<cv::Vec3b>(y);
-      const std::uint8_t* m = masks[k].data() + size_t(y) * w;
-      for (int x = bounds[k].x; x < bounds[k].x + bounds[k].width; ++x)
+      const std::uint8_t* m = mask.data() + size_t(y) * w;
+      for (int x = roi.x; x < roi.x + roi.width; ++x)
         if (m[x])
           for (int ch = 0; ch < 3; ++ch) row[x][ch] = static_cast<std::uint8_t>((row[x][ch] + c[ch]) / 2);
     }
-  }
-
-  // Outlines over every fill: the mask pixels within line_width of its outside (the image's
-  // edge counts as outside), so the outline never covers a neighbour's pixels.
-  std::vector<cv::Point> label_at(records.size());
-  for (size_t k : order) {
-    if (bounds[k].empty()) continue;
-    const cv::Rect roi = bounds[k];
+    // The outline: the mask pixels within line_width of its outside (the image's edge counts as
+    // outside), so it never covers a neighbour's pixels.
     cv::Mat m;
-    cv::copyMakeBorder(mask_in_roi(masks[k], w, roi), m, 1, 1, 1, 1, cv::BORDER_CONSTANT, cv::Scalar(0));
+    cv::copyMakeBorder(mask_in_roi(mask, w, roi), m, 1, 1, 1, 1, cv::BORDER_CONSTANT, cv::Scalar(0));
     cv::Mat inner;
     cv::erode(m, inner, cv::Mat(), cv::Point(-1, -1), o.line_width, cv::BORDER_CONSTANT, cv::Scalar(0));
-    const auto c = overlay_colour(k);
     for (int y = 0; y < roi.height; ++y) {
       const std::uint8_t* mr = m.ptr<std::uint8_t>(y + 1) + 1;
       const std::uint8_t* ir = inner.ptr<std::uint8_t>(y + 1) + 1;
-      cv::Vec3b* row = out.ptr<cv::Vec3b>(roi.y + y);
       for (int x = 0; x < roi.width; ++x)
-        if (mr[x] && !ir[x]) row[roi.x + x] = cv::Vec3b(c[0], c[1], c[2]);
+        if (mr[x] && !ir[x]) outlines[k].emplace_back(roi.x + x, roi.y + y);
     }
     // The label goes where the mask is thickest: its pixel farthest from the outside.
     cv::Mat dist;
@@ -136,6 +143,12 @@ Overlay render_overlay(const ImageU8& image, const std::vector<MaskRecord>& reco
     cv::Point best;
     cv::minMaxLoc(dist, nullptr, nullptr, nullptr, &best);
     label_at[k] = {roi.x + best.x - 1, roi.y + best.y - 1};
+  }
+
+  // Outlines over every fill.
+  for (size_t k : order) {
+    const auto c = overlay_colour(k);
+    for (const cv::Point& p : outlines[k]) out.at<cv::Vec3b>(p) = cv::Vec3b(c[0], c[1], c[2]);
   }
 
   // Labels last, white on a dark edge: readable on any fill.
@@ -163,7 +176,7 @@ Overlay render_overlay(const ImageU8& image, const std::vector<MaskRecord>& reco
     for (int step = 1; step <= 3 && !free(box); ++step)
       for (const cv::Point d : {cv::Point(0, box_h), cv::Point(0, -box_h), cv::Point(box_w, 0), cv::Point(-box_w, 0)}) {
         const cv::Point p = label_at[k] + d * step;
-        if (p.x < 0 || p.y < 0 || p.x >= w || p.y >= h || !masks[k][size_t(p.y) * w + p.x]) continue;
+        if (p.x < 0 || p.y < 0 || p.x >= w || p.y >= h || !rle_at(records[k].segmentation, p.x, p.y)) continue;
         if (free(box_at(p))) {
           box = box_at(p);
           break;

@@ -155,3 +155,27 @@ TEST_CASE("write_overlay: PNG by extension, the rendered pixels exactly", "[io][
     }
   CHECK(differ == 0);
 }
+
+TEST_CASE("Overlay labels of masks that share their thickest point do not cover each other", "[io][overlay]") {
+  // Two identical masks and one inside them: the same best label position for the first two.
+  const ImageU8 image = make_image(300, 200, kBlack, {{20, 20, 280, 180, kRed}, {40, 40, 80, 70, kGreen}});
+  Rle both = colour_mask(image, kRed);
+  const std::vector<MaskRecord> records{record_of(both, 0.9f, 0.9f), record_of(both, 0.8f, 0.8f),
+                                        record_of(colour_mask(image, kGreen), 0.7f, 0.7f)};
+  const Overlay o = render_overlay(image, records);
+  REQUIRE(o.labels.size() == 3);
+  for (size_t i = 0; i < o.labels.size(); ++i) {
+    const OverlayLabel& a = o.labels[i];
+    CHECK(inside_image(a, image));
+    for (size_t j = i + 1; j < o.labels.size(); ++j) {
+      const OverlayLabel& b = o.labels[j];
+      INFO(a.text << " and " << b.text);
+      CHECK((a.x1 <= b.x0 || b.x1 <= a.x0 || a.y1 <= b.y0 || b.y1 <= a.y0));
+    }
+  }
+  // The moved label still sits on its mask (the red rectangle).
+  for (const OverlayLabel& l : o.labels) {
+    const int cx = (l.x0 + l.x1) / 2, cy = (l.y0 + l.y1) / 2;
+    CHECK((cx >= 20 && cx < 280 && cy >= 20 && cy < 180));
+  }
+}
