@@ -61,7 +61,7 @@ std::map<std::string, std::pair<std::uintmax_t, fs::file_time_type>> tree(const 
 
 }  // namespace
 
-TEST_CASE("--version: version, git revision, LibTorch", "[cli][version]") {
+TEST_CASE("The version line: version, git revision, LibTorch", "[cli][version]") {
   TempDir dir;
   const std::string out = output_of(cli_binary() + " --version", dir.file("v.txt"));
   std::smatch m;
@@ -180,7 +180,7 @@ TEST_CASE("merge --help lists the options merge uses", "[cli]") {
   }
 }
 
-TEST_CASE("Unknown flags get the closest name; -o is gone, --output is SAM 1's folder", "[cli]") {
+TEST_CASE("Unknown flags get the closest name, -o is gone, --output is SAM 1's folder", "[cli]") {
   TempDir dir;
   const std::string typo = output_of(cli_binary() + " --pred-iou-tresh 0.5 --print-config", dir.file("e.txt"));
   CHECK(typo.find("unknown flag '--pred-iou-tresh'; did you mean '--pred-iou-thresh'?") != std::string::npos);
