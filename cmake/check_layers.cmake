@@ -12,7 +12,7 @@ set(allow_amg "common/;amg/")
 set(allow_model "common/;model/")
 set(allow_pipeline "common/;amg/;model/;pipeline/")
 set(allow_io "common/;${core};io/")
-set(allow_apps "common/;${core};io/;pipeline/;model/model_options.h;model/synthetic_model.h")
+set(allow_apps "common/;${core};io/;pipeline/;model/model_options.h;model/synthetic_model.h;model/runtime.h")
 # Heavy dependencies: <torch/...> only in model/, ATen in amg/, model/, pipeline/ (not the
 # core), OpenCV (and libpng, libjpeg) only in io/, the CLI's libraries only in apps/.
 set(torch_ok "model")

@@ -18,6 +18,8 @@
 #include "bench.h"
 #include "tune.h"
 #include "merge_cmd.h"
+#include "completion.h"
+#include "version.h"
 
 using namespace sam2amg;
 
@@ -40,6 +42,9 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::ExtrasError& e) {
+    std::fprintf(stderr, "%s\n", cli::unexpected_arguments_message(app, app.remaining(true)).c_str());
+    return static_cast<int>(ExitCode::kUsage);
   } catch (const CLI::ParseError& e) {
     app.exit(e);
     return static_cast<int>(ExitCode::kUsage);
@@ -51,6 +56,14 @@ int main(int argc, char** argv) {
                                                                         : spdlog::color_mode::never));
   spdlog::set_pattern("%^[%l]%$ %v");
   spdlog::set_level(state.quiet ? spdlog::level::warn : state.verbose ? spdlog::level::debug : spdlog::level::info);
+  if (state.version) {
+    std::fputs(cli::version_text().c_str(), stdout);
+    return 0;
+  }
+  if (app.got_subcommand("completion")) {
+    std::fputs(cli::bash_completion(app, state).c_str(), stdout);
+    return 0;
+  }
   try {
     if (app.got_subcommand("make-synthetic-model")) {
       write_synthetic_model(state.synthetic_model_path);
@@ -61,6 +74,11 @@ int main(int argc, char** argv) {
     if (state.print_config) {
       std::fputs(to_yaml(config).c_str(), stdout);
       return 0;
+    }
+    if (state.dry_run) {
+      if (app.get_subcommands().size() > 0)
+        throw UsageError("--dry-run checks a run; " + app.get_subcommands()[0]->get_name() + " has no dry run");
+      return cli::dry_run(config);
     }
     if (app.got_subcommand("tune")) return cli::run_tune(config, state.tune, state.quiet);
     if (app.got_subcommand("merge")) return cli::run_merge(config);

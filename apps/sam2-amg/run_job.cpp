@@ -7,12 +7,15 @@
 #include <chrono>
 #include <future>
 #include <csignal>
+#include <cstdio>
+#include <map>
 
 #include "common/error.h"
 #include "common/printable.h"
 #include "image_loop.h"
 #include "io/sha256.h"
 #include "io/outputs.h"
+#include "io/overlay.h"
 #include "pipeline/mask_generator.h"
 #include "progress.h"
 #include "subcommands.h"
@@ -74,7 +77,7 @@ int run_job(const RunConfig& config, const JobOptions& options) {
   const Provenance provenance{SAM2AMG_VERSION, io.model, model_sha256.get(), to_yaml(recorded, YamlKeys::kRecorded),
                               enum_name(io.exif)};
   RunOutputs outputs(paths, config.amg.output_mode, segmentation_format(config.amg.output_mode, io.polygons),
-                     io.overlay, provenance, all_inputs);
+                     OverlayStyle{io.overlay_scores}, provenance, all_inputs);
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
@@ -130,6 +133,45 @@ int run_job(const RunConfig& config, const JobOptions& options) {
     return 128 + g_signal;
   }
   return failed ? static_cast<int>(ExitCode::kImage) : 0;
+}
+
+int dry_run(const RunConfig& config) {
+  const IoOptions& io = config.io;
+  std::vector<InputFile> inputs = require_io(Subcommand::kRun, io);
+  const std::optional<Shard> shard = resolve_shard(io.shard, io.shard_count);
+  const OutputPaths paths = plan_outputs(io, shard);
+  check_outputs(paths, inputs, io.input_list);
+  if (shard) inputs = inputs_of_shard(inputs, *shard);
+  const MaskGenerator generator = make_generator(config);
+
+  // The listing is the result: stdout. Overlays are named per input.
+  std::map<std::string, std::string> overlays;
+  if (!paths.overlay_dir.empty()) overlays = overlay_paths(paths.overlay_dir, inputs);
+  std::string out = "model: " + io.model + " (" + generator.describe() + ")\n";
+  if (shard) out += "shard: " + shard_label(*shard) + "\n";
+  out += "inputs: " + std::to_string(inputs.size()) + "\n";
+  for (const InputFile& in : inputs) {
+    out += "  " + in.path;
+    if (!overlays.empty()) out += "  -> " + overlays.at(in.path);
+    out += "\n";
+  }
+  out += "outputs:\n";
+  std::error_code ec;
+  const std::string state = paths.resume ? "resumed if present" : paths.overwrite ? "replaced if present" : "new";
+  auto line = [&](const char* what, const std::string& path) {
+    if (path.empty()) return;
+    out += std::string("  ") + what + " " + path + (path == "-" ? " (stdout)" : " (" + state + ")") + "\n";
+  };
+  line("--out", paths.coco);
+  line("--out-dir", paths.out_dir);
+  line("--jsonl", paths.jsonl);
+  line("--overlay-dir", paths.overlay_dir);
+  line("done marker", paths.done_marker);
+  out += shard && shard_committed(paths) ? "the shard is already complete: a run would exit at once\n" : "";
+  out += "dry run: nothing written\n";
+  std::fputs(out.c_str(), stdout);
+  std::fflush(stdout);
+  return 0;
 }
 
 }  // namespace sam2amg::cli

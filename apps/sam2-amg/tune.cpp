@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <map>
 
 #include "common/error.h"
 #include "image_loop.h"
@@ -35,7 +36,11 @@ int run_tune(const RunConfig& config, const TuneOptions& tune, bool quiet) {
     if (row < 1 || row > static_cast<int>(settings.size()))
       throw UsageError("--overlay-rows " + std::to_string(row) + " is not a row of the table (1.." +
                        std::to_string(settings.size()) + ")");
-  if (!tune.overlay_rows.empty() && tune.overlay_dir.empty()) throw UsageError("--overlay-rows needs --overlay-dir");
+  if (!tune.overlay_rows.empty() && io.overlay_dir.empty()) throw UsageError("--overlay-rows needs --overlay-dir");
+  // Per row, each input's picture: <overlay-dir>/<stem>.row<N>.png.
+  std::map<int, std::map<std::string, std::string>> overlay_files;
+  for (int row : tune.overlay_rows)
+    overlay_files[row] = overlay_paths(io.overlay_dir, inputs, ".row" + std::to_string(row) + ".png");
 
   MaskGenerator generator = make_generator(config);
   if (!quiet) spdlog::info("model: {}; {} settings over {} images", generator.describe(), settings.size(), inputs.size());
@@ -50,9 +55,9 @@ int run_tune(const RunConfig& config, const TuneOptions& tune, bool quiet) {
       for (const MaskRecord& r : results[k]) area[k] += static_cast<double>(r.area);
     }
     for (int row : tune.overlay_rows) {
-      std::filesystem::create_directories(tune.overlay_dir);
-      const std::string stem = std::filesystem::path(input.name).stem().string();
-      write_overlay(tune.overlay_dir + "/" + stem + ".row" + std::to_string(row) + ".jpg", image, results[row - 1]);
+      const std::string& file = overlay_files[row].at(input.path);
+      std::filesystem::create_directories(std::filesystem::path(file).parent_path());
+      write_overlay(file, image, results[row - 1], OverlayStyle{io.overlay_scores});
     }
     return {};
   };

@@ -6,13 +6,13 @@
 
 namespace sam2amg::cli {
 
-/// `sam2-amg tune`: values to sweep (empty = the config's own value) and overlay choices.
+/// `sam2-amg tune`: values to sweep (empty = the config's own value) and the rows to draw (into
+/// --overlay-dir).
 struct TuneOptions {
   std::vector<double> pred_iou_thresh;
   std::vector<double> stability_score_thresh;
   std::vector<double> stability_score_offset;
   std::vector<double> box_nms_thresh;
-  std::string overlay_dir;           ///< overlays of the chosen rows go here
   std::vector<int> overlay_rows;     ///< 1-based rows of the printed table
 };
 

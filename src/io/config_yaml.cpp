@@ -194,23 +194,29 @@ std::string yaml_value(const std::vector<PointGrid>& grids) {
 
 }  // namespace
 
-std::string closest_config_key(const std::string& key) {
+std::pair<std::string, size_t> closest_name(const std::string& word, const std::vector<std::string>& names) {
   std::string best;
   size_t best_d = SIZE_MAX;
-  for (const std::string& k : all_keys()) {
-    const size_t d = edit_distance(key, k);
+  for (const std::string& k : names) {
+    const size_t d = edit_distance(word, k);
     if (d < best_d) {
       best_d = d;
       best = k;
     }
   }
-  return best;
+  return {best, best_d};
 }
+
+std::string closest_config_key(const std::string& key) { return closest_name(key, all_keys()).first; }
 
 void validate_io(const IoOptions& io) {
   if (io.threads < 0) throw UsageError("invalid threads = " + std::to_string(io.threads) + ": expected >= 0");
   if (io.max_image_pixels < 1) throw UsageError("invalid max_image_pixels: expected >= 1");
-  if (io.overlay && io.out_dir.empty()) throw UsageError("--overlay needs --out-dir");
+  if (io.overlay && io.out_dir.empty()) throw UsageError("--overlay needs --out-dir (or give --overlay-dir DIR)");
+  if (io.overlay && !io.overlay_dir.empty() && io.overlay_dir != io.out_dir)
+    throw UsageError("--overlay writes the overlays into --out-dir, --overlay-dir elsewhere: give one of them");
+  if (io.overlay_scores && !io.overlay && io.overlay_dir.empty())
+    throw UsageError("--overlay-scores needs --overlay-dir DIR (or --overlay with --out-dir)");
   if (io.resume && io.overwrite)
     throw UsageError("--resume and --overwrite exclude each other: continue the outputs, or replace them");
 }

@@ -34,11 +34,15 @@ bool has_image_extension(const std::string& path) {
   return false;
 }
 
-bool glob_match(const std::string& pattern, const std::string& name) {
+bool glob_match(const std::string& pattern, const std::string& name, bool ignore_case) {
+  auto same = [ignore_case](char a, char b) {
+    if (!ignore_case) return a == b;
+    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+  };
   // Iterative wildcard match with backtracking to the last '*'.
   size_t p = 0, n = 0, star = std::string::npos, mark = 0;
   while (n < name.size()) {
-    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == name[n])) {
+    if (p < pattern.size() && (pattern[p] == '?' || same(pattern[p], name[n]))) {
       ++p;
       ++n;
     } else if (p < pattern.size() && pattern[p] == '*') {
@@ -120,7 +124,7 @@ std::vector<InputFile> collect_inputs(const IoOptions& io, std::vector<Unreadabl
   std::vector<UnreadableInput> skipped_here;
   const std::function<bool(const fs::path&)> keep = [&](const fs::path& file) {
     const std::string name = file.filename().string();
-    return has_image_extension(name) && (io.glob.empty() || glob_match(io.glob, name));
+    return has_image_extension(name) && (io.glob.empty() || glob_match(io.glob, name, io.glob_ignore_case));
   };
   for (const std::string& root : roots) {
     std::error_code ec;

@@ -26,14 +26,15 @@ struct UnreadableInput {
 
 /// Expands io.input (files, folders, "-" for paths on stdin) and io.input_list into a sorted,
 /// de-duplicated list; folders give their image files (sub-folders with io.recursive), filtered
-/// by io.glob. Explicit files are kept whatever their extension. Folder entries that cannot be
-/// used are appended to `skipped` (when given) with their reason: dangling symbolic links and
-/// link loops whose name would be an input, and, with io.recursive, sub-folders that cannot be
-/// listed and links to folders (not followed). Throws UsageError for a path that does not exist
-/// or a folder input that cannot be listed.
+/// by io.glob (io.glob_ignore_case: either case). Explicit files are kept whatever their extension.
+/// Folder entries that cannot be used are appended to `skipped` (when given) with their reason:
+/// dangling symbolic links and link loops whose name would be an input, and, with io.recursive,
+/// sub-folders that cannot be listed and links to folders (not followed). Throws UsageError for a
+/// path that does not exist or a folder input that cannot be listed.
 std::vector<InputFile> collect_inputs(const IoOptions& io, std::vector<UnreadableInput>* skipped = nullptr);
 
-/// Shell-style match of a file name against a pattern with * and ?.
-bool glob_match(const std::string& pattern, const std::string& name);
+/// Shell-style match of a file name against a pattern with * and ?; with `ignore_case`, ASCII
+/// letters match either case ("*.jpg" takes "IMG_1.JPG").
+bool glob_match(const std::string& pattern, const std::string& name, bool ignore_case = false);
 
 }  // namespace sam2amg

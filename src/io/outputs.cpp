@@ -1,5 +1,7 @@
 #include "io/outputs.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 
@@ -80,6 +82,7 @@ OutputPaths plan_outputs(const IoOptions& io, const std::optional<Shard>& shard)
   p.jsonl = io.jsonl;
   p.yolo = io.yolo;
   if (!p.yolo.empty()) p.yolo_manifest = p.yolo + "/sam2_amg.jsonl";
+  p.overlay_dir = io.overlay ? io.out_dir : io.overlay_dir;
   p.resume = io.resume;
   p.overwrite = io.overwrite;
   if (!shard) return p;
@@ -155,21 +158,37 @@ bool non_empty(const std::string& path) {
   return !fs::is_regular_file(st) || fs::file_size(path, ec) > 0;
 }
 
-}  // namespace
+// The files a run writes and the checks on them before any work, shared by OutputGuard and
+// check_outputs (--dry-run).
+struct PlannedFiles {
+  std::string journal;                           ///< the COCO file's journal; empty: none
+  bool jsonl_file = false;                       ///< --jsonl names a file (not stdout)
+  std::map<std::string, std::string> overlays;   ///< input path -> its overlay file
+};
 
-OutputGuard::OutputGuard(const OutputPaths& paths, const std::vector<InputFile>& inputs,
-                         const std::string& input_list) {
-  const std::string journal = paths.coco.empty() ? "" : paths.coco + ".partial.jsonl";
-  const bool jsonl_file = !paths.jsonl.empty() && paths.jsonl != "-";
+PlannedFiles planned_files(const OutputPaths& paths, const std::vector<InputFile>& inputs) {
+  PlannedFiles f;
+  f.journal = paths.coco.empty() ? "" : paths.coco + ".partial.jsonl";
+  f.jsonl_file = !paths.jsonl.empty() && paths.jsonl != "-";
+  if (!paths.overlay_dir.empty()) f.overlays = overlay_paths(paths.overlay_dir, inputs);
+  return f;
+}
+
+// Outputs that name an input, the input list or each other, and file outputs that are folders.
+void check_output_names(const OutputPaths& paths, const PlannedFiles& f, const std::vector<InputFile>& inputs,
+                        const std::string& input_list) {
   // Files this run writes, as flag -> path; none may be an input or another output.
   std::vector<std::pair<std::string, std::string>> files;
   if (!paths.coco.empty()) {
     files.emplace_back("--out", paths.coco);
-    files.emplace_back("--out's journal", journal);
+    files.emplace_back("--out's journal", f.journal);
   }
-  if (jsonl_file) files.emplace_back("--jsonl", paths.jsonl);
+  if (f.jsonl_file) files.emplace_back("--jsonl", paths.jsonl);
   if (!paths.out_dir.empty()) files.emplace_back("--out-dir", paths.out_dir);
   if (!paths.yolo.empty()) files.emplace_back("--yolo", paths.yolo);
+  if (!paths.overlay_dir.empty() && paths.overlay_dir != paths.out_dir)
+    files.emplace_back("--overlay-dir", paths.overlay_dir);
+  for (const auto& [input, overlay] : f.overlays) files.emplace_back("the overlay of " + input, overlay);
   std::map<std::string, std::string> taken;  // canonical path -> flag
   for (const InputFile& in : inputs) taken.emplace(in.key.empty() ? canonical(in.path) : in.key, "an input");
   if (!input_list.empty()) taken.emplace(canonical(input_list), "--input-list");
@@ -184,59 +203,122 @@ OutputGuard::OutputGuard(const OutputPaths& paths, const std::vector<InputFile>&
   if (!paths.coco.empty() && fs::is_directory(paths.coco, ec))
     throw UsageError("--out '" + printable(paths.coco) +
                      "' is a folder: give a file name (or use --out-dir for a folder)");
-  if (jsonl_file && fs::is_directory(paths.jsonl, ec))
+  if (f.jsonl_file && fs::is_directory(paths.jsonl, ec))
     throw UsageError("--jsonl '" + printable(paths.jsonl) +
                      "' is a folder: give a file name, or - for standard output");
+}
 
-  // One run per output at a time. The lock comes before the checks below, so a run that
-  // finishes meanwhile cannot be overwritten unseen.
-  if (!paths.coco.empty()) locks_.emplace_back(paths.coco + ".lock", paths.coco);
-  if (jsonl_file) locks_.emplace_back(paths.jsonl + ".lock", paths.jsonl);
-  for (const std::string& dir : {paths.out_dir, paths.yolo}) {
-    if (dir.empty()) continue;
-    if (!fs::exists(dir, ec)) {
-      fs::create_directories(dir, ec);
-      if (ec) throw OutputError(dir, ec.message());
-      created_dirs_.push_back(dir);
-    }
-    const std::string name = paths.shard ? shard_label(*paths.shard) + ".lock" : ".sam2amg.lock";
-    locks_.emplace_back(dir + "/" + name, dir);
-  }
-
+// Outputs an earlier run left, refused unless resuming or overwriting.
+void check_existing_outputs(const OutputPaths& paths, const PlannedFiles& f) {
   if (paths.resume || paths.overwrite) return;
+  std::error_code ec;
   const std::string what_to_do = ": give --resume to continue the run that wrote it, or --overwrite to replace it";
   if (!paths.coco.empty() && non_empty(paths.coco))
     throw UsageError("--out '" + printable(paths.coco) + "' exists" + what_to_do);
-  if (!journal.empty() && fs::exists(journal, ec))
-    throw UsageError("'" + printable(journal) + "' holds an interrupted run's images: give --resume to continue it, or "
-                     "--overwrite to start over");
-  if (jsonl_file && non_empty(paths.jsonl))
+  if (!f.journal.empty() && fs::exists(f.journal, ec))
+    throw UsageError("'" + printable(f.journal) + "' holds an interrupted run's images: give --resume to continue it, "
+                     "or --overwrite to start over");
+  if (f.jsonl_file && non_empty(paths.jsonl))
     throw UsageError("--jsonl '" + printable(paths.jsonl) + "' exists" + what_to_do);
   if (!paths.out_dir.empty() && fs::exists(paths.out_dir + "/run.json", ec))
     throw UsageError("--out-dir '" + printable(paths.out_dir) + "' holds an earlier run's outputs" + what_to_do);
   if (!paths.yolo_manifest.empty() && non_empty(paths.yolo_manifest))
     throw UsageError("--yolo '" + printable(paths.yolo) + "' holds an earlier run's labels" + what_to_do);
+  for (const auto& [input, overlay] : f.overlays)
+    if (fs::exists(overlay, ec))
+      throw UsageError("overlay '" + printable(overlay) + "' (of " + printable(input) + ") exists" + what_to_do);
+}
+
+// An output can be written: an existing file or folder is writable, or else the nearest
+// existing folder above it is (where it would be created). Nothing is created to find out.
+void check_writable(const std::string& path, const std::string& flag) {
+  std::error_code ec;
+  fs::path p = fs::absolute(path, ec);
+  if (fs::exists(p, ec)) {
+    const int mode = fs::is_directory(p, ec) ? (W_OK | X_OK) : W_OK;
+    if (::access(p.c_str(), mode) != 0) throw OutputError(path, flag + ": not writable");
+    return;
+  }
+  for (p = p.parent_path(); !p.empty(); p = p.parent_path()) {
+    if (!fs::exists(p, ec)) continue;
+    if (!fs::is_directory(p, ec)) throw OutputError(path, flag + ": '" + p.string() + "' is not a folder");
+    if (::access(p.c_str(), W_OK | X_OK) != 0)
+      throw OutputError(path, flag + ": cannot create it in '" + p.string() + "' (not writable)");
+    return;
+  }
+}
+
+}  // namespace
+
+void check_outputs(const OutputPaths& paths, const std::vector<InputFile>& inputs, const std::string& input_list) {
+  const PlannedFiles f = planned_files(paths, inputs);
+  check_output_names(paths, f, inputs, input_list);
+  check_existing_outputs(paths, f);
+  if (!paths.coco.empty()) {
+    check_writable(paths.coco, "--out");
+    check_writable(f.journal, "--out's journal");
+  }
+  if (f.jsonl_file) check_writable(paths.jsonl, "--jsonl");
+  if (!paths.out_dir.empty()) check_writable(paths.out_dir, "--out-dir");
+  if (!paths.yolo.empty()) check_writable(paths.yolo, "--yolo");
+  if (!paths.overlay_dir.empty()) check_writable(paths.overlay_dir, "--overlay-dir");
+  if (!paths.done_marker.empty()) check_writable(paths.done_marker, "the shard's done marker");
+}
+
+OutputGuard::OutputGuard(const OutputPaths& paths, const std::vector<InputFile>& inputs,
+                         const std::string& input_list) {
+  const PlannedFiles f = planned_files(paths, inputs);
+  check_output_names(paths, f, inputs, input_list);
+
+  // One run per output at a time. The lock comes before the checks of existing outputs, so a
+  // run that finishes meanwhile cannot be overwritten unseen.
+  std::error_code ec;
+  if (!paths.coco.empty()) locks_.emplace_back(paths.coco + ".lock", paths.coco);
+  if (f.jsonl_file) locks_.emplace_back(paths.jsonl + ".lock", paths.jsonl);
+  auto create = [&](const std::string& dir) {
+    if (fs::exists(dir, ec)) return;
+    fs::create_directories(dir, ec);
+    if (ec) throw OutputError(dir, ec.message());
+    created_dirs_.push_back(dir);
+  };
+  for (const std::string& dir : {paths.out_dir, paths.yolo}) {
+    if (dir.empty()) continue;
+    create(dir);
+    const std::string name = paths.shard ? shard_label(*paths.shard) + ".lock" : ".sam2amg.lock";
+    locks_.emplace_back(dir + "/" + name, dir);
+  }
+  if (!paths.overlay_dir.empty()) {
+    // Its own lock name: the overlay folder may be --out-dir, already locked above.
+    create(paths.overlay_dir);
+    const std::string name = paths.shard ? shard_label(*paths.shard) + ".overlays.lock" : ".sam2amg-overlays.lock";
+    locks_.emplace_back(paths.overlay_dir + "/" + name, paths.overlay_dir);
+  }
+  check_existing_outputs(paths, f);
 }
 
 OutputGuard::~OutputGuard() {
   locks_.clear();
   std::error_code ec;
-  for (const std::string& dir : created_dirs_) fs::remove(dir, ec);  // only when still empty: nothing was written
+  // Only when still empty (nothing was written); the innermost first.
+  for (auto it = created_dirs_.rbegin(); it != created_dirs_.rend(); ++it) fs::remove(*it, ec);
 }
 
 RunOutputs::RunOutputs(const OutputPaths& paths, OutputMode output_mode, SegmentationFormat format,
-                       bool overlay, const Provenance& provenance, const std::vector<InputFile>& inputs)
+                       const OverlayStyle& overlay_style, const Provenance& provenance,
+                       const std::vector<InputFile>& inputs)
     : paths_(paths), model_sha256_(provenance.model_sha256) {
   if (!paths_.coco.empty()) writers_.push_back(make_coco_writer(paths_.coco, format, provenance, paths_.resume));
   if (!paths_.out_dir.empty())
     writers_.push_back(
         // Shards share the folder and record each its own files and shard: only an unsharded
         // run compares run.json.
-        make_per_image_writer(paths_.out_dir, output_mode, format, overlay, provenance, inputs,
+        // Overlays (also --overlay's, in --out-dir) come from the overlay writer.
+        make_per_image_writer(paths_.out_dir, output_mode, format, /*overlay=*/false, provenance, inputs,
                               paths_.resume && !paths_.shard));
   if (!paths_.jsonl.empty()) writers_.push_back(make_jsonl_writer(paths_.jsonl, format, provenance, paths_.resume));
   if (!paths_.yolo.empty())
     writers_.push_back(make_yolo_writer(paths_.yolo, paths_.yolo_manifest, provenance, inputs, paths_.resume));
+  if (!paths_.overlay_dir.empty()) writers_.push_back(make_overlay_writer(paths_.overlay_dir, inputs, overlay_style));
 }
 
 RunOutputs::~RunOutputs() = default;

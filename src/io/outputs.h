@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "io/inputs.h"
+#include "io/overlay.h"
 #include "io/safe_files.h"
 #include "io/shards.h"
 #include "io/writers.h"
@@ -41,6 +42,7 @@ struct OutputPaths {
   std::string jsonl;        ///< JSON lines ("-": standard output, never sharded); empty: none
   std::string yolo;         ///< YOLO label folder (shared by shards); empty: none
   std::string yolo_manifest;  ///< what the YOLO writer wrote (resume): one per shard
+  std::string overlay_dir;  ///< overlay pictures (--overlay-dir, or --out-dir with --overlay); empty: none
   std::string done_marker;  ///< the shard's commit marker; empty when not sharded
   bool resume = false;      ///< a shard always resumes, so a requeued one continues
   bool overwrite = false;   ///< existing outputs may be replaced
@@ -81,10 +83,16 @@ ShardFiles find_coco_shards(const std::string& out, int expected_count);
 /// The shard markers of `--out-dir DIR` (the per-image files carry no shard name).
 ShardFiles find_dir_shards(const std::string& dir, int expected_count);
 
+/// Every check OutputGuard makes, without creating, locking or writing anything, and that each
+/// output can be written (an existing one is writable, else the nearest existing folder above it
+/// is). For --dry-run. Throws UsageError or OutputError.
+void check_outputs(const OutputPaths& paths, const std::vector<InputFile>& inputs, const std::string& input_list);
+
 /// Guards a run's outputs, before any work and for the whole run: an exclusive lock on each
 /// output (a second run writing one of them fails at once, exit 2); outputs that name an input,
 /// the input list or each other are refused (exit 2); so is an existing output (or an interrupted
-/// run's journal) unless resuming or overwriting. Throws UsageError or OutputError.
+/// run's journal, an input's overlay) unless resuming or overwriting. Throws UsageError or
+/// OutputError.
 class OutputGuard {
  public:
   OutputGuard(const OutputPaths& paths, const std::vector<InputFile>& inputs, const std::string& input_list);
@@ -102,8 +110,8 @@ class OutputGuard {
 class RunOutputs {
  public:
   /// `inputs`: the whole run's (not only a shard's), from which per-image names are made.
-  RunOutputs(const OutputPaths& paths, OutputMode output_mode, SegmentationFormat format, bool overlay,
-             const Provenance& provenance, const std::vector<InputFile>& inputs);
+  RunOutputs(const OutputPaths& paths, OutputMode output_mode, SegmentationFormat format,
+             const OverlayStyle& overlay_style, const Provenance& provenance, const std::vector<InputFile>& inputs);
   ~RunOutputs();
   /// True when resuming and every writer already has `input`.
   bool done(const InputFile& input) const;

@@ -24,29 +24,6 @@ using nlohmann::json;
 
 namespace {
 
-// Output stems: the input name without extension; names that would collide keep their extension.
-// Every stem is a relative path strictly inside the output folder (safe_relative_name): the stem
-// of "...png" is "..", which must never name the output folder's parent.
-std::map<std::string, std::string> output_stems(const std::vector<InputFile>& inputs) {
-  std::map<std::string, int> count;
-  auto stem_of = [](const std::string& name) {
-    const fs::path p(name);
-    return safe_relative_name((p.parent_path() / p.stem()).generic_string());
-  };
-  for (const InputFile& in : inputs) ++count[stem_of(in.name)];
-  std::map<std::string, std::string> stems;
-  std::set<std::string> used;
-  for (const InputFile& in : inputs) {
-    const std::string s = stem_of(in.name);
-    const std::string base = count[s] > 1 ? safe_relative_name(in.name) : s;
-    std::string stem = base;
-    // The same name from two folder inputs: number the later ones (input order is sorted).
-    for (int k = 2; !used.insert(stem).second; ++k) stem = base + "~" + std::to_string(k);
-    stems[in.path] = stem;
-  }
-  return stems;
-}
-
 // A mask folder's record of its image (image_provenance_json), beside amg.py's files.
 constexpr const char* kFolderProvenance = "sam2_amg.json";
 

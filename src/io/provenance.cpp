@@ -154,7 +154,7 @@ json merged_provenance(const std::vector<json>& shards, const std::string& out) 
     if (c.io.threads != merged.io.threads) merged.io.threads = 0;
   }
   json result = shards.at(0);
-  result["config"] = to_yaml(merged);
+  result["config"] = to_yaml(merged, YamlKeys::kRecorded);  // as a run records it (run_job)
   result["config_sha256"] = sha256_hex(result["config"].get<std::string>());
   return result;
 }

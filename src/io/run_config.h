@@ -3,6 +3,7 @@
 /// structs; a YAML file (--config) and then the command line's explicit flags fill it.
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "amg/amg_config.h"
@@ -28,11 +29,14 @@ struct IoOptions {
   std::string input_list;           ///< a file with one image path per line
   bool recursive = false;           ///< descend into sub-folders of folder inputs
   std::string glob;                 ///< keep only files whose name matches (e.g. "*.jpg")
+  bool glob_ignore_case = false;    ///< glob matches letters of either case
   std::string out;                  ///< one COCO instances JSON for the whole run
   std::string out_dir;              ///< per-image outputs (SA-1B JSON, or PNG masks + metadata.csv)
   std::string jsonl;                ///< one JSON line per image; "-" = stdout
   std::string yolo;                 ///< YOLO segmentation labels, one .txt per image
-  bool overlay = false;             ///< with out_dir: a picture of the masks over each image
+  bool overlay = false;             ///< with out_dir: overlay_dir = out_dir
+  std::string overlay_dir;          ///< a picture of the masks over each image goes here
+  bool overlay_scores = false;      ///< overlays print each mask's scores after its id
   bool polygons = false;            ///< segmentation as polygons instead of RLE (Label Studio, CVAT)
   Device device;                    ///< auto, cpu, cuda or cuda:N
   Precision precision = Precision::kAuto;  ///< auto (the model file's), fp32, bf16 or fp16
@@ -55,13 +59,17 @@ void for_each_io_param(V&& v) {
   v("input", &IoOptions::input, "Image files or folders; - reads paths from stdin");
   v("input_list", &IoOptions::input_list, "File with one image path per line");
   v("recursive", &IoOptions::recursive, "Descend into sub-folders of folder inputs");
-  v("glob", &IoOptions::glob, "Keep only files whose name matches this pattern, e.g. '*.jpg'");
+  v("glob", &IoOptions::glob, "Keep only files in folder inputs whose name matches this pattern, e.g. '*.jpg'");
+  v("glob_ignore_case", &IoOptions::glob_ignore_case, "glob matches letters of either case ('*.jpg' takes X.JPG)");
   v("out", &IoOptions::out, "COCO instances JSON for the whole run");
   v("out_dir", &IoOptions::out_dir, "Folder for per-image outputs (SA-1B JSON, or PNG masks + metadata.csv)");
   v("jsonl", &IoOptions::jsonl, "One JSON line per image to this file; - for stdout");
   v("yolo", &IoOptions::yolo, "Folder for YOLO segmentation labels: <name>.txt per image (class 0, normalised "
                               "polygons), as Ultralytics reads a labels/ folder");
-  v("overlay", &IoOptions::overlay, "With out_dir: write a picture of the masks over each image");
+  v("overlay", &IoOptions::overlay, "With out_dir: write overlays into it (same as overlay_dir = out_dir)");
+  v("overlay_dir", &IoOptions::overlay_dir,
+    "Write a picture of each image's masks here (<stem>.overlay.png: fills, outlines, mask ids), beside any output");
+  v("overlay_scores", &IoOptions::overlay_scores, "Overlays show each mask's predicted IoU/stability after its id");
   v("polygons", &IoOptions::polygons, "Write segmentations as polygons instead of RLE");
   v("device", &IoOptions::device, "auto, cpu, cuda or cuda:N");
   v("precision", &IoOptions::precision, "auto (the model file's), fp32, bf16 or fp16");
@@ -90,7 +98,8 @@ struct RunConfig {
   IoOptions io;
 };
 
-/// Checks the I/O options every subcommand shares (ranges, --overlay with --out-dir). Throws
+/// Checks the I/O options every subcommand shares (ranges, --overlay with --out-dir, overlay
+/// options with an overlay). Throws
 /// UsageError.
 void validate_io(const IoOptions& io);
 
@@ -115,5 +124,9 @@ std::string to_yaml(const RunConfig& config, YamlKeys keys = YamlKeys::kAll);
 
 /// The key closest to `key` among all valid keys (edit distance), for "did you mean".
 std::string closest_config_key(const std::string& key);
+
+/// The name closest to `word` among `names` (edit distance; the first of equals), and that
+/// distance; for "did you mean" (config keys, command-line flags). Empty names: {"", SIZE_MAX}.
+std::pair<std::string, size_t> closest_name(const std::string& word, const std::vector<std::string>& names);
 
 }  // namespace sam2amg

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <set>
 
 #include "common/error.h"
 
@@ -45,6 +47,28 @@ std::string safe_relative_name(const std::string& name) {
     start = end + 1;
   }
   return out.empty() ? "%2E" : out;
+}
+
+std::map<std::string, std::string> output_stems(const std::vector<InputFile>& inputs) {
+  // The stem of "...png" is "..", which must never name the output folder's parent: every stem
+  // goes through safe_relative_name.
+  std::map<std::string, int> count;
+  auto stem_of = [](const std::string& name) {
+    const std::filesystem::path p(name);
+    return safe_relative_name((p.parent_path() / p.stem()).generic_string());
+  };
+  for (const InputFile& in : inputs) ++count[stem_of(in.name)];
+  std::map<std::string, std::string> stems;
+  std::set<std::string> used;
+  for (const InputFile& in : inputs) {
+    const std::string s = stem_of(in.name);
+    const std::string base = count[s] > 1 ? safe_relative_name(in.name) : s;
+    std::string stem = base;
+    // The same name from two folder inputs: number the later ones (input order is sorted).
+    for (int k = 2; !used.insert(stem).second; ++k) stem = base + "~" + std::to_string(k);
+    stems[in.path] = stem;
+  }
+  return stems;
 }
 
 std::string path_inside(const std::string& dir, const std::string& relative) {

@@ -1,7 +1,11 @@
 #pragma once
 /// Keeping a run inside its outputs (internal to io/): names derived from inputs that cannot
 /// leave the output folder, and an exclusive lock per output so two runs never write one file.
+#include <map>
 #include <string>
+#include <vector>
+
+#include "io/inputs.h"
 
 namespace sam2amg {
 
@@ -10,6 +14,12 @@ namespace sam2amg {
 /// "%2E" and "%2E%2E", control characters and backslashes become %XX, empty components (a leading
 /// or doubled '/') are dropped. Other names are returned unchanged.
 std::string safe_relative_name(const std::string& name);
+
+/// The per-image output name of each input (input path -> stem), shared by every per-image
+/// output (--out-dir files, --overlay-dir pictures): the input's relative name without its
+/// extension; names that would collide keep their extension, and the same name from two folder
+/// inputs numbers the later ones ("x~2"). Every stem is a safe_relative_name.
+std::map<std::string, std::string> output_stems(const std::vector<InputFile>& inputs);
 
 /// `dir` + "/" + `relative`, after checking that `relative` is a relative path none of whose
 /// components is empty, "." or "..". Throws OutputError otherwise (a bug guard: names come from

@@ -11,6 +11,7 @@
 #include "common/image.h"
 #include "model/mask_selection.h"
 #include "model/model_options.h"
+#include "model/runtime.h"
 
 namespace sam2amg {
 
@@ -81,10 +82,5 @@ class Sam2Model {
   explicit Sam2Model(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
-
-/// LibTorch's version, its CPU threads, and the BLAS libraries mapped into this process (the
-/// one LibTorch really calls: Debian's libblas.so.3 is the reference BLAS unless OpenBLAS is
-/// installed as its alternative). For logs and the bench.
-std::string runtime_description();
 
 }  // namespace sam2amg

@@ -329,6 +329,9 @@ TEST_CASE("collect_inputs: folders, recursion, globs, list files, sorted", "[io]
   CHECK(glob_match("*.jp*g", "photo.jpeg"));
   CHECK(glob_match("img_??.png", "img_07.png"));
   CHECK_FALSE(glob_match("img_??.png", "img_7.png"));
+  CHECK_FALSE(glob_match("*.jpg", "IMG_1.JPG"));
+  CHECK(glob_match("*.jpg", "IMG_1.JPG", /*ignore_case=*/true));
+  CHECK_FALSE(glob_match("*.jpg", "IMG_1.JPEG", /*ignore_case=*/true));
 }
 
 TEST_CASE("read_point_grids reads one grid per layer", "[io][grids]") {

@@ -99,8 +99,9 @@ TEST_CASE("Outputs that never got an image leave no journal, run.json or tempora
   paths.jsonl = dir.file("no/such/folder/m.jsonl");  // the last writer cannot open: the run fails
   fs::create_directories(paths.out_dir);
   const std::vector<InputFile> inputs = {{dir.file("a.png"), "a.png", ""}};
-  CHECK_THROWS_AS(RunOutputs(paths, OutputMode::kCocoRle, SegmentationFormat::kCompressedRle, false, kProv, inputs),
-                  OutputError);
+  CHECK_THROWS_AS(
+      RunOutputs(paths, OutputMode::kCocoRle, SegmentationFormat::kCompressedRle, OverlayStyle{}, kProv, inputs),
+      OutputError);
   CHECK(tree(dir.path()) == std::vector<std::string>{"d"});
   // A writer destroyed before its first image (a failure elsewhere) leaves nothing either.
   { auto w = make_coco_writer(paths.coco, SegmentationFormat::kCompressedRle, kProv, false); }

@@ -1,0 +1,19 @@
+#include "version.h"
+
+#include "model/runtime.h"
+
+#ifndef SAM2AMG_VERSION
+#define SAM2AMG_VERSION "0.0.0"
+#endif
+#ifndef SAM2AMG_GIT_REVISION
+#define SAM2AMG_GIT_REVISION "unknown"
+#endif
+
+namespace sam2amg::cli {
+
+std::string version_text() {
+  return std::string("sam2-amg ") + SAM2AMG_VERSION + " (git " + SAM2AMG_GIT_REVISION + ")\n" +
+         runtime_description() + "\n";
+}
+
+}  // namespace sam2amg::cli
