@@ -83,18 +83,22 @@ std::pair<std::int64_t, std::int64_t> probe_image_size(const std::vector<std::ui
   return {0, 0};
 }
 
+std::string image_header_problem(const std::vector<std::uint8_t>& bytes, std::int64_t max_pixels) {
+  if (bytes.empty()) return "empty file";
+  const auto [w, h] = probe_image_size(bytes);
+  if (w * h > max_pixels)
+    return std::to_string(w) + "x" + std::to_string(h) + " pixels is above max_image_pixels (" +
+           std::to_string(max_pixels) + "); raise --max-image-pixels to read it";
+  return truncation_problem(bytes);
+}
+
 ImageU8 read_image_rgb(const std::string& path, const ReadOptions& options) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) throw ImageReadError(path, "no such file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ImageReadError(path, "cannot open the file (permissions?)");
   std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (bytes.empty()) throw ImageReadError(path, "empty file");
-  const auto [w, h] = probe_image_size(bytes);
-  if (w * h > options.max_pixels)
-    throw ImageReadError(path, std::to_string(w) + "x" + std::to_string(h) + " pixels is above max_image_pixels (" +
-                                   std::to_string(options.max_pixels) + "); raise --max-image-pixels to read it");
-  if (const std::string t = truncation_problem(bytes); !t.empty()) throw ImageReadError(path, t);
+  if (const std::string p = image_header_problem(bytes, options.max_pixels); !p.empty()) throw ImageReadError(path, p);
 
   int flags = cv::IMREAD_COLOR;
   if (!options.apply_exif) flags |= cv::IMREAD_IGNORE_ORIENTATION;
