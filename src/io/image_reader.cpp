@@ -86,7 +86,8 @@ std::pair<std::int64_t, std::int64_t> probe_image_size(const std::vector<std::ui
 std::string image_header_problem(const std::vector<std::uint8_t>& bytes, std::int64_t max_pixels) {
   if (bytes.empty()) return "empty file";
   const auto [w, h] = probe_image_size(bytes);
-  if (w * h > max_pixels)
+  // A PNG's 32-bit width and height multiply beyond int64: compare without the product.
+  if (w > 0 && h > 0 && w > max_pixels / h)
     return std::to_string(w) + "x" + std::to_string(h) + " pixels is above max_image_pixels (" +
            std::to_string(max_pixels) + "); raise --max-image-pixels to read it";
   return truncation_problem(bytes);
