@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the build dependencies of sam2-amg from Debian 12 packages; with --tests also what the
-# tests start (a throw-away single-node Slurm: slurmctld, slurmd, munge).
-# Usage: bash scripts/setup-debian.sh [--tests]      (as root, or with sudo available)
+# tests start (a throw-away single-node Slurm: slurmctld, slurmd, munge); with --fuzz clang for
+# scripts/fuzz.sh (libFuzzer).
+# Usage: bash scripts/setup-debian.sh [--tests] [--fuzz]      (as root, or with sudo available)
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -13,8 +14,15 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   libpng-dev libjpeg62-turbo-dev \
   libopenblas0-pthread \
   > /dev/null
-if [ "${1:-}" = "--tests" ]; then
-  # python3-torch runs the exporter's tests (it shares Debian's libtorch with the build).
-  $SUDO apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge python3-torch > /dev/null
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --tests)
+      # python3-torch runs the exporter's tests (it shares Debian's libtorch with the build).
+      $SUDO apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge python3-torch > /dev/null ;;
+    --fuzz)
+      # libFuzzer and clang's sanitizer runtimes are in libclang-rt-14-dev, only recommended by clang.
+      $SUDO apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev > /dev/null ;;
+    *) echo "unknown option $arg" >&2; exit 2 ;;
+  esac
+done
 echo "sam2-amg dependencies installed"

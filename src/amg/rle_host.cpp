@@ -75,6 +75,8 @@ Rle rle_from_string(const std::string& s, int h, int w) {
     bool more = true;
     while (more) {
       if (p >= s.size()) throw std::invalid_argument("truncated RLE string");
+      // 7 characters hold 35 bits, enough for any delta of 32-bit runs; more would shift past 64.
+      if (k == 7) throw std::invalid_argument("RLE string has a value longer than 7 characters");
       const std::int64_t c = static_cast<std::int64_t>(s[p]) - 48;
       if (c < 0 || c > 63) throw std::invalid_argument("RLE string has a byte outside 48..111");
       x |= (c & 0x1f) << (5 * k);

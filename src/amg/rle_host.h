@@ -36,7 +36,8 @@ Rle rle_from_mask(const std::uint8_t* mask, int h, int w);
 std::string rle_to_string(const Rle& rle);
 
 /// Inverse of rle_to_string (maskApi.c rleFrString). Throws std::invalid_argument on a string
-/// that does not decode to runs summing to h*w.
+/// that does not decode to runs summing to h*w, or holds a value of more than 7 characters
+/// (which rleFrString shifts past its integer's width).
 Rle rle_from_string(const std::string& s, int h, int w);
 
 /// pycocotools' toBbox: [x, y, width, height] with inclusive widths (+1), [0,0,0,0] when empty.

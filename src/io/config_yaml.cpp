@@ -1,6 +1,6 @@
 #include <yaml-cpp/yaml.h>
 
-#include <nlohmann/json.hpp>
+#include <cstdio>
 
 #include <algorithm>
 #include <charconv>
@@ -161,7 +161,32 @@ std::string num(double v) {
   return s;
 }
 
-std::string quoted(const std::string& s) { return nlohmann::json(s).dump(); }
+// A YAML double-quoted scalar. Like JSON's escaping, but bytes that are not UTF-8 (file names
+// may hold any) pass through unchanged: yaml-cpp reads them back, and the file names stay exact.
+std::string quoted(const std::string& s) {
+  std::string out = "\"";
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += ch;
+        }
+    }
+  }
+  return out + "\"";
+}
 
 std::string yaml_value(int v) { return std::to_string(v); }
 std::string yaml_value(std::int64_t v) { return std::to_string(v); }

@@ -114,18 +114,23 @@ std::pair<std::int64_t, std::int64_t> probe_image_size(const std::vector<std::ui
   return {0, 0};
 }
 
+std::string image_header_problem(const std::vector<std::uint8_t>& bytes, std::int64_t max_pixels) {
+  if (bytes.empty()) return "empty file";
+  const auto [w, h] = probe_image_size(bytes);
+  // A PNG's 32-bit width and height multiply beyond int64: compare without the product.
+  if (w > 0 && h > 0 && w > max_pixels / h)
+    return std::to_string(w) + "x" + std::to_string(h) + " pixels is above max_image_pixels (" +
+           std::to_string(max_pixels) + "); raise --max-image-pixels to read it";
+  return truncation_problem(bytes);
+}
+
 ImageU8 read_image_rgb(const std::string& path, const ReadOptions& options, std::vector<ReadWarning>* warnings) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) throw ImageReadError(path, "no such file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ImageReadError(path, "cannot open the file (permissions?)");
   std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (bytes.empty()) throw ImageReadError(path, "empty file");
-  const auto [w, h] = probe_image_size(bytes);
-  if (w * h > options.max_pixels)
-    throw ImageReadError(path, std::to_string(w) + "x" + std::to_string(h) + " pixels is above max_image_pixels (" +
-                                   std::to_string(options.max_pixels) + "); raise --max-image-pixels to read it");
-  if (const std::string t = truncation_problem(bytes); !t.empty()) throw ImageReadError(path, t);
+  if (const std::string p = image_header_problem(bytes, options.max_pixels); !p.empty()) throw ImageReadError(path, p);
   if (is_png_data(bytes) || is_jpeg_data(bytes)) {
     ImageU8 image = decode_with_codec(path, bytes, options, warnings);
     if (std::int64_t(image.width) * image.height > options.max_pixels)

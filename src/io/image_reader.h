@@ -34,6 +34,10 @@ struct ReadWarning {
 ImageU8 read_image_rgb(const std::string& path, const ReadOptions& options = {},
                        std::vector<ReadWarning>* warnings = nullptr);
 
+/// What the checks before decoding find wrong with a file's bytes: empty, more pixels than
+/// `max_pixels` by its header, truncated. "" when nothing; read_image_rgb refuses the others.
+std::string image_header_problem(const std::vector<std::uint8_t>& bytes, std::int64_t max_pixels);
+
 /// Width and height from a PNG, JPEG or BMP header, or {0, 0} for other formats.
 std::pair<std::int64_t, std::int64_t> probe_image_size(const std::vector<std::uint8_t>& bytes);
 

@@ -19,7 +19,7 @@ def encode_image(self, image: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
     return image_embed, feat_s0, feat_s1
 
 def _decode(self, feat_s0: Tensor, point_coords: Tensor, mask_input: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
-    assert self.fail_from_batch == 0 or point_coords.size(0) < self.fail_from_batch, "CUDA out of memory. Tried to allocate 2.00 GiB (simulated by the synthetic model)"
+    assert self.fail_from_batch == 0 or point_coords.size(0) < self.fail_from_batch, self.fail_message
     lr = feat_s0.size(2)
     bits = (feat_s0[0, 0:3] > self.channel_cut.to(feat_s0.dtype).view([3, 1, 1])).long()
     classes = bits[0] + 2 * bits[1] + 4 * bits[2]
@@ -63,7 +63,7 @@ constexpr const char* kMetadata = R"({
 
 }  // namespace
 
-void write_synthetic_model(const std::string& path, int fail_from_batch) {
+void write_synthetic_model(const std::string& path, int fail_from_batch, const std::string& fail_message) {
   torch::jit::Module m("sam2amg_synthetic");
   // A channel is "on" above 0.5 on the [0, 1] scale; the model sees normalised values.
   const float mean[3] = {0.485f, 0.456f, 0.406f}, stdv[3] = {0.229f, 0.224f, 0.225f};
@@ -71,6 +71,7 @@ void write_synthetic_model(const std::string& path, int fail_from_batch) {
   for (int c = 0; c < 3; ++c) cut[c] = (0.5f - mean[c]) / stdv[c];
   m.register_buffer("channel_cut", cut);
   m.register_attribute("fail_from_batch", c10::IntType::get(), static_cast<int64_t>(fail_from_batch));
+  m.register_attribute("fail_message", c10::StringType::get(), fail_message);
   m.define(kSource);
   try {
     m.save(path, {{"sam2_amg.json", kMetadata}});

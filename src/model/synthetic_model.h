@@ -19,9 +19,14 @@
 
 namespace sam2amg {
 
+/// The decoder's error message with `fail_from_batch`: a CUDA-style out-of-memory error.
+inline constexpr const char* kSimulatedDeviceOom =
+    "CUDA out of memory. Tried to allocate 2.00 GiB (simulated by the synthetic model)";
+
 /// Writes the synthetic TorchScript model to `path`. Throws OutputError on failure.
-/// `fail_from_batch` > 0 makes the decoder methods raise a CUDA-style "out of memory" error
-/// for that many prompts or more (for tests of the out-of-memory fallback).
-void write_synthetic_model(const std::string& path, int fail_from_batch = 0);
+/// `fail_from_batch` > 0 makes the decoder methods raise `fail_message` for that many prompts or
+/// more (for tests of the out-of-memory fallback and of failures a model may raise).
+void write_synthetic_model(const std::string& path, int fail_from_batch = 0,
+                           const std::string& fail_message = kSimulatedDeviceOom);
 
 }  // namespace sam2amg

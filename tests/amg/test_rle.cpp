@@ -95,4 +95,14 @@ TEST_CASE("rle_from_string rejects malformed strings", "[amg][rle]") {
   CHECK_THROWS_AS(rle_from_string("538", 4, 5), std::invalid_argument);  // sums to 16, not 20
   CHECK_THROWS_AS(rle_from_string("0`", 4, 4), std::invalid_argument);   // continuation never ends
   CHECK_THROWS_AS(rle_from_string("5 8", 4, 4), std::invalid_argument);  // byte outside 48..111
+  // Found by fuzzing: a value of 13 characters shifted past 64 bits (undefined behaviour).
+  try {
+    rle_from_string(std::string(12, 'Q') + "0", 4, 4);
+    FAIL("a 13-character value was decoded");
+  } catch (const std::invalid_argument& e) {
+    CHECK(std::string(e.what()).find("longer than 7 characters") != std::string::npos);
+  }
+  // 7 characters still decode: a run of 2^32 - 1 (the largest uint32).
+  const Rle big{65535, 65537, {0, 4294967295u}};
+  CHECK(rle_from_string(rle_to_string(big), 65535, 65537) == big);
 }

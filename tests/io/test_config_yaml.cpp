@@ -184,3 +184,18 @@ TEST_CASE("YAML: a --config that names a folder is an error, not an empty config
     CHECK(std::string(e.what()).find("config file '" + dir.path() + "' is a folder") != std::string::npos);
   }
 }
+
+TEST_CASE("YAML: a path that is not UTF-8 prints and loads back byte for byte", "[io][config]") {
+  // Found by fuzzing: printing such a config (every output records it) threw an untyped error.
+  RunConfig c;
+  load_yaml_config_text("out: \"caf\xe9.json\"\ninput: [\"a\\tb\\u0001.png\"]\n", "run.yaml", c);
+  CHECK(c.io.out == "caf\xe9.json");
+  CHECK(c.io.input == std::vector<std::string>{"a\tb\x01.png"});
+  const std::string printed = to_yaml(c);
+  CHECK(printed.find("\nout: \"caf\xe9.json\"\n") != std::string::npos);
+  CHECK(printed.find("\ninput: [\"a\\tb\\u0001.png\"]\n") != std::string::npos);
+  RunConfig back;
+  load_yaml_config_text(printed, "printed", back);
+  CHECK(back.io.out == c.io.out);
+  CHECK(back.io.input == c.io.input);
+}

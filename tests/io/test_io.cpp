@@ -297,6 +297,14 @@ TEST_CASE("Broken image files are refused with their reason", "[io][image]") {
   CHECK(reason("ok.jpg") == "read fine");
   std::vector<std::uint8_t> jb(jpg.begin(), jpg.end());
   CHECK(probe_image_size(jb) == std::pair<std::int64_t, std::int64_t>{64, 48});
+  // Found by fuzzing: 2^32-1 x 2^32-1 overflowed the pixel count, which could then pass.
+  std::vector<std::uint8_t> widest(png.begin(), png.end());
+  std::fill(widest.begin() + 16, widest.begin() + 24, 0xFF);
+  CHECK(image_header_problem(widest, std::int64_t{1} << 28).find("4294967295x4294967295 pixels is above") !=
+        std::string::npos);
+  CHECK(image_header_problem(std::vector<std::uint8_t>(png.begin(), png.end()), 64 * 48) == "");
+  CHECK(image_header_problem(std::vector<std::uint8_t>(png.begin(), png.end()), 64 * 48 - 1).find("64x48") !=
+        std::string::npos);
 }
 
 TEST_CASE("collect_inputs: folders, recursion, globs, list files, sorted", "[io][inputs]") {
