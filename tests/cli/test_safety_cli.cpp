@@ -77,7 +77,7 @@ int run_during(const std::string& first, const std::string& journal, int lines, 
 
 }  // namespace
 
-TEST_CASE("A second run on the same outputs fails at once with exit 2; the first one is not harmed",
+TEST_CASE("A second run on the same outputs fails at once with exit 2, the first one is not harmed",
           "[cli][safety][lock]") {
   SafetyCorpus c(numbered(40));
   const std::string out = c.dir.file("m.json"), dir = c.dir.file("d"), jsonl = c.dir.file("m.jsonl");
@@ -97,7 +97,7 @@ TEST_CASE("A second run on the same outputs fails at once with exit 2; the first
   // The first run's outputs are whole, and no lock file is left.
   CHECK(json::parse(slurp(out))["images"].size() == 40);
   const std::string lines = slurp(jsonl);
-  CHECK(std::count(lines.begin(), lines.end(), '\n') == 40);
+  CHECK(std::count(lines.begin(), lines.end(), '\n') == 1 + 40);  // the run record, then the images
   CHECK_FALSE(fs::exists(out + ".lock"));
   CHECK_FALSE(fs::exists(jsonl + ".lock"));
   CHECK_FALSE(fs::exists(dir + "/.sam2amg.lock"));
@@ -186,7 +186,7 @@ TEST_CASE("Impossible values and a folder as --config fail before any work with 
   CHECK(help.substr(at, help.find("--stability-score-offset") - at).find("[0, 1]") != std::string::npos);
 }
 
-TEST_CASE("An image that needs more memory than there is is skipped, named, exit 4; the run goes on",
+TEST_CASE("An image that needs more memory than there is is skipped, named, exit 4, the run goes on",
           "[cli][safety][memlimit]") {
   if (test_device() != "cpu") return;  // the address-space limit below is for the CPU
   SafetyCorpus c({"small.png"});

@@ -68,7 +68,7 @@ TEST_CASE("Input names become output names strictly inside the output folder", "
   }
 }
 
-TEST_CASE("binary_mask folders named '..' and '.' stay inside --out-dir; nothing outside is touched",
+TEST_CASE("binary_mask folders named '..' and '.' stay inside --out-dir, nothing outside is touched",
           "[io][safety]") {
   TempDir root;
   const std::string out = root.file("out");
@@ -158,7 +158,7 @@ TEST_CASE("An output lock is exclusive and leaves no file behind", "[io][safety]
   CHECK(fs::exists(lock));
 }
 
-TEST_CASE("Per-image outputs record their image; resume refuses one of another input or run", "[io][safety][resume]") {
+TEST_CASE("Per-image outputs record their image, resume refuses one of another input or run", "[io][safety][resume]") {
   for (const OutputMode mode : {OutputMode::kBinaryMask, OutputMode::kCocoRle}) {
     INFO("output_mode " << enum_name(mode));
     TempDir root;

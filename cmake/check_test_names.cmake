@@ -1,0 +1,25 @@
+# Fails when a Catch2 test name cannot be run by CTest: catch_discover_tests splits names at ';'
+# (CMake's list separator), and each half then matches no test and passes without running.
+# A leading '-' would be read as an option. Usage: cmake -DROOT=<source dir> -P check_test_names.cmake
+file(GLOB_RECURSE sources "${ROOT}/tests/*.cpp")
+set(bad "")
+foreach(source IN LISTS sources)
+  file(STRINGS "${source}" lines REGEX "TEST_CASE\\(\"")
+  foreach(line IN LISTS lines)
+    if(line MATCHES "TEST_CASE\\(\"([^\"]*)\"")
+      set(name "${CMAKE_MATCH_1}")
+      if(name MATCHES "^-")
+        list(APPEND bad "${source}: '${name}' starts with '-'")
+      endif()
+    endif()
+  endforeach()
+  # file(STRINGS) already split lines at ';': find them in the raw text instead.
+  file(READ "${source}" text)
+  if(text MATCHES "TEST_CASE\\(\"[^\"]*;")
+    list(APPEND bad "${source}: a test name with a semicolon")
+  endif()
+endforeach()
+if(bad)
+  list(JOIN bad "\n  " message)
+  message(FATAL_ERROR "test names CTest cannot run:\n  ${message}")
+endif()
