@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "model/torch_errors.h"
+
 namespace sam2amg {
 
 namespace {
@@ -20,14 +22,6 @@ std::string lower(std::string s) {
 }
 
 bool contains(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
-
-// The first non-blank line (the compiler's errors start with a newline).
-std::string first_line(const std::string& s) {
-  const auto begin = s.find_first_not_of(" \t\r\n");
-  if (begin == std::string::npos) return "";
-  const auto end = s.find('\n', begin);
-  return s.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
-}
 
 std::string linked_libtorch() {
   return std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR);
@@ -102,7 +96,7 @@ std::string export_config_for(const std::string& path) {
 
 std::string unloadable_model_message(const std::string& path, const std::string& error) {
   const ModelFileInfo info = inspect_model_file(path);
-  const std::string reason = first_line(error).substr(0, 300);
+  const std::string reason = error_line(error).substr(0, 300);
   switch (info.kind) {
     case ModelFileKind::kMissing:
       return "cannot open model file '" + path + "'";
@@ -122,7 +116,7 @@ std::string unloadable_model_message(const std::string& path, const std::string&
   msg += " with this sam2-amg's LibTorch " + linked_libtorch() + ": ";
   const auto op = error.find("Unknown builtin op: ");
   if (op != std::string::npos) {
-    std::string name = first_line(error.substr(op + 20));
+    std::string name = error_line(error.substr(op + 20));
     if (!name.empty() && name.back() == '.') name.pop_back();
     msg += "the file uses " + name + ", an operator this LibTorch does not have; ";
     if (contains(name, "scaled_dot_product_attention"))

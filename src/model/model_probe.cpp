@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "model/sam2_model.h"
+#include "model/torch_errors.h"
 
 namespace sam2amg {
 
@@ -20,18 +21,6 @@ std::string shape_of(const at::Tensor& t) {
   for (int64_t i = 0; i < t.dim(); ++i) os << (i ? ", " : "") << t.size(i);
   os << (t.dim() == 1 ? ",)" : ")");
   return os.str();
-}
-
-// The line that says what went wrong: an interpreter error ends with it (after the TorchScript
-// traceback); other errors start with it (before a C++ backtrace).
-std::string first_line(const std::string& s) {
-  if (s.rfind("The following operation failed in the TorchScript interpreter", 0) == 0) {
-    size_t end = s.find_last_not_of("\n ");
-    if (end == std::string::npos) return s;
-    const size_t start = s.rfind('\n', end);
-    return s.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
-  }
-  return s.substr(0, s.find('\n'));
 }
 
 void check(const std::string& path, const char* what, const at::Tensor& t, const std::vector<int64_t>& shape,
@@ -53,11 +42,10 @@ void check(const std::string& path, const char* what, const at::Tensor& t, const
 
 // Out of memory while probing is the device's state, not the model's fault: a retry may cure it.
 [[noreturn]] void fail(const std::string& message, const std::string& what) {
-  if (what.find("out of memory") != std::string::npos || what.find("can't allocate memory") != std::string::npos ||
-      what.find("not enough memory") != std::string::npos)
-    throw DeviceError("out of device memory while probing the model with one prompt (" + first_line(what) +
+  if (is_out_of_memory(what) || what.find("can't allocate memory") != std::string::npos)
+    throw DeviceError("out of device memory while probing the model with one prompt (" + error_line(what) +
                       "); free the device, then rerun");
-  throw ModelError(message + ": " + first_line(what));
+  throw ModelError(message + ": " + error_line(what));
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include "common/error.h"
 #include "model/mask_selection.h"
 #include "model/sam2_model.h"
+#include "model/torch_errors.h"
 #include "model/transforms.h"
 
 namespace sam2amg {
@@ -57,14 +58,6 @@ class StageTimer {
   double* slot_;
   std::chrono::steady_clock::time_point start_;
 };
-
-// CUDA's caching allocator and LibTorch's CPU allocator both say "out of memory"; TorchScript
-// rethrows them with the graph's traceback, so the message is what can be relied on.
-bool is_out_of_memory(const std::string& what) {
-  return what.find("out of memory") != std::string::npos || what.find("not enough memory") != std::string::npos;
-}
-
-std::string first_line(const std::string& what) { return what.substr(0, what.find('\n')); }
 
 constexpr std::int64_t kMaxDecoderBatchCpu = 64;
 constexpr std::int64_t kMaxDecoderBatchCuda = 256;
@@ -361,7 +354,7 @@ MaskData MaskGenerator::Impl::process_crop(const ImageU8& image, const CropBoxXy
     } catch (const std::exception& e) {
       if (!is_out_of_memory(e.what())) throw;
       if (step == 1)
-        throw DeviceError("out of device memory even with one prompt per decoder call (" + first_line(e.what()) +
+        throw DeviceError("out of device memory even with one prompt per decoder call (" + error_line(e.what()) +
                           "); free the device or use a smaller model, then rerun with --resume");
       batch_limit = std::max<int64_t>(1, step / 2);
       if (on_warning)

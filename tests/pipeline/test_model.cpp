@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "model/model_file.h"
 #include "model/sam2_model.h"
+#include "model/torch_errors.h"
 #include "model/transforms.h"
 #include "support/catch.h"
 #include "support/fixtures.h"
@@ -246,4 +247,19 @@ TEST_CASE("Matmul TF32 is an explicit option, off by default as in PyTorch", "[m
   CHECK(at::globalContext().allowTF32CuBLAS());
   Sam2Model::load(synthetic_model_path(), {test_device()});
   CHECK_FALSE(at::globalContext().allowTF32CuBLAS());
+}
+
+TEST_CASE("A LibTorch error is reduced to the line that says what went wrong", "[model]") {
+  // The interpreter puts the TorchScript traceback first and the cause last.
+  CHECK(error_line("The following operation failed in the TorchScript interpreter.\nTraceback of TorchScript:\n"
+                   "  File \"code/x.py\", line 3\nRuntimeError: CUDA out of memory. Tried to allocate 2 GiB\n\n") ==
+        "RuntimeError: CUDA out of memory. Tried to allocate 2 GiB");
+  // The compiler starts with a blank line; C++ errors put a backtrace after the cause.
+  CHECK(error_line("\nUnknown builtin op: aten::x.\nHere are some suggestions:") == "Unknown builtin op: aten::x.");
+  CHECK(error_line("shape mismatch\nException raised from foo at bar.cpp:1") == "shape mismatch");
+  CHECK(error_line(" \n ").empty());
+  CHECK(is_out_of_memory("CUDA out of memory. Tried to allocate"));
+  CHECK(is_out_of_memory("MPS backend: not enough memory"));
+  CHECK_FALSE(is_out_of_memory("DefaultCPUAllocator: can't allocate memory"));  // the image's failure in a run
+  CHECK_FALSE(is_out_of_memory("shape mismatch"));
 }
