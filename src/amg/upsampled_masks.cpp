@@ -8,10 +8,15 @@
 #include <cstring>
 #include <limits>
 #include <mutex>
+#include <string>
+#include <utility>
 
 #include "amg/crop_boxes.h"
 #include "amg/mask_ops.h"
 #include "amg/rle_tensor.h"
+#ifdef SAM2AMG_CUDA_KERNEL
+#include "amg/upsampled_masks_cuda.h"
+#endif
 
 // This file is compiled with -ffp-contract=off (src/CMakeLists.txt): every fused multiply-add
 // below is written out, so the arithmetic is the one we chose, whatever the compiler flags.
@@ -318,6 +323,52 @@ bool use_fused(const at::Tensor& low_res, UpsampleLayout layout) {
   return low_res.device().is_cpu() && layout == UpsampleLayout::kGeneric && generic_calibration().matches;
 }
 
+// What ran on CUDA tensors (cuda_stats_path) and the one warning for the user.
+struct CudaPathLog {
+  std::mutex mutex;
+  bool kernel = false;
+  std::string fallback;  // the first reason, empty when none
+  std::string warning;
+  bool warned = false;
+};
+CudaPathLog& cuda_path_log() {
+  static CudaPathLog log;
+  return log;
+}
+void note_cuda_path(bool kernel, const std::string& why, bool warn) {
+  CudaPathLog& log = cuda_path_log();
+  const std::lock_guard<std::mutex> lock(log.mutex);
+  if (kernel) log.kernel = true;
+  if (!kernel && log.fallback.empty()) log.fallback = why;
+  if (warn && !log.warned) {
+    log.warning = "the fused CUDA statistics kernel is not used (" + why +
+                  "); post-processing runs ATen's upsampling in chunks instead, with the same results, more slowly";
+    log.warned = true;
+  }
+}
+
+// Whether the fused CUDA kernel takes these CUDA tensors (its probe runs on the first call).
+bool use_cuda_kernel(const at::Tensor& low_res, const std::vector<float>& thresholds, float mask_threshold,
+                     std::int64_t orig_h, std::int64_t orig_w) {
+  if (!low_res.is_cuda()) return false;
+#ifdef SAM2AMG_CUDA_KERNEL
+  const cuda_kernel::Verdict& v = cuda_kernel::verdict(low_res.device(), thresholds, mask_threshold);
+  if (!v.ok) {
+    note_cuda_path(false, "its probe: " + v.detail, /*warn=*/true);
+    return false;
+  }
+  if (!cuda_kernel::takes(static_cast<std::int64_t>(thresholds.size()), orig_h, orig_w)) {
+    note_cuda_path(false, "more thresholds or pixels than the kernel takes", /*warn=*/false);
+    return false;
+  }
+  note_cuda_path(true, "", false);
+  return true;
+#else
+  note_cuda_path(false, "built without the CUDA kernel", /*warn=*/false);
+  return false;
+#endif
+}
+
 std::int64_t chunk_rows(std::int64_t bytes_per_mask, std::int64_t chunk_bytes) {
   return std::max<std::int64_t>(1, chunk_bytes / std::max<std::int64_t>(1, bytes_per_mask));
 }
@@ -329,6 +380,19 @@ void check_low_res(const at::Tensor& low_res, const char* fn) {
 }
 
 }  // namespace
+
+std::string cuda_stats_path() {
+  CudaPathLog& log = cuda_path_log();
+  const std::lock_guard<std::mutex> lock(log.mutex);
+  if (log.fallback.empty()) return log.kernel ? "kernel" : "unused";
+  return (log.kernel ? "kernel and fallback (" : "fallback (") + log.fallback + ")";
+}
+
+std::string take_cuda_stats_warning() {
+  CudaPathLog& log = cuda_path_log();
+  const std::lock_guard<std::mutex> lock(log.mutex);
+  return std::exchange(log.warning, std::string());
+}
 
 bool fused_cpu_kernel_matches(UpsampleLayout layout) {
   return layout == UpsampleLayout::kGeneric && generic_calibration().matches;
@@ -355,6 +419,11 @@ UpsampledMaskStats upsampled_mask_stats(const at::Tensor& low_res_in, std::int64
   const auto long_opts = at::TensorOptions().dtype(at::kLong).device(low_res_in.device());
   UpsampledMaskStats out;
   if (n == 0) return {at::zeros({0, k_count}, long_opts), at::zeros({0, 4}, long_opts)};
+  if (use_cuda_kernel(low_res_in, thresholds, mask_threshold, h, w)) {
+#ifdef SAM2AMG_CUDA_KERNEL
+    return cuda_kernel::stats(low_res_in, h, w, thresholds, mask_threshold);
+#endif
+  }
 
   if (use_fused(low_res_in, layout)) {
     const at::Tensor low_res = low_res_in.contiguous();
@@ -394,6 +463,11 @@ std::vector<Rle> upsampled_masks_to_rle(const at::Tensor& low_res_in, const Crop
   const std::int64_t n = low_res_in.size(0), s = low_res_in.size(1);
   std::vector<Rle> rles(n);
   if (n == 0) return rles;
+  if (use_cuda_kernel(low_res_in, {}, mask_threshold, crop.orig_h, crop.orig_w)) {
+#ifdef SAM2AMG_CUDA_KERNEL
+    return cuda_kernel::rles(low_res_in, crop, mask_threshold);
+#endif
+  }
   if (use_fused(low_res_in, layout)) {
     const at::Tensor low_res = low_res_in.contiguous();
     const Axis ay = linear_axis(s, crop.h), ax = linear_axis(s, crop.w);

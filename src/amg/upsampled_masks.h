@@ -14,11 +14,19 @@
 /// for (B, 1) blocks (single-mask and m2m paths). `UpsampleLayout` names which one the reference
 /// ran. The fused CPU kernel reproduces the generic kernel bit for bit; it checks itself against
 /// ATen once per process and per layout (`fused_cpu_kernel_matches`), and every case it cannot
-/// reproduce (the channels-last layout, a LibTorch whose arithmetic differs, CUDA tensors) runs
-/// ATen's own upsampling in chunks of bounded size instead, which is exact by construction.
+/// reproduce (the channels-last layout, a LibTorch whose arithmetic differs) runs ATen's own
+/// upsampling in chunks of bounded size instead, which is exact by construction.
+///
+/// On CUDA tensors (both layouts: CUDA has one upsampling kernel) a fused CUDA kernel
+/// (amg/cuda/upsampled_stats.cu, built when CMake finds a CUDA compiler and LibTorch has CUDA)
+/// does the same: one pass for counts and boxes, one for the survivors' runs, with the per-pixel
+/// arithmetic of amg/upsample_field.h. A probe at first use compares it with ATen's CUDA
+/// upsampling and thresholding; if any bit differs, the chunked ATen path runs instead, with a
+/// warning (`take_cuda_stats_warning`). `cuda_stats_path` says which ran.
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "amg/rle_host.h"
@@ -60,6 +68,16 @@ std::vector<Rle> upsampled_masks_to_rle(const at::Tensor& low_res, const CropPla
 /// True when the fused CPU kernel reproduces this LibTorch's upsample_bilinear2d for `layout`
 /// bit for bit (checked once on a probe and cached). False means the ATen fallback is used.
 bool fused_cpu_kernel_matches(UpsampleLayout layout);
+
+/// Which code computed the statistics and RLE of CUDA tensors in this process, for the bench:
+/// "unused" (no CUDA tensor yet), "kernel" (the fused CUDA kernel, its probe passed),
+/// "fallback (<why>)" (ATen's chunked upsampling: the kernel is not built, its probe found a
+/// difference, or a call had more thresholds than it takes), or "kernel and fallback (<why>)".
+std::string cuda_stats_path();
+
+/// The warning for the user when the fused CUDA kernel's probe failed and ATen's path runs
+/// instead; returned once per process, empty otherwise (and on every later call).
+std::string take_cuda_stats_warning();
 
 /// ATen's upsampling of (N, s, s) logits to (N, h, w) float32 with the kernel the reference used
 /// for `layout` (the (B, C > 1) or (B, 1) block shape). The reference path and the tests use it.

@@ -487,6 +487,7 @@ void MaskGenerator::Impl::fused_stats(MaskData& data, std::int64_t crop_h, std::
   }
   const UpsampledMaskStats stats = upsampled_mask_stats(data.low_res_masks, crop_h, crop_w, thresholds,
                                                         static_cast<float>(config.mask_threshold), upsample_layout());
+  if (const std::string w = take_cuda_stats_warning(); !w.empty() && on_warning) on_warning(w);
   // ref: amg.py calculate_stability_score: int / int true division in float32.
   const at::Tensor counts = stats.counts.to(at::kFloat);
   const std::int64_t k = counts.size(1);
