@@ -169,9 +169,11 @@ struct Thresholds {
   float lo = 0.f, hi = 0.f;    ///< min and max of t[0..k) and mask
 };
 
+/// At most kMaxThresholds of `t` are taken (callers check the limit first).
 inline Thresholds make_thresholds(const float* t, int k, float mask_threshold) {
   Thresholds th;
-  th.k = k;
+  th.k = k < kMaxThresholds ? k : kMaxThresholds;
+  k = th.k;
   th.mask = th.lo = th.hi = mask_threshold;
   for (int i = 0; i < k; ++i) {
     th.t[i] = t[i];

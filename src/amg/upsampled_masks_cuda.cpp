@@ -4,6 +4,7 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
+#include <algorithm>
 #include <cmath>
 #include <exception>
 #include <limits>
@@ -143,6 +144,7 @@ const char* blend_name(field::Blend b) {
 Verdict run_probe(const at::Device& device, const std::vector<float>& caller_thr, float mask_threshold) {
   c10::InferenceMode inference;
   std::vector<float> thr = caller_thr;
+  thr.resize(std::min(thr.size(), static_cast<size_t>(field::kMaxThresholds)));
   for (float t : {mask_threshold, 0.f, 1.f, -1.f})
     if (thr.size() < static_cast<size_t>(field::kMaxThresholds)) thr.push_back(t);
   const at::Tensor x = probe_logits(thr).to(device);
