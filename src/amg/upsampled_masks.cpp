@@ -388,6 +388,14 @@ std::string cuda_stats_path() {
   return (log.kernel ? "kernel and fallback (" : "fallback (") + log.fallback + ")";
 }
 
+bool cuda_kernel_built() {
+#ifdef SAM2AMG_CUDA_KERNEL
+  return true;
+#else
+  return false;
+#endif
+}
+
 std::string take_cuda_stats_warning() {
   CudaPathLog& log = cuda_path_log();
   const std::lock_guard<std::mutex> lock(log.mutex);

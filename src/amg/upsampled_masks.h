@@ -75,6 +75,9 @@ bool fused_cpu_kernel_matches(UpsampleLayout layout);
 /// difference, or a call had more thresholds than it takes), or "kernel and fallback (<why>)".
 std::string cuda_stats_path();
 
+/// Whether this build has the fused CUDA kernel (a CUDA LibTorch and a CUDA compiler).
+bool cuda_kernel_built();
+
 /// The warning for the user when the fused CUDA kernel's probe failed and ATen's path runs
 /// instead; returned once per process, empty otherwise (and on every later call).
 std::string take_cuda_stats_warning();
