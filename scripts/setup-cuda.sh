@@ -268,7 +268,10 @@ prefix_path=$(dirname "$torch_dir")
 [ -n "$prefix" ] && prefix_path="$prefix_path;$prefix"
 args=(-S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=$prefix_path" "-DTorch_DIR=$torch_dir")
 [ $tests = 1 ] && args+=(-DSAM2AMG_BUILD_TESTS=ON)
-if [ -n "$cuda_root" ]; then
+# The toolkit CMake finds by itself: nvcc on PATH, else /usr/local/cuda. Another one is named.
+default_cuda=/usr/local/cuda
+command -v nvcc > /dev/null && default_cuda=$(dirname "$(dirname "$(readlink -f "$(command -v nvcc)")")")
+if [ -n "$cuda_root" ] && [ "$(readlink -f "$cuda_root")" != "$(readlink -f "$default_cuda")" ]; then
   # For Torch's CMake config: CUDAToolkit (2.x), FindCUDA (1.x) and its enable_language(CUDA).
   args+=("-DCUDAToolkit_ROOT=$cuda_root" "-DCUDA_TOOLKIT_ROOT_DIR=$cuda_root" "-DCMAKE_CUDA_COMPILER=$cuda_root/bin/nvcc")
 fi
