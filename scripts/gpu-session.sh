@@ -57,12 +57,14 @@ photos=$PWD/.device/photos
 if [ $cpu = 1 ]; then
   device=cpu work=build-check-cpu build_dir=build-session-cpu
   sizes=(t) bench_size=t bench_precisions=fp32 bench_tag=small families=(defaults keepall)
+  export_bound=$(( deadline - 200 ))  # one CPU core or two make the tiny checkpoint in minutes
   precisions_of() { echo fp32; }
   [ ${#parity_images[@]} -eq 0 ] && parity_images=("$PWD/tests/data/images/shapes.png")
   [ -n "$bench_image" ] || bench_image=$PWD/tests/data/images/wide.png
 else
   device=cuda work=build-check build_dir=build-gpu
   sizes=(t l s b+) bench_size=l bench_precisions=bf16,fp32 bench_tag=2048x1536 families=(defaults keepall keepall_crop1 m2m single minregion)
+  export_bound=300
   precisions_of() { case $1 in t|l) echo fp32,bf16 ;; *) echo fp32 ;; esac; }
   [ ${#parity_images[@]} -eq 0 ] && parity_images=("$photos/coffee_550x350.png" "$photos/chelsea_260x195.png")
   [ -n "$bench_image" ] || bench_image=$photos/storm_2048x1536.jpg
@@ -88,7 +90,7 @@ stage_start() {
   bounded 330 "${gc[@]}" --stages build --out /tmp/gs-build > "$logs/session-build.out" 2>&1 & build_pid=$!
   bounded 300 "${gc[@]}" --stages ext --out /tmp/gs-ext > "$logs/session-ext.out" 2>&1 & ext_pid=$!
   for size in "${sizes[@]}"; do
-    bounded 300 "${gc[@]}" --stages export --sizes "$size" --precisions "$(precisions_of "$size")" \
+    bounded "$export_bound" "${gc[@]}" --stages export --sizes "$size" --precisions "$(precisions_of "$size")" \
       --out "/tmp/gs-export-$size" > "$logs/session-export-$size.out" 2>&1 &
   done
 }
@@ -119,6 +121,7 @@ stage_test() {
 
 stage_bench() {
   [ $built = 1 ] || return 0
+  until exported "$bench_size" || [ "$(left)" -lt 200 ]; do sleep 2; done
   local t=$(( $(left) - 170 > 150 ? 150 : $(left) - 170 ))
   bounded "$t" "${gc[@]}" --stages bench --bin "$bin" --sizes "$bench_size" --precisions "$bench_precisions" \
     --images "$bench_image" --repeat 5 --bench-tag "$bench_tag" --bench-args "--warmup 3" \
