@@ -57,20 +57,21 @@ photos=$PWD/.device/photos
 if [ $cpu = 1 ]; then
   device=cpu work=build-check-cpu build_dir=build-session-cpu
   sizes=(t) bench_size=t bench_precisions=fp32 bench_tag=small families=(defaults keepall)
-  export_bound=$(( deadline - 200 ))  # one CPU core or two make the tiny checkpoint in minutes
+  export_bound=$(( deadline - 200 )) bench_repeat=1 bench_warmup=0  # one CPU core or two make the tiny checkpoint in minutes
   precisions_of() { echo fp32; }
   [ ${#parity_images[@]} -eq 0 ] && parity_images=("$PWD/tests/data/images/shapes.png")
   [ -n "$bench_image" ] || bench_image=$PWD/tests/data/images/wide.png
 else
   device=cuda work=build-check build_dir=build-gpu
   sizes=(t l s b+) bench_size=l bench_precisions=bf16,fp32 bench_tag=2048x1536 families=(defaults keepall keepall_crop1 m2m single minregion)
-  export_bound=300
+  export_bound=300 bench_repeat=5 bench_warmup=3
   precisions_of() { case $1 in t|l) echo fp32,bf16 ;; *) echo fp32 ;; esac; }
   [ ${#parity_images[@]} -eq 0 ] && parity_images=("$photos/coffee_550x350.png" "$photos/chelsea_260x195.png")
   [ -n "$bench_image" ] || bench_image=$photos/storm_2048x1536.jpg
 fi
 export SAM2AMG_PREBUILT=${SAM2AMG_PREBUILT:-$PWD/.device}
 logs=$work/logs
+[ $dry = 1 ] && logs=$(mktemp -d)  # a dry run leaves a real session's logs alone
 mkdir -p "$logs"
 bin=$PWD/$build_dir/apps/sam2-amg/sam2-amg
 gc=(bash scripts/gpu-check.sh --device "$device" --work "$work" --build-dir "$build_dir")
@@ -124,7 +125,7 @@ stage_bench() {
   until exported "$bench_size" || [ "$(left)" -lt 200 ]; do sleep 2; done
   local t=$(( $(left) - 170 > 150 ? 150 : $(left) - 170 ))
   bounded "$t" "${gc[@]}" --stages bench --bin "$bin" --sizes "$bench_size" --precisions "$bench_precisions" \
-    --images "$bench_image" --repeat 5 --bench-tag "$bench_tag" --bench-args "--warmup 3" \
+    --images "$bench_image" --repeat "$bench_repeat" --bench-tag "$bench_tag" --bench-args "--warmup $bench_warmup" \
     --out /tmp/gs-bench > "$logs/session-bench.out" 2>&1
   grep -E 'per image|folder pass|p50 time|FAILED' "$logs/session-bench.out"
 }
@@ -152,7 +153,7 @@ stage_parity() {
 stage_folder() {
   [ $built = 1 ] && [ "$(left)" -gt 80 ] || return 0
   bounded $(( $(left) - 30 )) "${gc[@]}" --stages bench --bin "$bin" --sizes "$bench_size" \
-    --precisions "${bench_precisions%%,*}" --repeat 1 --bench-tag folder --bench-args "--warmup 3" \
+    --precisions "${bench_precisions%%,*}" --repeat 1 --bench-tag folder --bench-args "--warmup $bench_warmup" \
     --out /tmp/gs-folder > "$logs/session-folder.out" 2>&1
   grep -E 'per image|folder pass|p50 time|FAILED' "$logs/session-folder.out"
 }
