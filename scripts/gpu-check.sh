@@ -8,7 +8,8 @@
 #
 # GPU machine (bare, no network, CUDA PyTorch 2.x preinstalled): carry the sam2 source
 # (.device/sam2src or .ref/sam2src), the hydra/iopath stand-ins (.device/sam2-shim), photos
-# (.device/photos, optional) and the static OpenCV with gpu-build.sh (.device/ or shared/device/).
+# (.device/photos, optional) and the prebuilt kit (the static OpenCV tarball) in .device/ or
+# shared/device/: the build stage runs scripts/setup-cuda.sh --prebuilt with it.
 # scripts/gpu-session.sh runs these stages side by side under one deadline (one device command).
 # One command may run at most 10 minutes there, so split the work with --stages and --sizes,
 # e.g. "--stages build,test", then "--stages export,parity --sizes t,s", ... Results accumulate in
@@ -16,7 +17,8 @@
 # with $OUT set (or --out DIR) the docs and results are copied there at the end.
 #
 # CPU mode (--device cpu): tiny only, one small image, points_per_side 8, parity in fp32; the
-# build stage runs scripts/build.sh unless --bin names an existing binary.
+# build stage runs scripts/setup-cuda.sh (CPU LibTorch; --prebuilt $SAM2AMG_PREBUILT when set)
+# unless --bin names an existing binary.
 #
 # Checkpoints: scripts/make_test_checkpoint.py (seeded weights, decoder output layers scaled so
 # masks and scores vary like a trained model's; see its header), always computed on the CPU.
@@ -172,17 +174,20 @@ for i in "${!images[@]}"; do images[$i]=$(cd "$(dirname "${images[$i]}")" && pwd
 if [ -z "$bin" ]; then bin=$build_dir/apps/sam2-amg/sam2-amg; fi
 if has "$stages" build && { [ ! -x "$bin" ] || [ "$bin" = "$build_dir/apps/sam2-amg/sam2-amg" ]; }; then
   log "build ($device) into $build_dir"
-  if [ "$device" = cuda ]; then
-    gb=""
-    for f in "${SAM2AMG_GPU_BUILD:-}" .device/gpu-build.sh shared/device/gpu-build.sh ../shared/device/gpu-build.sh; do
-      [ -n "$f" ] && [ -f "$f" ] && { gb=$f; break; }
-    done
-    if [ -z "$gb" ]; then fail "build: gpu-build.sh not found (set SAM2AMG_GPU_BUILD)";
-    else bash "$gb" "$build_dir" > "$work/logs/build.log" 2>&1 || fail "build (see $work/logs/build.log)"; fi
-  else
-    cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release > "$work/logs/build.log" 2>&1 &&
-      cmake --build "$build_dir" -j "$(nproc)" >> "$work/logs/build.log" 2>&1 || fail "build (see $work/logs/build.log)"
-  fi
+  # The user's path, scripts/setup-cuda.sh, installing nothing: in its registry-free mode with
+  # the prebuilt kit (the static OpenCV tarball) when one is found ($SAM2AMG_PREBUILT; on cuda
+  # also .device/, shared/device/, ../shared/device/), else against the system's libraries.
+  kits=("${SAM2AMG_PREBUILT:-}")
+  [ "$device" = cuda ] && kits+=(.device shared/device ../shared/device)
+  kit=""
+  for d in "${kits[@]}"; do
+    [ -n "$d" ] && compgen -G "$d/opencv-*.tar.*" > /dev/null && { kit=$d; break; }
+  done
+  setup_cmd=(bash scripts/setup-cuda.sh --tests --build-dir "$build_dir" ${python_bin:+--python "$python_bin"})
+  if [ -n "$kit" ]; then setup_cmd+=(--prebuilt "$kit"); else setup_cmd+=(--no-install); fi
+  echo "gpu-check: ${setup_cmd[*]}"
+  "${setup_cmd[@]}" > "$work/logs/build.log" 2>&1 || fail "build (see $work/logs/build.log)"
+  grep -E '^setup-cuda: (LibTorch|no CUDA|CUDA toolkit|GPU|prebuilt|error)' "$work/logs/build.log"
   tail -3 "$work/logs/build.log"
 elif has "$stages" build; then
   echo "gpu-check: build: skipped, using $bin"

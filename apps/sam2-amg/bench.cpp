@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -18,6 +19,7 @@
 #include "io/writers.h"
 #include "pipeline/mask_generator.h"
 #include "subcommands.h"
+#include "version.h"
 
 #ifndef SAM2AMG_VERSION
 #define SAM2AMG_VERSION "0.0.0"
@@ -41,7 +43,8 @@ std::int64_t peak_rss_bytes() {
 
 double median(std::vector<double> v) { return percentile(std::move(v), 50); }
 
-// A folder of the bench's own under the system's temporary folder, removed with its contents.
+// A folder of the bench's own under the system's temporary folder, removed with the files named
+// through file(): one unlink each, no recursive removal (pytorch/pytorch#133437).
 class ScratchDir {
  public:
   ScratchDir() {
@@ -50,13 +53,20 @@ class ScratchDir {
     path_ = pattern;
   }
   ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
+    for (const std::string& f : files_) ::unlink(f.c_str());
+    ::rmdir(path_.c_str());
   }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  std::string file(const std::string& name) const {
+    const std::string f = path_ + "/" + name;
+    if (std::find(files_.begin(), files_.end(), f) == files_.end()) files_.push_back(f);
+    return f;
+  }
 
  private:
   std::string path_;
+  mutable std::vector<std::string> files_;
 };
 
 std::string shell_quote(const std::string& s) {
@@ -157,7 +167,8 @@ int run_bench(const RunConfig& config, const BenchOptions& options) {
   const ReadOptions read = read_options(io);
   ScratchDir scratch;
   const SegmentationFormat format = segmentation_format(config.amg.output_mode, io.polygons);
-  const Provenance provenance{SAM2AMG_VERSION, io.model, "", to_yaml(config, YamlKeys::kRecorded), enum_name(io.exif)};
+  const Provenance provenance{SAM2AMG_VERSION, io.model, "", to_yaml(config, YamlKeys::kRecorded), enum_name(io.exif),
+                              runtime_versions()};
 
   // Warm-up: first-call costs (allocator, kernels, profiling) are not what a long run pays.
   if (options.warmup > 0) {

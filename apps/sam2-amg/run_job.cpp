@@ -19,6 +19,7 @@
 #include "pipeline/mask_generator.h"
 #include "progress.h"
 #include "subcommands.h"
+#include "version.h"
 
 #ifndef SAM2AMG_VERSION
 #define SAM2AMG_VERSION "0.0.0"
@@ -75,7 +76,7 @@ int run_job(const RunConfig& config, const JobOptions& options) {
   RunConfig recorded = config;
   recorded.io = recorded_io(io, paths);
   const Provenance provenance{SAM2AMG_VERSION, io.model, model_sha256.get(), to_yaml(recorded, YamlKeys::kRecorded),
-                              enum_name(io.exif)};
+                              enum_name(io.exif), runtime_versions()};
   RunOutputs outputs(paths, config.amg.output_mode, segmentation_format(config.amg.output_mode, io.polygons),
                      OverlayStyle{io.overlay_scores}, provenance, all_inputs);
 

@@ -11,6 +11,11 @@
 
 namespace sam2amg::cli {
 
+RuntimeVersions runtime_versions() {
+  const CudaRuntime rt = cuda_runtime();
+  return {rt.libtorch, rt.cuda, rt.driver};
+}
+
 std::string version_text() {
   return std::string("sam2-amg ") + SAM2AMG_VERSION + " (git " + SAM2AMG_GIT_REVISION + ")\n" +
          runtime_description() + "\n";

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "common/error.h"
 #include "io/amg_csv.h"
@@ -37,7 +39,9 @@ bool is_png_folder_entry(const std::string& name) {
   return true;
 }
 
-// A folder this process created, removed with its contents unless release()d.
+// A folder this process created, holding only the files named through file(); removed with
+// them unless release()d. One unlink per file, never a recursive removal: a CUDA LibTorch may
+// carry its own std::filesystem (pytorch/pytorch#133437), and the folder's content is known.
 class OwnFolder {
  public:
   explicit OwnFolder(const fs::path& parent) {
@@ -50,16 +54,23 @@ class OwnFolder {
     }
   }
   ~OwnFolder() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);  // only ever a folder created above
+    if (path_.empty()) return;
+    for (const std::string& f : files_) ::unlink(f.c_str());
+    ::rmdir(path_.c_str());  // fails, leaving it, only if something else wrote into it
   }
   OwnFolder(const OwnFolder&) = delete;
   OwnFolder& operator=(const OwnFolder&) = delete;
+  /// The path of `name` inside the folder, removed with it.
+  std::string file(const std::string& name) {
+    files_.push_back((path_ / name).string());
+    return files_.back();
+  }
   const fs::path& path() const { return path_; }
   void release() { path_.clear(); }
 
  private:
   fs::path path_;
+  std::vector<std::string> files_;
 };
 
 class PerImageWriter : public MaskWriter {
@@ -166,15 +177,16 @@ class PerImageWriter : public MaskWriter {
       std::vector<std::uint8_t> mask = rle_to_mask(r.segmentation);
       for (auto& v : mask) v = v ? 255 : 0;
       const cv::Mat m(r.segmentation.h, r.segmentation.w, CV_8UC1, mask.data());
-      const std::string png = tmp + "/" + std::to_string(i) + ".png";
+      const std::string png = own.file(std::to_string(i) + ".png");
       if (!cv::imwrite(png, m)) throw OutputError(png, "PNG encoding failed");
     }
-    std::ofstream meta(tmp + "/metadata.csv", std::ios::binary);
+    const std::string meta_path = own.file("metadata.csv");
+    std::ofstream meta(meta_path, std::ios::binary);
     meta << amg_metadata_csv(records);
     meta.flush();
-    if (!meta) throw OutputError(tmp + "/metadata.csv", "write failed (disk full?)");
+    if (!meta) throw OutputError(meta_path, "write failed (disk full?)");
     meta.close();
-    write_file_atomically(tmp + "/" + kFolderProvenance, dump_json({{"sam2_amg", provenance}}) + "\n");
+    write_file_atomically(own.file(kFolderProvenance), dump_json({{"sam2_amg", provenance}}) + "\n");
     const fs::file_status st = fs::symlink_status(folder, ec);
     if (fs::exists(st)) {
       if (!fs::is_directory(st)) throw OutputError(folder, "exists and is not a folder of masks; move it away");

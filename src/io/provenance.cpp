@@ -33,9 +33,15 @@ std::string redo_hint() { return "; rerun with the same settings, or with --over
 std::string config_sha256(const Provenance& p) { return sha256_hex(p.config_yaml); }
 
 json provenance_json(const Provenance& p) {
-  return {{"tool", "sam2-amg"}, {"version", p.tool_version}, {"model", p.model_path},
-          {"model_sha256", p.model_sha256}, {"exif", p.exif}, {"config", p.config_yaml},
-          {"config_sha256", config_sha256(p)}};
+  json j{{"tool", "sam2-amg"}, {"version", p.tool_version}, {"model", p.model_path},
+         {"model_sha256", p.model_sha256}, {"exif", p.exif}, {"config", p.config_yaml},
+         {"config_sha256", config_sha256(p)}};
+  // Where it ran, not what it computed: resuming and merging do not compare it.
+  const RuntimeVersions& r = p.runtime;
+  const auto or_null = [](const std::string& s) { return s.empty() ? json() : json(s); };
+  if (!r.libtorch.empty())
+    j["runtime"] = {{"libtorch", r.libtorch}, {"cuda", or_null(r.cuda)}, {"nvidia_driver", or_null(r.driver)}};
+  return j;
 }
 
 bool same_run(const json& a, const json& b) {

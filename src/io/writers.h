@@ -14,6 +14,13 @@
 
 namespace sam2amg {
 
+/// The runtime a run used, as its provenance records it ("runtime"; --version prints the same).
+struct RuntimeVersions {
+  std::string libtorch;  ///< empty: not recorded
+  std::string cuda;      ///< the CUDA of the LibTorch build; empty: a CPU-only LibTorch
+  std::string driver;    ///< the NVIDIA driver; empty: none loaded
+};
+
 /// What produced an output; written into every output.
 struct Provenance {
   std::string tool_version;
@@ -21,6 +28,7 @@ struct Provenance {
   std::string model_sha256;
   std::string config_yaml;  ///< the effective config (to_yaml)
   std::string exif;         ///< "apply" or "ignore"
+  RuntimeVersions runtime{};
 };
 
 /// How a run ended: recorded in the run-level provenance of the outputs that have one (COCO

@@ -1,13 +1,36 @@
 #pragma once
-/// The LibTorch runtime in one line, behind a torch-free header: the CLI (which sees no LibTorch
-/// header) reports it in --version, the model and pipeline in their logs.
+/// The LibTorch runtime behind a torch-free header: the CLI (which sees no LibTorch header)
+/// reports it in --version and the provenance, the model and pipeline in their logs.
 #include <string>
 
 namespace sam2amg {
 
-/// LibTorch's version, its CPU threads, and the BLAS libraries mapped into this process (the
-/// one LibTorch really calls: Debian's libblas.so.3 is the reference BLAS unless OpenBLAS is
-/// installed as its alternative). For logs, the bench and --version.
+/// LibTorch's version, its CPU threads, its CUDA (or "CPU only") and the NVIDIA driver, and the
+/// BLAS libraries mapped into this process (the one LibTorch really calls: Debian's libblas.so.3
+/// is the reference BLAS unless OpenBLAS is installed as its alternative). For logs, the bench
+/// and --version.
 std::string runtime_description();
+
+/// What LibTorch and this machine offer for CUDA.
+struct CudaRuntime {
+  std::string libtorch;        ///< LibTorch's version, "2.11.0"
+  bool libtorch_cuda = false;  ///< LibTorch was built with CUDA (its CUDA library is loaded)
+  std::string cuda;            ///< the CUDA runtime that LibTorch was built with, "13.0"; empty without
+  std::string driver;          ///< the loaded NVIDIA kernel driver, "580.159.04"; empty when none is
+  int devices = 0;             ///< the GPUs CUDA sees (0 on a CPU-only LibTorch)
+};
+
+/// This process's: LibTorch, its CUDA, the driver (/proc/driver/nvidia/version) and the GPUs.
+CudaRuntime cuda_runtime();
+
+/// The CUDA part of runtime_description: "CUDA 13.0, NVIDIA driver 580.159.04, 1 GPU" or
+/// "CPU only (no CUDA in this LibTorch)".
+std::string cuda_summary(const CudaRuntime& rt);
+
+/// Why `--device <requested>` (cuda:`index`; -1: any GPU) cannot run here, as the message of the
+/// error; empty when it can. Says which: a CPU-only LibTorch build, no NVIDIA driver, a driver
+/// with no GPU visible (`visible_devices`: $CUDA_VISIBLE_DEVICES, null when unset), or no GPU N.
+std::string cuda_unavailable_reason(const CudaRuntime& rt, const std::string& requested, int index,
+                                    const char* visible_devices);
 
 }  // namespace sam2amg

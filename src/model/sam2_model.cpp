@@ -12,7 +12,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -55,10 +57,10 @@ at::Device choose_device(const Device& requested) {
     case DeviceKind::kCuda:
       break;
   }
-  if (!torch::cuda::is_available())
-    throw ModelError("--device " + requested.str() +
-                     " was requested but CUDA is not available (no GPU, or a CPU-only LibTorch build); "
-                     "use --device cpu");
+  // Which of CPU-only LibTorch, no driver, no GPU N (exit 3).
+  const std::string why = cuda_unavailable_reason(cuda_runtime(), requested.str(), std::max(0, requested.index()),
+                                                  std::getenv("CUDA_VISIBLE_DEVICES"));
+  if (!why.empty()) throw ModelError(why);
   return at::Device(at::kCUDA, index);
 }
 
@@ -251,7 +253,8 @@ std::string runtime_description() {
     if (seen.insert(name).second) blas += (blas.empty() ? "" : ", ") + name;
   }
   std::ostringstream os;
-  os << "LibTorch " << TORCH_VERSION << ", " << at::get_num_threads() << " CPU threads, BLAS "
+  os << "LibTorch " << TORCH_VERSION << ", " << cuda_summary(cuda_runtime()) << ", " << at::get_num_threads()
+     << " CPU threads, BLAS "
      << (blas.empty() ? std::string("none mapped yet") : blas);
   return os.str();
 }

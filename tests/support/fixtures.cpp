@@ -1,11 +1,13 @@
 #include "support/fixtures.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <ftw.h>
 #include <sys/wait.h>
 
 #include "model/synthetic_model.h"
@@ -26,9 +28,15 @@ TempDir::TempDir() {
   throw std::runtime_error("cannot create a temporary directory");
 }
 
+// The tests leave arbitrary trees behind, so the removal walks: POSIX nftw, deepest first, not
+// std::filesystem's recursive calls (a CUDA LibTorch may carry its own copy of those,
+// pytorch/pytorch#133437). Symbolic links are removed, never followed.
 TempDir::~TempDir() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);
+  const auto remove_one = [](const char* p, const struct stat*, int, struct FTW*) {
+    std::remove(p);  // a file or an emptied folder; what cannot go stays
+    return 0;
+  };
+  nftw(path_.c_str(), remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 ImageU8 make_image(int width, int height, Rgb background, const std::vector<Rect>& rects) {
