@@ -17,6 +17,8 @@ Without --checkpoint the model gets seeded weights with scripts/make_test_checkp
    float32 exact decoder's: mean IoU (over masks non-empty on either side) and the share at IoU
    >= 0.99; for the exact bf16 form (what `--decoder exact --precision bf16` exports) and the
    fast one. The question is whether the fast form is as close as the exact form.
+3. The eager (Python, untraced) decoder time of each form over the grid, first call included:
+   an indication only (sam2-amg runs the traced files; `sam2-amg bench` measures them).
 
 The image encoder runs once per image, in float32. Keep CPU runs small: --threads (default 2),
 --points-per-side (default 16) and --batch (default 16) bound the time and the memory.
@@ -60,8 +62,17 @@ def grid_points(n, h, w, size):
     return model.float()
 
 
-def decode(wrapper, emb, pts, batch, device):
+def _sync(device):
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def decode(wrapper, emb, pts, batch, device, times=None, key=None):
+    """The decoder over all points in calls of `batch`; float32 outputs on the CPU. The eager
+    time of the calls (first call included) is added to times[key]."""
     logits, ious = [], []
+    _sync(device)
+    t0 = time.time()
     with torch.no_grad():
         for b0 in range(0, pts.shape[0], batch):
             p = pts[b0:b0 + batch]
@@ -70,6 +81,9 @@ def decode(wrapper, emb, pts, batch, device):
             lo, iou = wrapper.predict_masks(*emb, coords, labels)
             logits.append(lo.float().cpu())
             ious.append(iou.float().cpu())
+    _sync(device)
+    if times is not None:
+        times[key] = round(times.get(key, 0.0) + time.time() - t0, 3)
     return torch.cat(logits), torch.cat(ious)
 
 
@@ -133,11 +147,12 @@ def main(argv=None):
         with torch.no_grad():
             emb = exact32.encode_image(model_input(img, size, args.device))
         pts = grid_points(args.points_per_side, h, w, size)
-        ref_lo, ref_iou = decode(exact32, emb, pts, args.batch, args.device)
-        fast_lo, fast_iou = decode(fast32, emb, pts, args.batch, args.device)
+        times = {}
+        ref_lo, ref_iou = decode(exact32, emb, pts, args.batch, args.device, times, "exact_fp32")
+        fast_lo, fast_iou = decode(fast32, emb, pts, args.batch, args.device, times, "fast_fp32")
         emb16 = tuple(t.to(dtype) for t in emb)
-        ex_lo, ex_iou = decode(exact16, emb16, pts, args.batch, args.device)
-        fa_lo, fa_iou = decode(fast16, emb16, pts, args.batch, args.device)
+        ex_lo, ex_iou = decode(exact16, emb16, pts, args.batch, args.device, times, "exact_" + args.precision)
+        fa_lo, fa_iou = decode(fast16, emb16, pts, args.batch, args.device, times, "fast_" + args.precision)
         row = {
             "image": os.path.basename(path), "size": [w, h], "prompts": pts.shape[0],
             "logit_range": [ref_lo.min().item(), ref_lo.max().item()],
@@ -147,6 +162,7 @@ def main(argv=None):
             "fast_" + args.precision: mask_agreement(ref_lo, fa_lo, h, w),
             "exact_max_abs_iou": (ref_iou - ex_iou).abs().max().item(),
             "fast_max_abs_iou": (ref_iou - fa_iou).abs().max().item(),
+            "decoder_seconds": times,
             "seconds": round(time.time() - t1, 1),
         }
         result["images"].append(row)

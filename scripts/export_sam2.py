@@ -253,7 +253,8 @@ DECODERS = ("exact", "fast")
 def fast_vs_exact(model, device="cpu", batch_sizes=(1, 3), seed=5):
     """The fast decoder form against the reference's, both float32, on random embeddings of the
     model's shapes (no image encoder run). Returns the largest |difference| of the logits and of
-    the scores, absolute and relative to magnitude 20 (as TOLERANCE), over both decoder methods."""
+    the scores, absolute and relative to magnitude 20 (as TOLERANCE), over both decoder methods,
+    and the largest |logit| (the scale the differences are to be read against)."""
     ensure_sdpa()
     exact = AmgModel(model).eval()
     fast = FastAmgModel(model).eval()
@@ -263,13 +264,14 @@ def fast_vs_exact(model, device="cpu", batch_sizes=(1, 3), seed=5):
     emb = (torch.randn(1, c, s // 16, s // 16, generator=g).to(device),
            torch.randn(1, c // 8, s // 4, s // 4, generator=g).to(device),
            torch.randn(1, c // 4, s // 8, s // 8, generator=g).to(device))
-    worst = {"logits": 0.0, "iou": 0.0, "scaled": 0.0}
+    worst = {"logits": 0.0, "iou": 0.0, "scaled": 0.0, "largest_logit": 0.0}
     with torch.no_grad():
         for batch in batch_sizes:
             _, coords, labels, mask = _inputs(model, device, torch.float32, batch, seed=seed + batch)
             for name, extra in (("predict_masks", ()), ("predict_masks_with_mask_input", (mask,))):
                 e = getattr(exact, name)(*emb, coords, labels, *extra)
                 f = getattr(fast, name)(*emb, coords, labels, *extra)
+                worst["largest_logit"] = max(worst["largest_logit"], e[0].abs().max().item())
                 for key, a, b in (("logits", e[0], f[0]), ("iou", e[1], f[1])):
                     worst[key] = max(worst[key], (a.float() - b.float()).abs().max().item())
                     worst["scaled"] = max(worst["scaled"], _scaled_diff(a, b))

@@ -40,13 +40,55 @@ sys.path.insert(0, os.path.join(here, "..", "..", "scripts"))
 sys.path.insert(0, here)
 import export_sam2  # noqa: E402
 import fast_decoder  # noqa: E402
-from test_export_sam2 import PromptEncoder as SmallPromptEncoder  # noqa: E402
 
 export_sam2.ensure_sdpa()  # torch < 2.0: the math form
 
-C = 32   # transformer_dim of the stand-in's prompt encoder (test_export_sam2.C)
+C = 32   # transformer_dim (256 in SAM 2 and in the exports --write-exports makes)
 S = 64   # input size: embeddings 4 x 4, low-res masks 16 x 16
 HEADS = 4
+
+
+class PointEncoding(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.register_buffer("positional_encoding_gaussian_matrix", torch.randn(2, dim // 2) * 8)
+
+    def _pe_encoding(self, coords):
+        coords = (2 * coords - 1) @ self.positional_encoding_gaussian_matrix
+        return torch.cat([torch.sin(2 * math.pi * coords), torch.cos(2 * math.pi * coords)], dim=-1)
+
+    def forward_with_coords(self, coords_input, image_size):
+        coords = coords_input.clone()
+        coords[:, :, 0] = coords[:, :, 0] / image_size[1]
+        coords[:, :, 1] = coords[:, :, 1] / image_size[0]
+        return self._pe_encoding(coords.to(torch.float))
+
+
+class PromptEncoder(nn.Module):
+    """SAM 2's PromptEncoder point path (ref: prompt_encoder.py _embed_points, get_dense_pe)."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.pe_layer = PointEncoding(dim)
+        self.input_image_size = (S, S)
+        self.not_a_point_embed = nn.Embedding(1, dim)
+        self.point_embeddings = nn.ModuleList(nn.Embedding(1, dim) for _ in range(4))
+        self.no_mask_embed = nn.Embedding(1, dim)
+        self.mask_downscaling = nn.Conv2d(1, dim, 4, stride=4)
+
+    def _embed_points(self, points, labels, pad):
+        assert not pad
+        pe = self.pe_layer.forward_with_coords(points + 0.5, self.input_image_size)
+        pe = torch.where((labels == -1).unsqueeze(-1), torch.zeros_like(pe) + self.not_a_point_embed.weight, pe)
+        for k in range(4):
+            pe = torch.where((labels == k).unsqueeze(-1), pe + self.point_embeddings[k].weight, pe)
+        return pe
+
+    def get_dense_pe(self):
+        n = S // 16
+        c = (torch.arange(n, dtype=torch.float32) + 0.5) / n
+        yx = torch.stack(torch.meshgrid(c, c, indexing="ij")[::-1], -1)
+        return self.pe_layer._pe_encoding(yx).permute(2, 0, 1).unsqueeze(0)
 
 
 class Attention(nn.Module):
@@ -133,7 +175,7 @@ class LayerNorm2d(nn.Module):
 class MaskDecoder(nn.Module):
     """SAM 2's MaskDecoder.predict_masks with high-res features and an object-score token."""
 
-    def __init__(self, dim=C):
+    def __init__(self, dim):
         super().__init__()
         self.transformer_dim = dim
         self.transformer = Transformer(dim)
@@ -171,9 +213,9 @@ class MaskDecoder(nn.Module):
 
 
 class ImageEncoder(nn.Module):
-    def __init__(self):
+    def __init__(self, dim):
         super().__init__()
-        self.p0, self.p1, self.p2 = nn.Conv2d(3, C, 4, 4), nn.Conv2d(C, C, 2, 2), nn.Conv2d(C, C, 2, 2)
+        self.p0, self.p1, self.p2 = nn.Conv2d(3, dim, 4, 4), nn.Conv2d(dim, dim, 2, 2), nn.Conv2d(dim, dim, 2, 2)
 
     def forward(self, x):
         f0 = self.p0(x)
@@ -182,22 +224,22 @@ class ImageEncoder(nn.Module):
 
 
 class StandIn(nn.Module):
-    def __init__(self):
+    def __init__(self, dim):
         super().__init__()
-        self.image_encoder = ImageEncoder()
-        self.sam_mask_decoder = MaskDecoder()
-        self.sam_prompt_encoder = SmallPromptEncoder()
-        self.no_mem_embed = nn.Parameter(torch.randn(1, 1, C))
+        self.image_encoder = ImageEncoder(dim)
+        self.sam_mask_decoder = MaskDecoder(dim)
+        self.sam_prompt_encoder = PromptEncoder(dim)
+        self.no_mem_embed = nn.Parameter(torch.randn(1, 1, dim))
         self.image_size = S
         self.use_high_res_features_in_sam = True
         self.directly_add_no_mem_embed = True
 
 
-def stand_in(seed=0, logit_scale=20.0):
+def stand_in(seed=0, logit_scale=20.0, dim=C):
     """Seeded weights; every LayerNorm gets random affine parameters, and the hypernetworks'
     last layers are scaled so that logits span tens (as the seeded checkpoints' do)."""
     torch.manual_seed(seed)
-    m = StandIn().eval()
+    m = StandIn(dim).eval()
     with torch.no_grad():
         for mod in m.modules():
             if isinstance(mod, (nn.LayerNorm, LayerNorm2d)):
@@ -332,6 +374,19 @@ class FastDecoderTest(unittest.TestCase):
             export_sam2.export_model(stand_in(), self.path("x.pt"), decoder="turbo")
 
 
+def write_exports(folder):
+    """fast.pt and exact.pt, float32, of a stand-in with the contract's widths (256-channel
+    embeddings, 32- and 64-channel high-resolution features): for the C++ model tests."""
+    os.makedirs(folder, exist_ok=True)
+    for form in ("fast", "exact"):
+        export_sam2.export_model(stand_in(dim=256), os.path.join(folder, f"{form}.pt"), precision="fp32",
+                                 architecture="stand-in", decoder=form, batch_sizes=(1, 3))
+    print(f"wrote {folder}/fast.pt and exact.pt")
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--write-exports":
+        write_exports(sys.argv[2])
+        sys.exit(0)
     result = unittest.main(exit=False, verbosity=2).result
     sys.exit(0 if result.wasSuccessful() else 1)
