@@ -10,7 +10,8 @@ Without --checkpoint the model gets seeded weights with scripts/make_test_checkp
 
 1. float32, fast against exact (`export_sam2.fast_vs_exact`, random embeddings, both decoder
    methods), then on each image's embedding over the point grid: max |difference| of the
-   low-res logits of all four tokens and of the predicted IoUs;
+   low-res logits of all four tokens and of the predicted IoUs; beside it the exact decoder
+   against itself with the first 8 prompts run one at a time (rounding from batching alone);
 2. bf16 (fp16 with --precision fp16), both forms in the reduced precision on the same
    embeddings (the float32 image encoder's, rounded once): the masks of the multimask tokens
    1..3, upsampled to the image size as the predictor does and thresholded at 0, against the
@@ -150,6 +151,9 @@ def main(argv=None):
         times = {}
         ref_lo, ref_iou = decode(exact32, emb, pts, args.batch, args.device, times, "exact_fp32")
         fast_lo, fast_iou = decode(fast32, emb, pts, args.batch, args.device, times, "fast_fp32")
+        # The reference decoder against itself at another batch size (8 prompts one by one): the
+        # float32 rounding noise that batching alone gives, the yardstick for fast vs exact.
+        one_lo, one_iou = decode(exact32, emb, pts[:8], 1, args.device)
         emb16 = tuple(t.to(dtype) for t in emb)
         ex_lo, ex_iou = decode(exact16, emb16, pts, args.batch, args.device, times, "exact_" + args.precision)
         fa_lo, fa_iou = decode(fast16, emb16, pts, args.batch, args.device, times, "fast_" + args.precision)
@@ -158,6 +162,7 @@ def main(argv=None):
             "logit_range": [ref_lo.min().item(), ref_lo.max().item()],
             "fp32_max_abs_logits": (ref_lo - fast_lo).abs().max().item(),
             "fp32_max_abs_iou": (ref_iou - fast_iou).abs().max().item(),
+            "fp32_exact_batch1_vs_batch_max_abs_logits": (one_lo - ref_lo[:8]).abs().max().item(),
             "exact_" + args.precision: mask_agreement(ref_lo, ex_lo, h, w),
             "fast_" + args.precision: mask_agreement(ref_lo, fa_lo, h, w),
             "exact_max_abs_iou": (ref_iou - ex_iou).abs().max().item(),
