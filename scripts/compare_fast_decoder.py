@@ -88,12 +88,12 @@ def decode(wrapper, emb, pts, batch, device, times=None, key=None):
     return torch.cat(logits), torch.cat(ious)
 
 
-def mask_agreement(ref_logits, logits, h, w, chunk=8):
+def mask_agreement(ref_logits, logits, h, w, device="cpu", chunk=8):
     """Mean IoU and share >= 0.99 of the tokens 1..3 masks (upsampled to h x w, > 0)."""
     total, n, good = 0.0, 0, 0
     for b0 in range(0, ref_logits.shape[0], chunk):
-        a = F.interpolate(ref_logits[b0:b0 + chunk, 1:], (h, w), mode="bilinear", align_corners=False) > 0
-        b = F.interpolate(logits[b0:b0 + chunk, 1:], (h, w), mode="bilinear", align_corners=False) > 0
+        a = F.interpolate(ref_logits[b0:b0 + chunk, 1:].to(device), (h, w), mode="bilinear", align_corners=False) > 0
+        b = F.interpolate(logits[b0:b0 + chunk, 1:].to(device), (h, w), mode="bilinear", align_corners=False) > 0
         inter = (a & b).flatten(2).sum(-1).double()
         union = (a | b).flatten(2).sum(-1).double()
         keep = union > 0
@@ -163,8 +163,8 @@ def main(argv=None):
             "fp32_max_abs_logits": (ref_lo - fast_lo).abs().max().item(),
             "fp32_max_abs_iou": (ref_iou - fast_iou).abs().max().item(),
             "fp32_exact_batch1_vs_batch_max_abs_logits": (one_lo - ref_lo[:8]).abs().max().item(),
-            "exact_" + args.precision: mask_agreement(ref_lo, ex_lo, h, w),
-            "fast_" + args.precision: mask_agreement(ref_lo, fa_lo, h, w),
+            "exact_" + args.precision: mask_agreement(ref_lo, ex_lo, h, w, args.device),
+            "fast_" + args.precision: mask_agreement(ref_lo, fa_lo, h, w, args.device),
             "exact_max_abs_iou": (ref_iou - ex_iou).abs().max().item(),
             "fast_max_abs_iou": (ref_iou - fa_iou).abs().max().item(),
             "decoder_seconds": times,
@@ -175,7 +175,8 @@ def main(argv=None):
     for form in ("exact", "fast"):
         key = f"{form}_{args.precision}"
         rows = [r[key] for r in result["images"]]
-        result[f"mean_iou_{key}"] = sum(r["mean_iou"] * r["masks"] for r in rows) / max(1, sum(r["masks"] for r in rows))
+        masks = max(1, sum(r["masks"] for r in rows))
+        result[f"mean_iou_{key}"] = sum(r["mean_iou"] * r["masks"] for r in rows) / masks
     result["fp32_max_abs_logits"] = max(r["fp32_max_abs_logits"] for r in result["images"])
     result["fp32_max_abs_iou"] = max(r["fp32_max_abs_iou"] for r in result["images"])
     print(f"{args.config}: float32 fast vs exact on the images: max |d logits| {result['fp32_max_abs_logits']:.3g}, "

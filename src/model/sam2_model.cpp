@@ -230,7 +230,8 @@ ImageEmbedding Sam2Model::encode(const at::Tensor& input) const {
   c10::InferenceMode guard;
   const c10::DeviceGuard on_device(impl_->device);  // cuda:N: ops without a device go there too
   // The embeddings stay in the model's dtype: the decoder takes them as they are, every batch.
-  const auto out = tuple_outputs(impl_->module.get_method("encode_image")({input}), 3, "encode_image", /*to_float=*/false);
+  const auto out =
+      tuple_outputs(impl_->module.get_method("encode_image")({input}), 3, "encode_image", /*to_float=*/false);
   ImageEmbedding e{out[0], out[1], out[2], {}};
   if (impl_->fast) e.decoder_context = impl_->fast->prepare(e.image_embed);
   return e;
