@@ -6,6 +6,7 @@
 #ifdef SAM2AMG_CUDA_GRAPHS
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
@@ -35,12 +36,13 @@ std::int64_t batch_limit(at::Device device, std::int64_t image_size, at::ScalarT
   double usable = 0.0;
 #ifdef SAM2AMG_CUDA_GRAPHS
   {
-    const c10::cuda::CUDAGuard guard(device);
+    const c10::DeviceIndex index = device.has_index() ? device.index() : c10::cuda::current_device();
+    const c10::cuda::CUDAGuard guard(index);
     size_t free = 0, total = 0;
     if (cudaMemGetInfo(&free, &total) == cudaSuccess) usable = static_cast<double>(free);
     (void)cudaGetLastError();
     // Blocks the caching allocator holds but does not use are free for the decoder too.
-    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(index);
     usable += static_cast<double>(stats.reserved_bytes[0].current - stats.allocated_bytes[0].current);
   }
 #endif
