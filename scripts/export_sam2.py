@@ -33,6 +33,9 @@ try:
 except ImportError:  # pragma: no cover - reported to the user
     sys.exit("export_sam2.py needs PyTorch: pip install torch (the version sam2 requires)")
 
+sys.path.insert(0, __file__.rsplit("/", 1)[0] if "/" in __file__ else ".")
+from fast_decoder import FastDecoder  # noqa: E402
+
 CONTRACT_VERSION = 1
 # ref: sam2/build_sam.py config names, SAM 2.1 and SAM 2.0.
 CONFIGS = {
@@ -207,6 +210,74 @@ class AmgModel(nn.Module):
         return self._decode(image_embed, feat_s0, feat_s1, point_coords, point_labels, dense)
 
 
+class FastAmgModel(AmgModel):
+    """AmgModel with the decoder in the fast form (scripts/fast_decoder.py), for bf16/fp16.
+
+    Besides the contract's three methods (the same computation, in the fast form) it has
+    prepare_decoder(image_embed) -> context, the prompt-independent tensors of one image, and
+    predict_masks_prepared(context, feat_s0, feat_s1, point_coords, point_labels), which
+    predict_masks is. low_res_logits come out float32 (docs/model-contract.md, "decoder")."""
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.fast = FastDecoder(self.prompt_encoder, self.mask_decoder)
+
+    def cast(self, device, dtype):
+        super().cast(device, dtype)
+        self.fast.dtype = dtype
+        return self
+
+    def _sparse(self, point_coords, point_labels):
+        # As AmgModel._decode: coordinates and label embeddings in float32, rounded once.
+        return self.prompt_encoder._embed_points(point_coords.to(torch.float32), point_labels, pad=False).to(self.dtype)
+
+    def prepare_decoder(self, image_embed):
+        return self.fast.prepare(image_embed, self.image_pe)
+
+    def predict_masks_prepared(self, context, feat_s0, feat_s1, point_coords, point_labels):
+        return self.fast(context, feat_s0, feat_s1, self._sparse(point_coords, point_labels), True)
+
+    def predict_masks(self, image_embed, feat_s0, feat_s1, point_coords, point_labels):
+        return self.predict_masks_prepared(self.prepare_decoder(image_embed), feat_s0, feat_s1, point_coords,
+                                           point_labels)
+
+    def predict_masks_with_mask_input(self, image_embed, feat_s0, feat_s1, point_coords, point_labels, mask_input):
+        dense = self.prompt_encoder.mask_downscaling(mask_input.to(self.dtype))
+        context = self.fast.prepare(image_embed, self.image_pe, dense)
+        return self.fast(context, feat_s0, feat_s1, self._sparse(point_coords, point_labels), False)
+
+
+DECODERS = ("exact", "fast")
+
+
+def fast_vs_exact(model, device="cpu", batch_sizes=(1, 3), seed=5):
+    """The fast decoder form against the reference's, both float32, on random embeddings of the
+    model's shapes (no image encoder run). Returns the largest |difference| of the logits and of
+    the scores, absolute and relative to magnitude 20 (as TOLERANCE), over both decoder methods,
+    and the largest |logit| (the scale the differences are to be read against)."""
+    ensure_sdpa()
+    exact = AmgModel(model).eval()
+    fast = FastAmgModel(model).eval()
+    g = torch.Generator().manual_seed(seed)
+    s = model.image_size
+    c = model.sam_mask_decoder.transformer_dim
+    emb = (torch.randn(1, c, s // 16, s // 16, generator=g).to(device),
+           torch.randn(1, c // 8, s // 4, s // 4, generator=g).to(device),
+           torch.randn(1, c // 4, s // 8, s // 8, generator=g).to(device))
+    worst = {"logits": 0.0, "iou": 0.0, "scaled": 0.0, "largest_logit": 0.0}
+    with torch.no_grad():
+        for batch in batch_sizes:
+            _, coords, labels, mask = _inputs(model, device, torch.float32, batch, seed=seed + batch)
+            for name, extra in (("predict_masks", ()), ("predict_masks_with_mask_input", (mask,))):
+                e = getattr(exact, name)(*emb, coords, labels, *extra)
+                f = getattr(fast, name)(*emb, coords, labels, *extra)
+                worst["largest_logit"] = max(worst["largest_logit"], e[0].abs().max().item())
+                for key, a, b in (("logits", e[0], f[0]), ("iou", e[1], f[1])):
+                    worst[key] = max(worst[key], (a.float() - b.float()).abs().max().item())
+                    worst["scaled"] = max(worst["scaled"], _scaled_diff(a, b))
+    return worst
+
+
 def _inputs(model, device, dtype, batch, seed):
     """Random inputs with the contract's dtypes: coordinates float32, other floats `dtype`."""
     g = torch.Generator().manual_seed(seed)
@@ -219,7 +290,7 @@ def _inputs(model, device, dtype, batch, seed):
     return img, coords, labels, mask
 
 
-def metadata_for(model, architecture, precision, device, source, cudnn_tf32=None, attention=None):
+def metadata_for(model, architecture, precision, device, source, cudnn_tf32=None, attention=None, decoder=None):
     dec = model.sam_mask_decoder
     meta = {
         "contract_version": CONTRACT_VERSION,
@@ -243,6 +314,8 @@ def metadata_for(model, architecture, precision, device, source, cudnn_tf32=None
         meta["cudnn_allow_tf32"] = bool(cudnn_tf32)
     if attention is not None:
         meta["attention"] = attention
+    if decoder is not None:
+        meta["decoder"] = decoder
     return meta
 
 
@@ -263,7 +336,7 @@ class _Tf32:
 
 
 def export_model(model, out, device="cpu", precision="fp32", architecture="sam2", source="", batch_sizes=(1, 3, 7),
-                 cudnn_tf32=None, attention="sdpa"):
+                 cudnn_tf32=None, attention="sdpa", decoder="exact"):
     """Traces `model` (a built SAM2Base) into `out`, verifies it and returns a summary dict.
 
     cudnn_tf32: the value of torch.backends.cudnn.allow_tf32 while tracing and verifying. Tracing
@@ -276,16 +349,23 @@ def export_model(model, out, device="cpu", precision="fp32", architecture="sam2"
     "math" writes it as matmul + softmax so that LibTorch 1.13 loads the file. torch < 2.0 has
     only the math form. The form in the file is recorded as `attention`.
 
+    decoder: "exact" traces the reference's decoder as it is; "fast" the fast form of
+    scripts/fast_decoder.py (for bf16/fp16; it adds prepare_decoder and predict_masks_prepared).
+    A fast export is first compared with the exact form in float32 (fast_vs_exact) and fails above
+    TOLERANCE["fp32"]. Recorded as `decoder`.
+
     Raises RuntimeError when the exported file differs from the eager model beyond the tolerance.
     """
     if precision not in DTYPES:
         raise ValueError(f"precision must be one of {sorted(DTYPES)}, not {precision!r}")
     if attention not in ("sdpa", "math"):
         raise ValueError(f"attention must be sdpa or math, not {attention!r}")
+    if decoder not in DECODERS:
+        raise ValueError(f"decoder must be one of {', '.join(DECODERS)}, not {decoder!r}")
     ensure_sdpa()
     form = attention if NATIVE_SDPA else "math"
     with _Tf32(cudnn_tf32) as tf32, _attention(form):
-        return _export(model, out, device, precision, architecture, source, batch_sizes, tf32, form)
+        return _export(model, out, device, precision, architecture, source, batch_sizes, tf32, form, decoder)
 
 
 @contextlib.contextmanager
@@ -312,7 +392,7 @@ def _batch_repeat_on_device():
         torch.repeat_interleave = real
 
 
-def _export(model, out, device, precision, architecture, source, batch_sizes, tf32, attention):
+def _export(model, out, device, precision, architecture, source, batch_sizes, tf32, attention, decoder):
     ensure_sdpa()
     dtype = DTYPES[precision]
     try:
@@ -321,21 +401,29 @@ def _export(model, out, device, precision, architecture, source, batch_sizes, tf
         raise ValueError(f"this PyTorch cannot run {precision} convolutions on {device} ({e}); "
                          f"export {precision} on a GPU") from None
     model = model.to(device).eval()
-    wrapper = AmgModel(model).cast(device, dtype).eval()
+    fast = decoder == "fast"
+    structural = None
+    if fast:
+        # Before the cast: the fast form must compute the reference's decoder.
+        structural = fast_vs_exact(model, device)
+        if structural["scaled"] > TOLERANCE["fp32"]:
+            raise RuntimeError(f"the fast decoder form differs from the exact one in float32 by {structural}")
+    wrapper = (FastAmgModel if fast else AmgModel)(model).cast(device, dtype).eval()
     img, coords, labels, mask = _inputs(model, device, dtype, 2, seed=0)
     with torch.no_grad(), _batch_repeat_on_device():
         emb = wrapper.encode_image(img)
         # Traced at batch 2 with repeat_image=True: the batch size stays dynamic (spec §4.3).
-        traced = torch.jit.trace_module(
-            wrapper,
-            {
-                "encode_image": (img,),
-                "predict_masks": (*emb, coords, labels),
-                "predict_masks_with_mask_input": (*emb, coords, labels, mask),
-            },
-            check_trace=False,
-        )
-    meta = metadata_for(model, architecture, precision, device, source, cudnn_tf32=tf32, attention=attention)
+        methods = {
+            "encode_image": (img,),
+            "predict_masks": (*emb, coords, labels),
+            "predict_masks_with_mask_input": (*emb, coords, labels, mask),
+        }
+        if fast:
+            methods["prepare_decoder"] = (emb[0],)
+            methods["predict_masks_prepared"] = (wrapper.prepare_decoder(emb[0]), emb[1], emb[2], coords, labels)
+        traced = torch.jit.trace_module(wrapper, methods, check_trace=False)
+    meta = metadata_for(model, architecture, precision, device, source, cudnn_tf32=tf32, attention=attention,
+                        decoder=decoder)
     torch.jit.save(traced, out, _extra_files={"sam2_amg.json": json.dumps(meta, indent=2)})
 
     # Verify: the saved file against the eager model, fresh inputs, several batch sizes.
@@ -358,16 +446,26 @@ def _export(model, out, device, precision, architecture, source, batch_sizes, tf
                 f = getattr(loaded, name)(*eager_emb, coords, labels, *extra)
                 if f[0].shape != (batch, 4, model.image_size // 4, model.image_size // 4) or f[1].shape != (batch, 4):
                     raise RuntimeError(f"{name} at batch {batch} returned shapes {f[0].shape}, {f[1].shape}")
-                if f[0].dtype != dtype or f[1].dtype != dtype:
+                # The fast form's logits are float32 (docs/model-contract.md, "decoder").
+                if f[0].dtype != (torch.float32 if fast else dtype) or f[1].dtype != dtype:
                     raise RuntimeError(f"{name} returned {f[0].dtype}, {f[1].dtype}, not {dtype}")
                 for a, b in zip(e, f):
                     worst = max(worst, (a.float() - b.float()).abs().max().item())
                     worst_scaled = max(worst_scaled, _scaled_diff(a, b))
+            if fast:
+                # The per-image context must give what predict_masks gives (same ops, may fuse apart).
+                _, coords, labels, _ = _inputs(model, device, dtype, batch, seed=30 + batch)
+                a = loaded.predict_masks(*eager_emb, coords, labels)
+                b = loaded.predict_masks_prepared(loaded.prepare_decoder(eager_emb[0]), eager_emb[1], eager_emb[2],
+                                                  coords, labels)
+                for x, y in zip(a, b):
+                    worst = max(worst, (x.float() - y.float()).abs().max().item())
+                    worst_scaled = max(worst_scaled, _scaled_diff(x, y))
     if worst_scaled > TOLERANCE[precision]:
         raise RuntimeError(f"exported model differs from the eager model by {worst:g} "
                            f"({worst_scaled:g} relative to magnitude 20, > {TOLERANCE[precision]:g})")
     return {"out": out, "metadata": meta, "max_abs_diff": worst, "max_scaled_diff": worst_scaled,
-            "batch_sizes": list(batch_sizes)}
+            "batch_sizes": list(batch_sizes), "fast_vs_exact_fp32": structural}
 
 
 def main(argv=None):
@@ -386,6 +484,10 @@ def main(argv=None):
                    help="sdpa: PyTorch's scaled_dot_product_attention, as the reference runs (the file needs "
                         "LibTorch >= 2.0); math: matmul + softmax, for a sam2-amg built on LibTorch 1.13 "
                         "(Debian 12). Recorded in the metadata (default sdpa; torch < 2.0 always writes math)")
+    p.add_argument("--decoder", choices=DECODERS, default="exact",
+                   help="exact: the reference's decoder as it is (the parity path); fast: the fast form for "
+                        "bf16/fp16 (image-side work once per image, no per-prompt copies; scripts/fast_decoder.py). "
+                        "Recorded in the metadata (default exact)")
     p.add_argument("--out", required=True, help="output .pt file")
     args = p.parse_args(argv)
 
@@ -405,13 +507,17 @@ def main(argv=None):
     summary = export_model(model, args.out, args.device, args.precision, arch,
                            source=f"{args.checkpoint} ({config}), exported by sam2-amg scripts/export_sam2.py",
                            cudnn_tf32={"on": True, "off": False, "default": None}[args.cudnn_tf32],
-                           attention=args.attention)
+                           attention=args.attention, decoder=args.decoder)
     meta = summary["metadata"]
     print(f"wrote {args.out}: {arch}, {meta['precision']}, device {meta['device']}, dynamic multimask "
           f"{'on' if meta['dynamic_multimask_via_stability']['enabled'] else 'off'}, cudnn TF32 "
-          f"{'on' if meta['cudnn_allow_tf32'] else 'off'}, attention {meta['attention']}, torch {meta['torch_version']}; "
+          f"{'on' if meta['cudnn_allow_tf32'] else 'off'}, attention {meta['attention']}, decoder {meta['decoder']}, "
+          f"torch {meta['torch_version']}; "
           f"verified at batch sizes {summary['batch_sizes']}: max |eager - exported| = {summary['max_abs_diff']:.3g} "
           f"({time.time() - t0:.0f} s)")
+    if summary["fast_vs_exact_fp32"]:
+        d = summary["fast_vs_exact_fp32"]
+        print(f"fast decoder vs exact in float32: max |diff| logits {d['logits']:.3g}, scores {d['iou']:.3g}")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,9 @@ struct ModelOptions {
   /// executor of reduced-precision files does not profile a new shape mid-run. Default: on
   /// for bf16/fp16 files, off for fp32 (whose batches stay the reference's).
   enum class PadBatches { kAuto, kOn, kOff } pad_batches = PadBatches::kAuto;
+  /// Fast exports on CUDA: replay the decoder as CUDA graphs where the linked LibTorch has them
+  /// and capture works (plain calls otherwise).
+  bool cuda_graphs = true;
 };
 
 }  // namespace sam2amg

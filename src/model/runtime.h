@@ -1,6 +1,7 @@
 #pragma once
 /// The LibTorch runtime behind a torch-free header: the CLI (which sees no LibTorch header)
 /// reports it in --version and the provenance, the model and pipeline in their logs.
+#include <cstdint>
 #include <string>
 
 namespace sam2amg {
@@ -32,5 +33,18 @@ std::string cuda_summary(const CudaRuntime& rt);
 /// with no GPU visible (`visible_devices`: $CUDA_VISIBLE_DEVICES, null when unset), or no GPU N.
 std::string cuda_unavailable_reason(const CudaRuntime& rt, const std::string& requested, int index,
                                     const char* visible_devices);
+
+/// Which decoder path Sam2Model::predict_points takes (Sam2Model::decoder_path()), for the bench
+/// and logs.
+struct DecoderPath {
+  bool fast = false;                ///< the export's decoder form is fast (metadata `decoder`)
+  bool cuda_graph = false;          ///< the last fast call replayed a CUDA graph
+  std::int64_t max_batch = 0;       ///< prompts per fast decoder call at most; 0 for the exact form
+  std::int64_t calls = 0;           ///< fast decoder calls so far
+  std::int64_t graph_replays = 0;   ///< of which CUDA graph replays
+  std::string note;                 ///< why fast calls are plain calls (CPU, no CUDA graphs, capture failed)
+  /// "exact", "fast, CUDA graph" or "fast, eager (note)".
+  std::string str() const;
+};
 
 }  // namespace sam2amg

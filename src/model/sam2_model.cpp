@@ -20,6 +20,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "model/fast_decoder.h"
 #include "model/model_file.h"
 #include "model/model_probe.h"
 #include "model/transforms.h"
@@ -88,6 +89,7 @@ ModelMetadata parse_metadata(const std::string& text, const std::string& path) {
     m.device = j.value("device", std::string("any"));
     // Reduced-precision exports take float32 coordinates (bf16 would lose the +0.5 shift).
     m.point_coords_fp32 = j.value("point_coords_dtype", std::string()) == "fp32";
+    m.decoder = j.value("decoder", std::string("exact"));
     const auto& dyn = j.at("dynamic_multimask_via_stability");
     m.dynamic_multimask.enabled = dyn.at("enabled").get<bool>();
     m.dynamic_multimask.delta = dyn.value("delta", 0.05);
@@ -106,6 +108,8 @@ ModelMetadata parse_metadata(const std::string& text, const std::string& path) {
   if (m.image_size > kMaxImageSize)
     throw ModelError(path + ": metadata image_size " + std::to_string(m.image_size) + " is larger than " +
                      std::to_string(kMaxImageSize) + " (SAM 2 models use 1024)");
+  if (m.decoder != "exact" && m.decoder != "fast")
+    throw ModelError(path + ": metadata decoder '" + m.decoder + "' is not exact or fast (docs/model-contract.md)");
   for (int c = 0; c < 3; ++c)
     if (!(m.pixel_std[c] > 0.0f) || !std::isfinite(m.pixel_std[c]) || !std::isfinite(m.pixel_mean[c]))
       throw ModelError(path + ": metadata pixel_std must be positive and pixel_mean finite (channel " +
@@ -136,6 +140,7 @@ struct Sam2Model::Impl {
   std::string path;
   bool pad_batches = false;
   mutable int64_t largest_batch = 0;  // the decoder shape tail batches are padded to
+  std::unique_ptr<FastDecoder> fast;  // fast exports (metadata decoder: fast)
 };
 
 Sam2Model::Sam2Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -183,6 +188,14 @@ Sam2Model Sam2Model::load(const std::string& path, const ModelOptions& options) 
                        " arguments, expected " + spec.signature);
   }
   impl->module.eval();
+  if (impl->metadata.decoder == "fast") {
+    for (const char* name : {"prepare_decoder", "predict_masks_prepared"})
+      if (!impl->module.find_method(name))
+        throw ModelError(path + ": the metadata says decoder fast but the file has no method '" + name +
+                         "' (see docs/model-contract.md); re-export it");
+    impl->fast = std::make_unique<FastDecoder>(impl->module, impl->device, impl->metadata.image_size,
+                                               options.cuda_graphs);
+  }
   // fp32 is the exact mode. The optimising graph executor profiles the first calls, then fuses
   // element-wise chains (LayerNorm2d's w * x + b becomes one FMA on CUDA, where the reference
   // rounds twice), so results would change between calls and with the batch shape. Reduced
@@ -219,8 +232,11 @@ ImageEmbedding Sam2Model::encode(const at::Tensor& input) const {
   c10::InferenceMode guard;
   const c10::DeviceGuard on_device(impl_->device);  // cuda:N: ops without a device go there too
   // The embeddings stay in the model's dtype: the decoder takes them as they are, every batch.
-  const auto out = tuple_outputs(impl_->module.get_method("encode_image")({input}), 3, "encode_image", /*to_float=*/false);
-  return {out[0], out[1], out[2]};
+  const auto out =
+      tuple_outputs(impl_->module.get_method("encode_image")({input}), 3, "encode_image", /*to_float=*/false);
+  ImageEmbedding e{out[0], out[1], out[2], {}};
+  if (impl_->fast) e.decoder_context = impl_->fast->prepare(e.image_embed);
+  return e;
 }
 
 std::int64_t Sam2Model::peak_device_bytes() const {
@@ -270,6 +286,16 @@ DecoderOutput Sam2Model::predict_points(const ImageEmbedding& embedding, const a
   TORCH_CHECK(point_coords.dim() == 2 && point_coords.size(1) == 2, "predict_points: point_coords must be (B, 2), got ",
               point_coords.sizes());
   const int64_t n = point_coords.size(0);
+  if (impl_->fast && !mask_input.defined() && !embedding.decoder_context.empty() && n > 0) {
+    const auto fopts = at::TensorOptions().dtype(at::kFloat).device(impl_->device);
+    const at::Tensor pts = point_coords.to(fopts);
+    const at::Tensor coords = at::cat({pts.unsqueeze(1), at::zeros({n, 1, 2}, fopts)}, 1);
+    const at::Tensor labels = at::tensor({1, -1}, at::TensorOptions().dtype(at::kInt).device(impl_->device))
+                                  .unsqueeze(0)
+                                  .expand({n, 2})
+                                  .contiguous();
+    return impl_->fast->run(embedding, coords, labels);
+  }
   // A batch smaller than one already run repeats its last prompt up to that size; the extra
   // rows are dropped below (every prompt is decoded independently of the others).
   int64_t b = n;
@@ -307,6 +333,16 @@ DecoderOutput Sam2Model::predict_points(const ImageEmbedding& embedding, const a
   return {out[0], out[1]};
 }
 
+std::int64_t Sam2Model::preferred_prompt_batch() const { return impl_->fast ? impl_->fast->max_batch() : 0; }
+
+DecoderPath Sam2Model::decoder_path() const { return impl_->fast ? impl_->fast->path() : DecoderPath{}; }
+
+std::string DecoderPath::str() const {
+  if (!fast) return "exact";
+  if (cuda_graph) return "fast, CUDA graph";
+  return "fast, eager" + (note.empty() ? std::string() : " (" + note + ")");
+}
+
 const ModelMetadata& Sam2Model::metadata() const { return impl_->metadata; }
 at::Device Sam2Model::device() const { return impl_->device; }
 
@@ -314,7 +350,8 @@ std::string Sam2Model::describe() const {
   std::ostringstream os;
   const ModelMetadata& m = impl_->metadata;
   os << m.architecture << " (" << m.precision << ", input " << m.image_size << "x" << m.image_size
-     << ", dynamic multimask " << (m.dynamic_multimask.enabled ? "on" : "off") << ") on " << impl_->device.str();
+     << ", dynamic multimask " << (m.dynamic_multimask.enabled ? "on" : "off")
+     << (impl_->fast ? ", fast decoder" : "") << ") on " << impl_->device.str();
   return os.str();
 }
 

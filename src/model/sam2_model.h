@@ -4,8 +4,10 @@
 #include <ATen/ATen.h>
 
 #include <array>
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/geometry.h"
 #include "common/image.h"
@@ -26,6 +28,7 @@ struct ModelMetadata {
   std::string device = "any";          ///< device the file was traced for: cpu, cuda or any
   DynamicMultimask dynamic_multimask;  ///< the decoder's single-mask fallback (build_sam2 default on)
   bool point_coords_fp32 = false;      ///< point_coords_dtype "fp32": coordinates stay float32 in bf16/fp16 files
+  std::string decoder = "exact";       ///< the decoder form: exact (the reference's) or fast (bf16/fp16 exports)
 };
 
 /// Graph A's outputs for one crop, on the model's device, in the model's dtype.
@@ -33,6 +36,8 @@ struct ImageEmbedding {
   at::Tensor image_embed;  ///< (1, 256, S/16, S/16), no_mem_embed already added
   at::Tensor feat_s0;      ///< (1, 32, S/4, S/4)
   at::Tensor feat_s1;      ///< (1, 64, S/8, S/8)
+  /// Fast exports: prepare_decoder's prompt-independent tensors of this crop; empty otherwise.
+  std::vector<at::Tensor> decoder_context;
 };
 
 /// Graph B's outputs for a batch of B prompts, all four mask tokens, float32.
@@ -69,8 +74,16 @@ class Sam2Model {
   /// Runs graph B for B single-point prompts (label 1) plus the padding point.
   /// point_coords: (B, 2) float32 in model space (x/w*S, y/h*S, before the encoder's +0.5).
   /// mask_input: undefined, or (B, 1, S/4, S/4) float32 low-res logits (m2m).
+  /// A fast export without mask_input runs B prompts in calls of up to decoder_path().max_batch
+  /// prompts, each padded to a power of two (from 16), as CUDA graphs where they can be.
   DecoderOutput predict_points(const ImageEmbedding& embedding, const at::Tensor& point_coords,
                                const at::Tensor& mask_input = {}) const;
+
+  /// Prompts worth giving predict_points at once: for a fast export as many as device memory
+  /// allows (a whole grid in one decoder call), whatever points_per_batch says; 0 for the exact
+  /// form (the caller's points_per_batch keeps the reference's batches).
+  std::int64_t preferred_prompt_batch() const;
+  DecoderPath decoder_path() const;
 
   const ModelMetadata& metadata() const;
   at::Device device() const;
