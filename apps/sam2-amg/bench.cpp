@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <sstream>
 
 #include "common/error.h"
@@ -119,22 +120,31 @@ ReferenceBench run_reference(const RunConfig& config, const BenchOptions& option
 void print_report(const BenchReport& r) {
   std::printf("sam2-amg bench\nsetup:\n");
   for (const auto& [k, v] : r.setup) std::printf("  %-16s %s\n", (k + ":").c_str(), v.c_str());
-  std::printf("per image (median of the timed runs, seconds):\n");
-  std::printf("  %-28s %11s %6s %8s %6s %8s %8s %8s %8s %6s %6s %6s\n", "image", "size", "masks", "total", "read",
-              "preproc", "encoder", "decoder", "post", "nms", "rle", "write");
+  std::printf("per image (median of the timed runs, seconds; total = prepare + model, read and write apart):\n");
+  std::printf("  %-28s %11s %6s %8s %6s %7s %8s %8s %8s %8s %6s %6s %6s %5s %5s\n", "image", "size", "masks", "total",
+              "read", "prepare", "preproc", "encoder", "decoder", "post", "nms", "rle", "write", "reads", "syncs");
   for (const BenchImage& im : r.images) {
     const BenchStages& s = im.median;
     const std::string name = fs::path(im.path).filename().string();
     const std::string size = std::to_string(im.width) + "x" + std::to_string(im.height);
-    std::printf("  %-28s %11s %6lld %8.3f %6.3f %8.3f %8.3f %8.3f %8.3f %6.3f %6.3f %6.3f\n", name.c_str(),
-                size.c_str(), static_cast<long long>(im.masks), median(im.seconds), s.read, s.preprocess, s.encoder,
-                s.decoder, s.postprocess, s.nms, s.rle, s.write);
+    const std::string syncs = im.device_syncs < 0 ? "-" : std::to_string(im.device_syncs);
+    std::printf("  %-28s %11s %6lld %8.3f %6.3f %7.3f %8.3f %8.3f %8.3f %8.3f %6.3f %6.3f %6.3f %5lld %5s\n",
+                name.c_str(), size.c_str(), static_cast<long long>(im.masks), median(im.seconds), s.read, s.prepare,
+                s.preprocess, s.encoder, s.decoder, s.postprocess, s.nms, s.rle, s.write,
+                static_cast<long long>(im.host_reads), syncs.c_str());
   }
   const BenchSummary& s = r.summary;
   std::printf("summary:\n  per image      p50 %.3f s, p90 %.3f s\n  folder pass    %.3f images/s\n"
               "  peak memory    host RSS %s, device %s\n",
               s.p50_seconds, s.p90_seconds, s.images_per_second, mib(s.peak_rss_bytes).c_str(),
               mib(s.device_peak_bytes).c_str());
+  const BenchLoop& l = r.loop;
+  std::printf("  device waits   %lld host reads per image, CUDA sync-debug count %s; stages timed by %s\n",
+              static_cast<long long>(l.host_reads_per_image),
+              l.device_syncs_per_image < 0 ? "unknown" : std::to_string(l.device_syncs_per_image).c_str(),
+              l.stage_clock.c_str());
+  std::printf("paths:\n");
+  for (const auto& [part, name] : l.paths) std::printf("  %-18s %s\n", (part + ":").c_str(), name.c_str());
   std::printf("funnel (candidates kept per stage, one pass):\n");
   for (const auto& [name, count] : funnel_stages(r.funnel))
     std::printf("  %-16s %10lld\n", name, static_cast<long long>(count));
@@ -188,15 +198,23 @@ int run_bench(const RunConfig& config, const BenchOptions& options) {
       auto writer = make_jsonl_writer(scratch.file("timing.jsonl"), format, provenance, /*resume=*/false);
       BenchStages st;
       const auto t0 = Clock::now();
-      const ImageU8 image = read_image_rgb(input.path, read);
+      auto image = std::make_shared<const ImageU8>(read_image_rgb(input.path, read));
       st.read = seconds_since(t0);
+      // What a run's image waits for: the decode threads' share, then the model's; a run
+      // overlaps reading and writing with the model (the folder pass below measures that).
+      const auto tp = Clock::now();
+      const PreparedImage prepared = generator.prepare(image);
+      st.prepare = seconds_since(tp);
       StageTimes times;
-      const std::vector<MaskRecord> records = generator.generate(image, nullptr, &times);
+      const std::vector<MaskRecord> records = generator.generate(prepared, nullptr, &times);
+      const double total = seconds_since(tp);
       const auto tw = Clock::now();
-      writer->write({input, image.width, image.height, nullptr}, image, records);
+      writer->write({input, image->width, image->height, nullptr}, *image, records);
       writer->finish(true);
       st.write = seconds_since(tw);
-      const double total = seconds_since(t0);
+      im.host_reads = times.host_reads;
+      im.device_syncs = times.device_syncs;
+      if (times.device_events) report.loop.stage_clock = "cuda events";
       st.preprocess = times.preprocess;
       st.encoder = times.encoder;
       st.decoder = times.decoder;
@@ -206,8 +224,8 @@ int run_bench(const RunConfig& config, const BenchOptions& options) {
       im.seconds.push_back(total);
       all_seconds.push_back(total);
       encoder_seconds.push_back(times.encoder);
-      im.width = image.width;
-      im.height = image.height;
+      im.width = image->width;
+      im.height = image->height;
       im.masks = static_cast<std::int64_t>(records.size());
       runs.push_back(st);
     }
@@ -216,10 +234,12 @@ int run_bench(const RunConfig& config, const BenchOptions& options) {
       for (const BenchStages& r : runs) v.push_back(r.*f);
       return median(v);
     };
-    for (double BenchStages::*f : {&BenchStages::read, &BenchStages::preprocess, &BenchStages::encoder,
+    for (double BenchStages::*f : {&BenchStages::read, &BenchStages::prepare, &BenchStages::preprocess, &BenchStages::encoder,
                                    &BenchStages::decoder, &BenchStages::postprocess, &BenchStages::nms,
                                    &BenchStages::rle, &BenchStages::write})
       im.median.*f = med(f);
+    report.loop.host_reads_per_image = std::max(report.loop.host_reads_per_image, im.host_reads);
+    report.loop.device_syncs_per_image = std::max(report.loop.device_syncs_per_image, im.device_syncs);
     report.images.push_back(std::move(im));
   }
 
@@ -230,9 +250,11 @@ int run_bench(const RunConfig& config, const BenchOptions& options) {
     const auto t0 = Clock::now();
     std::int64_t masks = 0;
     ImageLoopHooks hooks;
-    hooks.process = [&](const InputFile& input, const std::shared_ptr<const ImageU8>& image) -> Commit {
+    hooks.prepare = [&](std::shared_ptr<const ImageU8> image) { return generator.prepare(std::move(image)); };
+    hooks.process = [&](const InputFile& input, const PreparedImage& prepared) -> Commit {
+      const std::shared_ptr<const ImageU8> image = prepared.shared_image();
       FilterFunnel f;
-      std::vector<MaskRecord> records = generator.generate(*image, &f);
+      std::vector<MaskRecord> records = generator.generate(prepared, &f);
       report.funnel += f;
       masks += static_cast<std::int64_t>(records.size());
       return [&writer, input, image, records = std::move(records)] {
@@ -250,6 +272,7 @@ int run_bench(const RunConfig& config, const BenchOptions& options) {
   report.summary.p50_encoder_seconds = percentile(encoder_seconds, 50);
   report.summary.peak_rss_bytes = peak_rss_bytes();
   report.summary.device_peak_bytes = generator.peak_device_bytes();
+  report.loop.paths = generator.execution_paths();
 
   std::string sizes;
   for (const BenchImage& im : report.images)

@@ -131,16 +131,27 @@ LoopCounts for_each_image(const std::vector<InputFile>& inputs, const ReadOption
   if (hooks.already_done)
     for (size_t i = 0; i < inputs.size(); ++i) skip[i] = hooks.already_done(inputs[i]);
 
-  // Decoded on worker threads; the decoder's messages are logged here, in input order.
-  using Decoded = std::pair<ImageU8, std::vector<ReadWarning>>;
+  // Decoded (and prepared) on worker threads; the decoder's messages are logged here, in input
+  // order.
+  struct Decoded {
+    PreparedImage image;
+    std::vector<ReadWarning> warnings;
+    std::exception_ptr prepare_failed;  // raised after the warnings are logged
+  };
   std::deque<std::pair<size_t, std::future<Decoded>>> ahead;
   size_t next = 0;
   auto decode_ahead = [&] {
     for (; next < inputs.size() && ahead.size() < kDecodeAhead; ++next)
       if (!skip[next])
-        ahead.emplace_back(next, std::async(std::launch::async, [&read, path = inputs[next].path] {
+        ahead.emplace_back(next, std::async(std::launch::async, [&read, &hooks, path = inputs[next].path] {
                              Decoded d;
-                             d.first = read_image_rgb(path, read, &d.second);
+                             auto image = std::make_shared<const ImageU8>(read_image_rgb(path, read, &d.warnings));
+                             d.image = PreparedImage(image);
+                             try {
+                               if (hooks.prepare) d.image = hooks.prepare(std::move(image));
+                             } catch (...) {
+                               d.prepare_failed = std::current_exception();
+                             }
                              return d;
                            }));
   };
@@ -156,10 +167,10 @@ LoopCounts for_each_image(const std::vector<InputFile>& inputs, const ReadOption
       decode_ahead();
       try {
         Decoded d = decoded.get();
-        if (!d.second.empty() && hooks.before_warning) hooks.before_warning();
-        log_read_warnings(inputs[i], d.second);
-        const auto image = std::make_shared<const ImageU8>(std::move(d.first));
-        if (Commit c = hooks.process(inputs[i], image)) writer.push(std::move(c));
+        if (!d.warnings.empty() && hooks.before_warning) hooks.before_warning();
+        log_read_warnings(inputs[i], d.warnings);
+        if (d.prepare_failed) std::rethrow_exception(d.prepare_failed);
+        if (Commit c = hooks.process(inputs[i], d.image)) writer.push(std::move(c));
       } catch (const ImageError& e) {
         ++n.unreadable;
         n.unreadable_inputs.push_back({inputs[i].path, e.what()});

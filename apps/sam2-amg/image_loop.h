@@ -50,14 +50,17 @@ using Commit = std::function<void()>;
 struct ImageLoopHooks {
   std::function<bool()> stop;                                      ///< checked before each input
   std::function<bool(const InputFile&)> already_done;              ///< skip it (resume); asked for every input before the loop starts
+  /// The host's share of the model's work on a decoded image (MaskGenerator::prepare), run on
+  /// the decode thread, overlapped with the model; empty: process() gets the image alone.
+  std::function<PreparedImage(std::shared_ptr<const ImageU8>)> prepare;
   /// The model's work on a decoded image; the image is shared so a commit can keep it.
-  std::function<Commit(const InputFile&, const std::shared_ptr<const ImageU8>&)> process;
+  std::function<Commit(const InputFile&, const PreparedImage&)> process;
   std::function<void()> before_warning;                            ///< e.g. clear a progress bar
   std::function<void(const LoopCounts&)> after_each;               ///< e.g. progress
 };
 
-/// Runs every input through `process` in order, as a pipeline: worker threads read and decode
-/// the next images while the model works on the current one, and one writer thread runs the
+/// Runs every input through `process` in order, as a pipeline: worker threads read, decode and
+/// `prepare` the next images while the model works on the current one, and one writer thread runs the
 /// returned commits in input order, so the model never waits for disk or JSON. Queues are
 /// bounded (a few images in flight). An unusable image (ImageError, from decoding or from
 /// `process`) is logged, counted and skipped. Other errors propagate after the commits already

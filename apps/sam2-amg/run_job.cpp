@@ -93,9 +93,11 @@ int run_job(const RunConfig& config, const JobOptions& options) {
   ImageLoopHooks hooks;
   hooks.stop = [] { return g_signal != 0; };
   hooks.already_done = [&](const InputFile& input) { return outputs.done(input); };
-  hooks.process = [&](const InputFile& input, const std::shared_ptr<const ImageU8>& image) -> Commit {
+  hooks.prepare = [&](std::shared_ptr<const ImageU8> image) { return generator.prepare(std::move(image)); };
+  hooks.process = [&](const InputFile& input, const PreparedImage& prepared) -> Commit {
+    const std::shared_ptr<const ImageU8> image = prepared.shared_image();
     FilterFunnel funnel;
-    std::vector<MaskRecord> records = generator.generate(*image, &funnel);
+    std::vector<MaskRecord> records = generator.generate(prepared, &funnel);
     total += funnel;
     masks += records.size();
     spdlog::debug("{}: {} masks", printable(input.path), records.size());

@@ -47,8 +47,8 @@ int run_tune(const RunConfig& config, const TuneOptions& tune, bool quiet) {
   std::vector<std::int64_t> masks(settings.size(), 0);
   std::vector<double> area(settings.size(), 0.0);
   ImageLoopHooks hooks;
-  hooks.process = [&](const InputFile& input, const std::shared_ptr<const ImageU8>& img) -> Commit {
-    const ImageU8& image = *img;
+  hooks.process = [&](const InputFile& input, const PreparedImage& prepared) -> Commit {
+    const ImageU8& image = prepared.image();
     const auto results = generator.sweep(image, settings);
     for (size_t k = 0; k < settings.size(); ++k) {
       masks[k] += static_cast<std::int64_t>(results[k].size());

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "amg/host_reads.h"
+
 namespace sam2amg {
 
 namespace {
@@ -37,14 +39,13 @@ CropBoxes generate_crop_boxes(std::int64_t im_h, std::int64_t im_w, int n_layers
 }
 
 at::Tensor uncrop_boxes_xyxy(const at::Tensor& boxes, const CropBoxXyxy& crop_box) {
-  at::Tensor offset = at::tensor({crop_box[0], crop_box[1], crop_box[0], crop_box[1]},
-                                 at::TensorOptions().dtype(at::kLong).device(boxes.device()));
+  const at::Tensor offset = upload(at::tensor({crop_box[0], crop_box[1], crop_box[0], crop_box[1]}, at::kLong),
+                                   boxes.device());
   return boxes + offset;
 }
 
 at::Tensor uncrop_points(const at::Tensor& points, const CropBoxXyxy& crop_box) {
-  at::Tensor offset = at::tensor({crop_box[0], crop_box[1]},
-                                 at::TensorOptions().dtype(at::kLong).device(points.device()));
+  const at::Tensor offset = upload(at::tensor({crop_box[0], crop_box[1]}, at::kLong), points.device());
   return points + offset;
 }
 

@@ -2,6 +2,8 @@
 
 #include <iterator>
 
+#include "amg/host_reads.h"
+
 namespace sam2amg {
 
 namespace {
@@ -9,7 +11,8 @@ namespace {
 // Every tensor column, so that size, filter and concat cannot miss one.
 constexpr at::Tensor MaskData::*kColumns[] = {
     &MaskData::masks,           &MaskData::iou_preds,           &MaskData::points, &MaskData::low_res_masks,
-    &MaskData::stability_score, &MaskData::stability_scores, &MaskData::boxes,  &MaskData::crop_boxes};
+    &MaskData::stability_score, &MaskData::stability_scores, &MaskData::boxes,  &MaskData::crop_boxes,
+    &MaskData::keep};
 
 }  // namespace
 
@@ -19,14 +22,22 @@ int64_t MaskData::size() const {
   return static_cast<int64_t>(rles.size());
 }
 
-void MaskData::filter(const at::Tensor& keep) {
-  const at::Tensor idx = keep.scalar_type() == at::kBool ? keep.nonzero().squeeze(1) : keep;
+void MaskData::filter(const at::Tensor& rows) {
+  const at::Tensor idx = rows.scalar_type() == at::kBool ? true_indices(rows) : rows;
+  at::Tensor on_device;  // host-built indices go up once, without blocking
   for (at::Tensor MaskData::*column : kColumns) {
     at::Tensor& t = this->*column;
-    if (t.defined()) t = t.index_select(0, idx.to(t.device()));
+    if (!t.defined()) continue;
+    if (idx.device() == t.device()) {
+      t = t.index_select(0, idx);
+    } else {
+      if (!on_device.defined() || on_device.device() != t.device())
+        on_device = idx.device().is_cpu() ? upload(idx, t.device()) : idx.to(t.device());
+      t = t.index_select(0, on_device);
+    }
   }
   if (!rles.empty()) {
-    const at::Tensor host = idx.to(at::kCPU).to(at::kLong).contiguous();
+    const at::Tensor host = read_to_host(idx.to(at::kLong)).contiguous();
     const int64_t* p = host.data_ptr<int64_t>();
     std::vector<Rle> kept;
     kept.reserve(host.numel());

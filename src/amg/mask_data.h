@@ -19,12 +19,14 @@ struct MaskData {
   at::Tensor stability_score;  ///< (N,) float32: the chosen offset's column
   at::Tensor boxes;            ///< (N, 4) int64 XYXY, inclusive max
   at::Tensor crop_boxes;       ///< (N, 4) int64 XYXY crop of each mask
+  at::Tensor keep;             ///< (N,) bool: the row passed the filters so far (dropped at the next compaction)
   std::vector<Rle> rles;       ///< N uncompressed RLEs (host)
 
   /// Number of rows (from the first defined column).
   int64_t size() const;
-  /// Keeps rows selected by `keep`: a bool mask (N,) or int64 indices (kept in that order).
-  void filter(const at::Tensor& keep);
+  /// Keeps rows selected by `rows`: a bool mask (N,) (one host read, amg/host_reads.h) or int64
+  /// indices (kept in that order; no read unless `rles` is filled).
+  void filter(const at::Tensor& rows);
   /// The rows of every part, in order, concatenated once (appending part by part would copy
   /// the growing columns again for every part). A column undefined in a part has no rows there.
   static MaskData concat(std::vector<MaskData>& parts);

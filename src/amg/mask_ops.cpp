@@ -1,5 +1,7 @@
 #include "amg/mask_ops.h"
 
+#include "amg/host_reads.h"
+
 namespace sam2amg {
 
 at::Tensor calculate_stability_score(const at::Tensor& masks, double mask_threshold,
@@ -51,9 +53,12 @@ at::Tensor is_box_near_crop_edge(const at::Tensor& boxes, const CropBoxXyxy& cro
                                  const CropBoxXyxy& orig_box, double atol) {
   TORCH_CHECK(boxes.dim() == 2 && boxes.size(1) == 4, "is_box_near_crop_edge: boxes must be (N, 4), got ",
               boxes.sizes());
-  const auto fopts = at::TensorOptions().dtype(at::kFloat).device(boxes.device());
-  const at::Tensor crop = at::tensor({float(crop_box[0]), float(crop_box[1]), float(crop_box[2]), float(crop_box[3])}, fopts);
-  const at::Tensor orig = at::tensor({float(orig_box[0]), float(orig_box[1]), float(orig_box[2]), float(orig_box[3])}, fopts);
+  // Both boxes in one upload (no host wait on CUDA).
+  const at::Tensor both = upload(at::tensor({float(crop_box[0]), float(crop_box[1]), float(crop_box[2]), float(crop_box[3]),
+                                             float(orig_box[0]), float(orig_box[1]), float(orig_box[2]), float(orig_box[3])},
+                                            at::kFloat),
+                                 boxes.device());
+  const at::Tensor crop = both.slice(0, 0, 4), orig = both.slice(0, 4, 8);
   const at::Tensor b = uncrop_boxes_xyxy(boxes, crop_box).to(at::kFloat);
   // torch.isclose(a, b, atol, rtol=0): |a - b| <= atol.
   const at::Tensor near_crop_edge = at::isclose(b, crop.unsqueeze(0), /*rtol=*/0.0, atol);

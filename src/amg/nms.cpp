@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "amg/host_reads.h"
+
 namespace sam2amg {
 
 namespace {
@@ -11,10 +13,12 @@ constexpr int64_t kNmsBlockRows = 2048;
 
 }  // namespace
 
-at::Tensor nms(const at::Tensor& boxes, const at::Tensor& scores, double iou_threshold) {
+at::Tensor nms(const at::Tensor& boxes, const at::Tensor& scores, double iou_threshold, const at::Tensor& valid) {
   TORCH_CHECK(boxes.dim() == 2 && boxes.size(1) == 4, "nms: boxes must be (N, 4), got ", boxes.sizes());
   TORCH_CHECK(scores.dim() == 1 && scores.size(0) == boxes.size(0), "nms: scores must be (N,) with N = ",
               boxes.size(0), ", got ", scores.sizes());
+  TORCH_CHECK(!valid.defined() || (valid.dim() == 1 && valid.size(0) == boxes.size(0)),
+              "nms: valid must be (N,) with N = ", boxes.size(0));
   const auto long_opts = at::TensorOptions().dtype(at::kLong).device(boxes.device());
   const int64_t n = boxes.size(0);
   if (n == 0) return at::empty({0}, long_opts);
@@ -39,10 +43,15 @@ at::Tensor nms(const at::Tensor& boxes, const at::Tensor& scores, double iou_thr
     const at::Tensor xx2 = at::minimum(rows(x2), cols(x2)), yy2 = at::minimum(rows(y2), cols(y2));
     const at::Tensor inter = (xx2 - xx1).clamp_min(0) * (yy2 - yy1).clamp_min(0);
     const at::Tensor iou = inter / (rows(areas) + cols(areas) - inter);
-    const at::Tensor sup_t = (on_cuda ? iou > static_cast<float>(iou_threshold) : iou.to(at::kDouble) > iou_threshold)
-                                 .to(at::kCPU)
-                                 .contiguous();
-    const bool* sup = sup_t.data_ptr<bool>();
+    at::Tensor packed = (on_cuda ? iou > static_cast<float>(iou_threshold) : iou.to(at::kDouble) > iou_threshold).flatten();
+    const bool with_valid = r0 == 0 && valid.defined();
+    if (with_valid) packed = at::cat({valid.to(at::kBool).index_select(0, order), packed});
+    const at::Tensor host = read_to_host(packed).contiguous();
+    const bool* sup = host.data_ptr<bool>();
+    if (with_valid) {  // invalid boxes count as removed before any is kept
+      for (int64_t i = 0; i < n; ++i) removed[i] = !sup[i];
+      sup += n;
+    }
     const int64_t width = n - r0;  // column c of the block is sorted box r0 + c
     for (int64_t i = r0; i < r1; ++i) {
       if (removed[i]) continue;
@@ -51,16 +60,18 @@ at::Tensor nms(const at::Tensor& boxes, const at::Tensor& scores, double iou_thr
       for (int64_t j = i + 1; j < n; ++j) removed[j] = removed[j] || row[j - r0];
     }
   }
-  const at::Tensor keep_t = at::tensor(keep, at::kLong).to(boxes.device());
+  const at::Tensor keep_t = upload(at::tensor(keep, at::kLong), boxes.device());
   return order.index_select(0, keep_t);
 }
 
 at::Tensor batched_nms(const at::Tensor& boxes, const at::Tensor& scores, const at::Tensor& idxs,
-                       double iou_threshold) {
+                       double iou_threshold, const at::Tensor& valid) {
   if (boxes.numel() == 0) return at::empty({0}, at::TensorOptions().dtype(at::kLong).device(boxes.device()));
   const at::Tensor b = boxes.to(at::kFloat);
-  const at::Tensor offsets = idxs.to(at::kFloat) * (b.max() + 1);
-  return nms(b + offsets.unsqueeze(1), scores, iou_threshold);
+  // The offset comes from the boxes that take part (the others might be larger).
+  const at::Tensor top = valid.defined() ? b.masked_fill(valid.to(at::kBool).logical_not().unsqueeze(1), 0).max() : b.max();
+  const at::Tensor offsets = idxs.to(at::kFloat) * (top + 1);
+  return nms(b + offsets.unsqueeze(1), scores, iou_threshold, valid);
 }
 
 }  // namespace sam2amg

@@ -12,10 +12,13 @@ namespace sam2amg {
 /// Ties: torchvision >= 0.12 sorts stably (lower input index first, and it wins), except that
 /// batched_nms's "vanilla" path (> 1000 boxes on CPU, > 5000 on CUDA) re-sorts the kept boxes
 /// unstably. Here the sort is always stable: among equal scores the lower input index wins. This makes every run, device and batch size give the same result.
-at::Tensor nms(const at::Tensor& boxes, const at::Tensor& scores, double iou_threshold);
+/// With `valid` ((N,) bool), only the valid boxes take part: the others are never kept and
+/// suppress nothing, exactly as if they had been removed first (their order is the same).
+/// One host read per 2048 sorted boxes (amg/host_reads.h), `valid` riding with the first.
+at::Tensor nms(const at::Tensor& boxes, const at::Tensor& scores, double iou_threshold, const at::Tensor& valid = {});
 
 /// NMS per category `idxs` (N,) int64, via torchvision's coordinate offset trick.
 at::Tensor batched_nms(const at::Tensor& boxes, const at::Tensor& scores, const at::Tensor& idxs,
-                       double iou_threshold);
+                       double iou_threshold, const at::Tensor& valid = {});
 
 }  // namespace sam2amg

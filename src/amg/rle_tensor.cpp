@@ -1,5 +1,7 @@
 #include "amg/rle_tensor.h"
 
+#include "amg/host_reads.h"
+
 namespace sam2amg {
 
 std::vector<Rle> mask_to_rle_pytorch(const at::Tensor& masks) {
@@ -14,10 +16,10 @@ std::vector<Rle> mask_to_rle_pytorch(const at::Tensor& masks) {
   const at::Tensor flat = masks.to(at::kBool).permute({0, 2, 1}).reshape({b, hw});
   const at::Tensor diff = flat.slice(1, 1).logical_xor(flat.slice(1, 0, hw - 1));
   // Row-major nonzero: grouped by mask, ascending position within a mask.
-  const at::Tensor change = diff.nonzero();  // (K, 2)
+  const at::Tensor change = read_nonzero(diff);  // (K, 2)
   // One transfer: the change indices and each mask's first pixel, packed together.
   const at::Tensor first = flat.select(1, 0).to(at::kLong);
-  const at::Tensor packed = at::cat({first, change.flatten()}).to(at::kCPU);
+  const at::Tensor packed = read_to_host(at::cat({first, change.flatten()}));
   const int64_t* p = packed.data_ptr<int64_t>();
   const int64_t* ch = p + b;
   const int64_t k = change.size(0);

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "amg/host_reads.h"
+
 namespace sam2amg {
 
 namespace {
@@ -97,7 +99,7 @@ at::Tensor fill_holes_and_sprinkles(const at::Tensor& masks, double max_hole_are
   const at::Tensor logits = masks.to(at::kFloat);
   const int64_t n = logits.size(0) * logits.size(1), h = logits.size(2), w = logits.size(3);
   // Both halves are decided from the input logits, so one host copy of the signs serves both.
-  const at::Tensor fg = (logits > 0).to(at::kCPU).to(at::kByte).contiguous().reshape({n, h * w});
+  const at::Tensor fg = read_to_host(logits > 0).to(at::kByte).contiguous().reshape({n, h * w});
   at::Tensor action = at::zeros({n, h * w}, at::kChar);  // +1 fill hole, -1 remove sprinkle
   const uint8_t* f = fg.data_ptr<uint8_t>();
   int8_t* act = action.data_ptr<int8_t>();
@@ -120,7 +122,7 @@ at::Tensor fill_holes_and_sprinkles(const at::Tensor& masks, double max_hole_are
       }
     }
   });
-  const at::Tensor a = action.reshape(logits.sizes()).to(logits.device());
+  const at::Tensor a = upload(action.reshape(logits.sizes()), logits.device());
   at::Tensor out = at::where(a > 0, at::scalar_tensor(10.0, logits.options()), logits);
   return at::where(a < 0, at::scalar_tensor(-10.0, logits.options()), out);
 }

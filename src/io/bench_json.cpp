@@ -52,7 +52,7 @@ ReferenceBench read_reference_bench(const std::string& path) {
 namespace {
 
 json stages_json(const BenchStages& s) {
-  return {{"read", s.read}, {"preprocess", s.preprocess}, {"encoder", s.encoder}, {"decoder", s.decoder},
+  return {{"read", s.read}, {"prepare", s.prepare}, {"preprocess", s.preprocess}, {"encoder", s.encoder}, {"decoder", s.decoder},
           {"postprocess", s.postprocess}, {"nms", s.nms}, {"rle", s.rle}, {"write", s.write}};
 }
 
@@ -79,11 +79,20 @@ void write_bench_json(const std::string& path, const BenchReport& report) {
                       {"height", im.height},
                       {"masks", im.masks},
                       {"seconds", im.seconds},
-                      {"median_stage_seconds", stages_json(im.median)}});
+                      {"median_stage_seconds", stages_json(im.median)},
+                      {"host_reads", im.host_reads},
+                      {"device_syncs", im.device_syncs < 0 ? json() : json(im.device_syncs)}});
   json funnel = json::object();
   for (const auto& [name, count] : funnel_stages(report.funnel)) funnel[name] = count;
-  json doc{{"tool", "sam2-amg bench"}, {"setup", setup}, {"images", images}, {"summary", summary_json(report.summary)},
-           {"funnel", funnel}};
+  json paths = json::object();
+  for (const auto& [part, name] : report.loop.paths) paths[part] = name;
+  const BenchLoop& l = report.loop;
+  json summary = summary_json(report.summary);
+  summary["host_reads_per_image"] = l.host_reads_per_image;
+  summary["device_syncs_per_image"] = l.device_syncs_per_image < 0 ? json() : json(l.device_syncs_per_image);
+  summary["stage_clock"] = l.stage_clock;
+  json doc{{"tool", "sam2-amg bench"}, {"setup", setup}, {"images", images}, {"summary", summary},
+           {"paths", paths},           {"funnel", funnel}};
   if (report.has_reference) {
     const ReferenceBench& r = report.reference;
     doc["reference"] = {{"summary", summary_json(r.summary)},

@@ -9,17 +9,22 @@
 
 namespace sam2amg {
 
-/// Seconds per stage of one image (medians over the timed runs in a report).
+/// Seconds per stage of one image (medians over the timed runs in a report). `prepare` is the
+/// host's share of preprocessing that a run does on its decode threads (MaskGenerator::prepare);
+/// `preprocess` the rest, on the model's thread. On CUDA the model's stages come from events.
 struct BenchStages {
-  double read = 0, preprocess = 0, encoder = 0, decoder = 0, postprocess = 0, nms = 0, rle = 0, write = 0;
+  double read = 0, prepare = 0, preprocess = 0, encoder = 0, decoder = 0, postprocess = 0, nms = 0, rle = 0,
+         write = 0;
 };
 
 struct BenchImage {
   std::string path;
   int width = 0, height = 0;
   std::int64_t masks = 0;
-  std::vector<double> seconds;  ///< total per timed run (read to write)
+  std::vector<double> seconds;  ///< per timed run: prepare and generate (what a run waits for; read and write overlap)
   BenchStages median;           ///< per stage, median over the runs
+  std::int64_t host_reads = 0;     ///< device-to-host reads of one run (the loop's waits on CUDA)
+  std::int64_t device_syncs = -1;  ///< CUDA's own count of synchronising calls in one run; -1 unknown
 };
 
 /// The summary both sides report.
@@ -30,6 +35,17 @@ struct BenchSummary {
   std::int64_t peak_rss_bytes = 0;          ///< ru_maxrss of the process
   std::int64_t device_peak_bytes = -1;      ///< CUDA allocator peak; -1 when not on CUDA
   std::int64_t masks_total = 0;             ///< masks of one pass
+};
+
+/// What only sam2-amg's side reports: how often an image's loop waited for the device, how the
+/// stages were timed, and which implementation ran each part.
+struct BenchLoop {
+  std::int64_t host_reads_per_image = 0;     ///< the most over the images
+  std::int64_t device_syncs_per_image = -1;  ///< the most over the images; -1 unknown (not CUDA)
+  std::string stage_clock = "wall clock";    ///< or "cuda events"
+  /// (part, implementation): preprocess, postprocess, postprocess_kernel, decoder, decoder_graph;
+  /// "unknown" where the part cannot say.
+  std::vector<std::pair<std::string, std::string>> paths;
 };
 
 /// What scripts/bench_reference.py measured, from its --json file.
@@ -47,6 +63,7 @@ struct BenchReport {
   std::vector<std::pair<std::string, std::string>> setup;  ///< printed and written in this order
   std::vector<BenchImage> images;
   BenchSummary summary;
+  BenchLoop loop;
   FilterFunnel funnel;
   bool has_reference = false;
   ReferenceBench reference;

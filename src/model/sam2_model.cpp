@@ -215,17 +215,67 @@ ImageEmbedding Sam2Model::encode_image(const ImageU8& image, const CropBoxXyxy& 
   return encode(preprocess(image, crop_box));
 }
 
-at::Tensor Sam2Model::preprocess(const ImageU8& image, const CropBoxXyxy& crop_box) const {
-  c10::InferenceMode guard;
+namespace {
+
+void check_crop(const ImageU8& image, const CropBoxXyxy& crop_box) {
   const auto [x0, y0, x1, y1] = crop_box;
   TORCH_CHECK(x0 >= 0 && y0 >= 0 && x1 <= image.width && y1 <= image.height && x0 < x1 && y0 < y1,
               "encode_image: crop box outside the image");
-  // The image is borrowed, not copied; slicing gives the crop view and preprocessing copies it.
-  const at::Tensor full = at::from_blob(const_cast<std::uint8_t*>(image.rgb.data()), {image.height, image.width, 3},
-                                        at::TensorOptions().dtype(at::kByte));
-  const at::Tensor crop = full.slice(0, y0, y1).slice(1, x0, x1);
+}
+
+// The image borrowed, not copied.
+at::Tensor image_tensor(const ImageU8& image) {
+  return at::from_blob(const_cast<std::uint8_t*>(image.rgb.data()), {image.height, image.width, 3},
+                       at::TensorOptions().dtype(at::kByte));
+}
+
+at::Tensor crop_of(const at::Tensor& hwc, const CropBoxXyxy& crop_box) {
+  const auto [x0, y0, x1, y1] = crop_box;
+  return hwc.slice(0, y0, y1).slice(1, x0, x1);
+}
+
+}  // namespace
+
+at::Tensor Sam2Model::preprocess(const ImageU8& image, const CropBoxXyxy& crop_box) const {
+  if (preprocesses_on_device()) return preprocess_on_device(pin_image(image), crop_box);
+  return to_input(preprocess_host(image, crop_box));
+}
+
+bool Sam2Model::preprocesses_on_device() const { return impl_->device.is_cuda() && impl_->dtype != at::kFloat; }
+
+at::Tensor Sam2Model::preprocess_host(const ImageU8& image, const CropBoxXyxy& crop_box) const {
+  c10::InferenceMode guard;
+  check_crop(image, crop_box);
   const ModelMetadata& m = impl_->metadata;
-  return preprocess_image(crop, m.image_size, m.pixel_mean, m.pixel_std).to(impl_->device).to(impl_->dtype);
+  // Slicing gives the crop view and preprocessing copies it.
+  const at::Tensor x = preprocess_image(crop_of(image_tensor(image), crop_box), m.image_size, m.pixel_mean, m.pixel_std);
+  return impl_->device.is_cuda() ? x.pin_memory() : x;
+}
+
+at::Tensor Sam2Model::to_input(const at::Tensor& host_input) const {
+  c10::InferenceMode guard;
+  const bool async = impl_->device.is_cuda() && host_input.is_pinned();
+  return host_input.to(at::TensorOptions().device(impl_->device), async).to(impl_->dtype);
+}
+
+at::Tensor Sam2Model::pin_image(const ImageU8& image) const {
+  c10::InferenceMode guard;
+  const at::Tensor full = image_tensor(image);
+  return impl_->device.is_cuda() ? full.pin_memory() : full.clone();
+}
+
+at::Tensor Sam2Model::preprocess_on_device(const at::Tensor& pinned_hwc_u8, const CropBoxXyxy& crop_box) const {
+  c10::InferenceMode guard;
+  const c10::DeviceGuard on_device(impl_->device);
+  TORCH_CHECK(pinned_hwc_u8.dim() == 3 && pinned_hwc_u8.size(2) == 3, "preprocess_on_device: expected (H, W, 3)");
+  const auto [x0, y0, x1, y1] = crop_box;
+  TORCH_CHECK(x0 >= 0 && y0 >= 0 && x1 <= pinned_hwc_u8.size(1) && y1 <= pinned_hwc_u8.size(0) && x0 < x1 && y0 < y1,
+              "encode_image: crop box outside the image");
+  const bool async = impl_->device.is_cuda() && pinned_hwc_u8.is_pinned();
+  const at::Tensor up = crop_of(pinned_hwc_u8, crop_box).to(at::TensorOptions().device(impl_->device), async);
+  const ModelMetadata& m = impl_->metadata;
+  // The same steps as preprocess_image, with the resize on the device's kernel.
+  return preprocess_image(up, m.image_size, m.pixel_mean, m.pixel_std).to(impl_->dtype);
 }
 
 ImageEmbedding Sam2Model::encode(const at::Tensor& input) const {
@@ -315,10 +365,9 @@ DecoderOutput Sam2Model::predict_points(const ImageEmbedding& embedding, const a
   }
   // The padding point (0, 0) with label -1, appended here as the prompt encoder does without boxes.
   const at::Tensor coords = at::cat({pts.unsqueeze(1), at::zeros({b, 1, 2}, fopts)}, 1);
-  const at::Tensor labels = at::tensor({1, -1}, at::TensorOptions().dtype(at::kInt).device(impl_->device))
-                                .unsqueeze(0)
-                                .expand({b, 2})
-                                .contiguous();
+  // Built on the device (a host-built tensor would be a blocking copy per batch on CUDA).
+  at::Tensor labels = at::ones({b, 2}, at::TensorOptions().dtype(at::kInt).device(impl_->device));
+  labels.select(1, 1).fill_(-1);
   const at::ScalarType dt = impl_->dtype;
   const at::ScalarType coords_dtype = impl_->metadata.point_coords_fp32 ? at::kFloat : dt;
   std::vector<c10::IValue> args{embedding.image_embed.to(dt), embedding.feat_s0.to(dt), embedding.feat_s1.to(dt),

@@ -62,6 +62,18 @@ class Sam2Model {
   /// The two halves of encode_image: the model input (1, 3, S, S) on the model's device and
   /// dtype, and graph A on it.
   at::Tensor preprocess(const ImageU8& image, const CropBoxXyxy& crop_box) const;
+
+  /// Preprocessing in parts, so that decode threads can do the host's share ahead of the model
+  /// (thread-safe). Exact mode (fp32, or not on CUDA): the reference's CPU preprocessing, as a
+  /// float32 host tensor, page-locked on CUDA; to_input() uploads it without blocking.
+  /// Fast mode (bf16/fp16 on CUDA, `preprocesses_on_device()`): the host's share is the uint8
+  /// image in page-locked memory (pin_image()); preprocess_on_device() uploads it and resizes and
+  /// normalises on the GPU (not bit-exact with the CPU resize; reduced precision is not exact).
+  bool preprocesses_on_device() const;
+  at::Tensor preprocess_host(const ImageU8& image, const CropBoxXyxy& crop_box) const;
+  at::Tensor to_input(const at::Tensor& host_input) const;
+  at::Tensor pin_image(const ImageU8& image) const;
+  at::Tensor preprocess_on_device(const at::Tensor& pinned_hwc_u8, const CropBoxXyxy& crop_box) const;
   ImageEmbedding encode(const at::Tensor& input) const;
 
   /// Waits for the device's queued work (CUDA); returns at once on the CPU. For timings.

@@ -11,8 +11,9 @@ at::Tensor preprocess_image(const at::Tensor& crop_hwc_u8, int64_t resolution,
   // Resize((S, S)): torchvision >= 0.17 uses antialias=True; returns early at the target size.
   if (x.size(2) != resolution || x.size(3) != resolution)
     x = at::_upsample_bilinear2d_aa(x, {resolution, resolution}, /*align_corners=*/false);
-  const at::Tensor m = at::tensor({mean[0], mean[1], mean[2]}, at::kFloat).view({1, 3, 1, 1});
-  const at::Tensor s = at::tensor({std[0], std[1], std[2]}, at::kFloat).view({1, 3, 1, 1});
+  at::Tensor ms = at::tensor({mean[0], mean[1], mean[2], std[0], std[1], std[2]}, at::kFloat);
+  if (!x.device().is_cpu()) ms = ms.pin_memory().to(at::TensorOptions().device(x.device()), /*non_blocking=*/true);
+  const at::Tensor m = ms.slice(0, 0, 3).view({1, 3, 1, 1}), s = ms.slice(0, 3, 6).view({1, 3, 1, 1});
   return (x - m) / s;
 }
 

@@ -7,7 +7,7 @@
 
 namespace sam2amg {
 
-/// HWC uint8 RGB crop (CPU) -> (1, 3, S, S) float32 on the CPU: x/255, square bilinear resize
+/// HWC uint8 RGB crop -> (1, 3, S, S) float32 on the crop's device (the reference: the CPU): x/255, square bilinear resize
 /// with antialias (skipped when already S x S), then (x - mean) / std. No aspect ratio is kept,
 /// as in the reference (SAM 1 padded instead).
 at::Tensor preprocess_image(const at::Tensor& crop_hwc_u8, int64_t resolution,

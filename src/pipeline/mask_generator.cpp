@@ -3,7 +3,6 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
-#include <chrono>
 #include <functional>
 #include <limits>
 #include <map>
@@ -11,6 +10,7 @@
 #include <tuple>
 
 #include "amg/crop_boxes.h"
+#include "amg/host_reads.h"
 #include "amg/mask_data.h"
 #include "amg/mask_filters.h"
 #include "amg/mask_ops.h"
@@ -21,6 +21,7 @@
 #include "amg/upsampled_masks.h"
 #include "pipeline/memory_check.h"
 #include "common/error.h"
+#include "model/device_timing.h"
 #include "model/mask_selection.h"
 #include "model/sam2_model.h"
 #include "model/torch_errors.h"
@@ -28,39 +29,64 @@
 
 namespace sam2amg {
 
+// What prepare() made: the crop boxes, and the host's share of the model inputs.
+struct PreparedImage::Inputs {
+  CropBoxes crops;
+  std::vector<at::Tensor> host_inputs;  // exact mode: (1, 3, S, S) float32 of the first crops
+  at::Tensor pinned_image;              // fast mode: the (H, W, 3) uint8 image, page-locked
+};
+
 namespace {
 
 // The candidates of one crop, before the settings-dependent selection: every row passed the
-// IoU and stability filters of at least one setting and the crop-edge filter (which no
-// setting changes). `data.stability_scores` has one column per offset in `offsets`.
+// IoU filter of at least one setting; `data.keep` marks those that also passed its stability
+// filter and the crop-edge filter (which no setting changes). `data.stability_scores` has one
+// column per offset in `offsets`.
 struct CropCandidates {
   MaskData data;
   CropBoxXyxy crop_box{};
 };
 
-// Adds the seconds from its construction to its destruction to `slot`, after waiting for the
-// device's queued work; does nothing when `slot` is null (an untimed run never synchronises).
+enum Stage : int { kPreprocess, kEncoder, kDecoder, kPostprocess, kNms, kRle, kStageCount };
+constexpr double StageTimes::*kStageFields[kStageCount] = {&StageTimes::preprocess, &StageTimes::encoder,
+                                                           &StageTimes::decoder,    &StageTimes::postprocess,
+                                                           &StageTimes::nms,        &StageTimes::rle};
+
+// Adds the time from its construction to its destruction to a stage of `clock` (CUDA events or
+// the wall clock: never a wait); does nothing without a clock.
 class StageTimer {
  public:
-  StageTimer(const Sam2Model& model, double* slot) : model_(model), slot_(slot) {
-    if (slot_) start_ = std::chrono::steady_clock::now();
+  StageTimer(StageClock* clock, Stage stage) : clock_(clock), stage_(stage) {
+    if (clock_) clock_->start(stage_);
   }
   ~StageTimer() {
-    if (!slot_) return;
-    model_.synchronize();
-    *slot_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    if (clock_) clock_->stop(stage_);
   }
   StageTimer(const StageTimer&) = delete;
   StageTimer& operator=(const StageTimer&) = delete;
 
  private:
-  const Sam2Model& model_;
-  double* slot_;
-  std::chrono::steady_clock::time_point start_;
+  StageClock* clock_;
+  Stage stage_;
+};
+
+// The funnel's counts that depend on the candidates' values, kept on the device and read once
+// with the records (a count per batch would be a wait per batch on CUDA).
+struct DeviceCounts {
+  enum : std::int64_t { kAfterPredIou, kAfterStability, kAfterCropEdge, kCount };
+  at::Tensor counts;  // (kCount,) int64 on the model's device
+  explicit DeviceCounts(const at::Device& device)
+      : counts(at::zeros({kCount}, at::TensorOptions().dtype(at::kLong).device(device))) {}
+  void add(std::int64_t k, const at::Tensor& n) { counts.select(0, k).add_(n); }
 };
 
 constexpr std::int64_t kMaxDecoderBatchCpu = 64;
 constexpr std::int64_t kMaxDecoderBatchCuda = 256;
+constexpr std::int64_t kCompactionWindowCpu = std::int64_t{128} << 20;
+constexpr std::int64_t kCompactionWindowCuda = std::int64_t{1} << 30;
+// prepare() does the CPU preprocessing of this many crops (the whole image and the first layer);
+// further crops are preprocessed when they are reached, so an image's inputs stay bounded.
+constexpr size_t kPreparedCrops = 5;
 
 // What one pass over the model keeps: the rows some setting may select.
 struct PassOptions {
@@ -93,15 +119,35 @@ at::Tensor passes_stability(const at::Tensor& stability, const SweepSetting& s) 
   return stability >= static_cast<float>(s.stability_score_thresh);
 }
 
-// Keeps the rows that some setting's IoU and stability filters pass; with one setting, exactly
-// its filters.
-void keep_selectable(MaskData& data, const PassOptions& pass) {
+// The rows that some setting's IoU and stability filters pass; with one setting, exactly its
+// filters.
+at::Tensor selectable_rows(const MaskData& data, const PassOptions& pass) {
   at::Tensor any = at::zeros({data.size()}, data.iou_preds.options().dtype(at::kBool));
   for (const SweepSetting& s : pass.settings) {
     const at::Tensor stability = data.stability_scores.select(1, pass.offset_index(s.stability_score_offset));
     any = any.logical_or(passes_iou(data, s).logical_and(passes_stability(stability, s)));
   }
-  data.filter(any);
+  return any;
+}
+
+std::int64_t low_res_bytes(const std::vector<MaskData>& parts) {
+  std::int64_t bytes = 0;
+  for (const MaskData& p : parts)
+    if (p.low_res_masks.defined()) bytes += p.low_res_masks.numel() * p.low_res_masks.element_size();
+  return bytes;
+}
+
+// Rows [b0, b1) of `data` (no host read: the indices are made on the device).
+MaskData rows_of(const MaskData& data, std::int64_t b0, std::int64_t b1) {
+  MaskData part = data;
+  part.filter(at::arange(b0, b1, data.iou_preds.options().dtype(at::kLong)));
+  return part;
+}
+
+// The rows `keep` marks, gathered (one host read); the marks stay, all true.
+void compact(MaskData& data) {
+  data.filter(data.keep);
+  data.keep = at::ones({data.size()}, data.iou_preds.options().dtype(at::kBool));
 }
 
 }  // namespace
@@ -111,61 +157,92 @@ struct MaskGenerator::Impl {
   AmgConfig config;
   std::vector<at::Tensor> point_grids;  // one (N, 2) float64 CPU grid per crop layer
   Postprocess postprocess = Postprocess::kFused;
-  mutable StageTimes* times = nullptr;  // set for the duration of a timed generate()
+  mutable StageClock* clock = nullptr;  // set for the duration of a timed generate()
   // Lowered after the device ran out of memory; kept for the rest of the run.
   mutable std::int64_t batch_limit = std::numeric_limits<std::int64_t>::max();
+  std::int64_t window_bytes = -1;  // -1: the device's default
   std::function<void(const std::string&)> on_warning;
 
-  double* slot(double StageTimes::*stage) const { return times ? &(times->*stage) : nullptr; }
+  // A window's survivors and the funnel counts they add.
+  struct Filtered {
+    MaskData data;
+    at::Tensor n_iou, n_stability, n_edge;
+  };
 
   CropBoxes crop_boxes_for(const ImageU8& image) const;
-  std::vector<CropCandidates> candidates(const ImageU8& image, const CropBoxes& crops, const PassOptions& pass,
-                                         FilterFunnel& funnel) const;
+  std::vector<CropCandidates> candidates(const ImageU8& image, const PreparedImage::Inputs* prepared,
+                                         const CropBoxes& crops, const PassOptions& pass, FilterFunnel& funnel,
+                                         DeviceCounts& counts) const;
   MaskData select(std::vector<CropCandidates> crops, const PassOptions& pass, const SweepSetting& setting,
                   std::int64_t orig_h, std::int64_t orig_w, FilterFunnel& funnel) const;
-  MaskData process_crop(const ImageU8& image, const CropBoxXyxy& crop_box, int layer_idx, const PassOptions& pass,
-                        FilterFunnel& funnel) const;
-  MaskData process_batch(const at::Tensor& points, const ImageEmbedding& embedding, const CropBoxXyxy& crop_box,
-                         std::int64_t orig_h, std::int64_t orig_w, const PassOptions& pass,
-                         FilterFunnel& funnel) const;
+  at::Tensor model_input(const ImageU8& image, const PreparedImage::Inputs* prepared, size_t crop_index,
+                         const CropBoxXyxy& crop_box) const;
+  MaskData process_crop(const ImageU8& image, const PreparedImage::Inputs* prepared, size_t crop_index,
+                        const CropBoxXyxy& crop_box, int layer_idx, const PassOptions& pass, FilterFunnel& funnel,
+                        DeviceCounts& counts) const;
+  MaskData decode_batch(const at::Tensor& points, const ImageEmbedding& embedding, std::int64_t crop_h,
+                        std::int64_t crop_w) const;
+  MaskData postprocess_rows(const MaskData& raw, const CropBoxXyxy& crop_box, std::int64_t orig_h,
+                            std::int64_t orig_w, const PassOptions& pass, DeviceCounts& counts) const;
+  Filtered filter_candidates(MaskData data, const CropBoxXyxy& crop_box, std::int64_t orig_h, std::int64_t orig_w,
+                             const PassOptions& pass) const;
   std::pair<at::Tensor, at::Tensor> refine_with_m2m(const at::Tensor& points, const at::Tensor& low_res_masks,
                                                     const ImageEmbedding& embedding, std::int64_t crop_h,
                                                     std::int64_t crop_w) const;
   void fused_stats(MaskData& data, std::int64_t crop_h, std::int64_t crop_w, const PassOptions& pass) const;
-  void encode_rles(MaskData& data, std::int64_t orig_h, std::int64_t orig_w) const;
+  void encode_rles(MaskData& data, std::int64_t orig_h, std::int64_t orig_w, const CropBoxes& crops) const;
   void finish_crop(MaskData& data, const CropBoxXyxy& crop_box, double box_nms_thresh) const;
   void remove_crop_duplicates(MaskData& data, size_t n_crops) const;
   double low_res_fill_area() const;
   std::int64_t decoder_batch() const;
+  std::int64_t compaction_window() const;
   UpsampleLayout upsample_layout() const;
   void postprocess_small_regions(MaskData& data, double min_area, double nms_thresh) const;
 };
 
 namespace {
 
-// One host copy per column for the whole image. ref: automatic_mask_generator.py:195-222.
-std::vector<MaskRecord> records_from(MaskData& data) {
+// One host read for the whole image: the survivors' columns and, with `device_counts`, the
+// funnel's device counts (as float64: exact for both). ref: automatic_mask_generator.py:195-222.
+constexpr std::int64_t kRecordColumns = 12;  // bbox 4, crop box 4, iou, stability, point 2
+
+std::vector<MaskRecord> records_from(MaskData& data, const at::Tensor& device_counts = {},
+                                     std::vector<std::int64_t>* counts = nullptr) {
   std::vector<MaskRecord> records;
   const int64_t n = data.size();
-  if (n == 0) return records;
-  const at::Tensor bbox = box_xyxy_to_xywh(data.boxes).to(at::kFloat).cpu().contiguous();
-  const at::Tensor crop = box_xyxy_to_xywh(data.crop_boxes).to(at::kFloat).cpu().contiguous();
-  const at::Tensor iou = data.iou_preds.to(at::kFloat).cpu().contiguous();
-  const at::Tensor stab = data.stability_score.to(at::kFloat).cpu().contiguous();
-  const at::Tensor pts = data.points.to(at::kFloat).cpu().contiguous();
+  std::vector<at::Tensor> parts;
+  if (n > 0) {
+    // Each column as float32, as the reference's records are.
+    const at::Tensor cols = at::cat({box_xyxy_to_xywh(data.boxes).to(at::kFloat),
+                                     box_xyxy_to_xywh(data.crop_boxes).to(at::kFloat),
+                                     data.iou_preds.to(at::kFloat).unsqueeze(1),
+                                     data.stability_score.to(at::kFloat).unsqueeze(1), data.points.to(at::kFloat)},
+                                    1);
+    parts.push_back(cols.to(at::kDouble).flatten());
+  }
+  if (device_counts.defined()) parts.push_back(device_counts.to(at::kDouble));
+  if (parts.empty()) return records;
+  const at::Tensor host = read_to_host(parts.size() == 1 ? parts[0] : at::cat(parts)).contiguous();
+  const double* p = host.data_ptr<double>();
   records.reserve(n);
   for (int64_t i = 0; i < n; ++i) {
+    const double* row = p + i * kRecordColumns;
     MaskRecord r;
     r.segmentation = std::move(data.rles[i]);
     r.area = area_from_rle(r.segmentation);
     for (int k = 0; k < 4; ++k) {
-      r.bbox_xywh[k] = bbox.data_ptr<float>()[i * 4 + k];
-      r.crop_box_xywh[k] = crop.data_ptr<float>()[i * 4 + k];
+      r.bbox_xywh[k] = static_cast<float>(row[k]);
+      r.crop_box_xywh[k] = static_cast<float>(row[4 + k]);
     }
-    r.predicted_iou = iou.data_ptr<float>()[i];
-    r.stability_score = stab.data_ptr<float>()[i];
-    r.point_coords = {pts.data_ptr<float>()[i * 2], pts.data_ptr<float>()[i * 2 + 1]};
+    r.predicted_iou = static_cast<float>(row[8]);
+    r.stability_score = static_cast<float>(row[9]);
+    r.point_coords = {static_cast<float>(row[10]), static_cast<float>(row[11])};
     records.push_back(std::move(r));
+  }
+  if (counts && device_counts.defined()) {
+    counts->clear();
+    for (int64_t k = 0; k < device_counts.numel(); ++k)
+      counts->push_back(static_cast<std::int64_t>(p[n * kRecordColumns + k]));
   }
   return records;
 }
@@ -173,6 +250,11 @@ std::vector<MaskRecord> records_from(MaskData& data) {
 void check_image(const ImageU8& image) {
   if (image.empty() || image.rgb.size() != size_t(image.width) * image.height * 3)
     throw ImageError("the image buffer does not hold width*height*3 bytes");
+}
+
+// A PreparedImage of a borrowed image, nothing prepared.
+PreparedImage borrowed(const ImageU8& image) {
+  return PreparedImage(std::shared_ptr<const ImageU8>(&image, [](const ImageU8*) {}));
 }
 
 }  // namespace
@@ -190,33 +272,93 @@ std::string MaskGenerator::runtime() const { return runtime_description(); }
 std::int64_t MaskGenerator::peak_device_bytes() const { return impl_->model.peak_device_bytes(); }
 void MaskGenerator::reset_peak_device_bytes() const { impl_->model.reset_peak_device_bytes(); }
 void MaskGenerator::set_postprocess(Postprocess mode) { impl_->postprocess = mode; }
+void MaskGenerator::set_compaction_window(std::int64_t bytes) { impl_->window_bytes = std::max<std::int64_t>(0, bytes); }
 void MaskGenerator::set_warning_handler(std::function<void(const std::string&)> handler) {
   impl_->on_warning = std::move(handler);
 }
 
+std::vector<std::pair<std::string, std::string>> MaskGenerator::execution_paths() const {
+  const bool cpu = impl_->model.device().is_cpu();
+  std::string kernel = "unknown";  // the CUDA kernel's query is not wired yet
+  if (impl_->postprocess == Postprocess::kReference)
+    kernel = "none (reference design)";
+  else if (cpu)
+    kernel = fused_cpu_kernel_matches(impl_->upsample_layout()) ? "cpu fused kernel" : "aten fallback";
+  return {{"preprocess", impl_->model.preprocesses_on_device() ? "device (fast mode)" : "cpu, in the decode workers"},
+          {"postprocess", enum_name(impl_->postprocess)},
+          {"postprocess_kernel", kernel},
+          {"decoder", "unknown"},
+          {"decoder_graph", cpu ? "eager" : "unknown"}};
+}
+
+PreparedImage MaskGenerator::prepare(std::shared_ptr<const ImageU8> image) const {
+  PreparedImage out(std::move(image));
+  check_image(out.image());
+  c10::InferenceMode guard;
+  auto inputs = std::make_shared<PreparedImage::Inputs>();
+  inputs->crops = impl_->crop_boxes_for(out.image());
+  if (impl_->model.preprocesses_on_device()) {
+    inputs->pinned_image = impl_->model.pin_image(out.image());
+  } else {
+    const size_t n = std::min(inputs->crops.boxes.size(), kPreparedCrops);
+    for (size_t i = 0; i < n; ++i)
+      inputs->host_inputs.push_back(impl_->model.preprocess_host(out.image(), inputs->crops.boxes[i]));
+  }
+  out.inputs_ = std::move(inputs);
+  return out;
+}
+
+std::vector<MaskRecord> MaskGenerator::generate(const ImageU8& image, FilterFunnel* funnel, StageTimes* times) const {
+  return generate(borrowed(image), funnel, times);
+}
+
 // ref: automatic_mask_generator.py:224-249 _generate_masks: a run is the selection of its
 // own setting from its own candidates.
-std::vector<MaskRecord> MaskGenerator::generate(const ImageU8& image, FilterFunnel* funnel, StageTimes* times) const {
+std::vector<MaskRecord> MaskGenerator::generate(const PreparedImage& prepared, FilterFunnel* funnel,
+                                                StageTimes* times) const {
+  const ImageU8& image = prepared.image();
   check_image(image);
   check_image_memory(image_memory_estimate(image.width, image.height, impl_->decoder_batch(),
                                            impl_->config.multimask_output && !impl_->config.use_m2m ? 3 : 1,
                                            impl_->postprocess == Postprocess::kReference),
                      physical_memory_bytes());
   c10::InferenceMode guard;
-  impl_->times = times;
+  reset_host_reads();
+  const at::Device device = impl_->model.device();
+  std::optional<DeviceSyncCounter> syncs;
+  std::optional<StageClock> clock;
+  if (times) {
+    syncs.emplace(device);
+    clock.emplace(device, kStageCount);
+  }
+  impl_->clock = clock ? &*clock : nullptr;
   struct Reset {
     const Impl& impl;
-    ~Reset() { impl.times = nullptr; }
+    ~Reset() { impl.clock = nullptr; }
   } reset{*impl_};
   const PassOptions pass({setting_of(impl_->config)});
-  const CropBoxes crops = impl_->crop_boxes_for(image);
+  const CropBoxes crops = prepared.inputs_ ? prepared.inputs_->crops : impl_->crop_boxes_for(image);
   FilterFunnel f;
-  std::vector<CropCandidates> cands = impl_->candidates(image, crops, pass, f);
+  DeviceCounts counts(device);
+  std::vector<CropCandidates> cands = impl_->candidates(image, prepared.inputs_.get(), crops, pass, f, counts);
   MaskData data = impl_->select(std::move(cands), pass, pass.settings[0], image.height, image.width, f);
-  std::vector<MaskRecord> records = records_from(data);
+  std::vector<std::int64_t> c;
+  std::vector<MaskRecord> records = records_from(data, counts.counts, &c);
+  f.after_pred_iou = c.at(DeviceCounts::kAfterPredIou);
+  f.after_stability = c.at(DeviceCounts::kAfterStability);
+  f.after_crop_edge = c.at(DeviceCounts::kAfterCropEdge);
   // The extension filters, after every step of the reference.
   if (has_mask_filters(impl_->config)) apply_mask_filters(records, impl_->config, image.width, image.height, &f);
   if (funnel) *funnel = f;
+  if (times) {
+    times->host_reads += host_reads();
+    const std::int64_t n_syncs = syncs->count();
+    syncs.reset();  // before the clock's one wait, which is not the loop's
+    if (n_syncs >= 0) times->device_syncs = std::max<std::int64_t>(times->device_syncs, 0) + n_syncs;
+    const std::vector<double> seconds = clock->seconds();
+    for (int k = 0; k < kStageCount; ++k) times->*kStageFields[k] += seconds[k];
+    times->device_events = times->device_events || clock->uses_device_events();
+  }
   return records;
 }
 
@@ -241,7 +383,8 @@ std::vector<std::vector<MaskRecord>> MaskGenerator::sweep(const ImageU8& image,
   const PassOptions pass(settings);
   const CropBoxes crops = impl_->crop_boxes_for(image);
   FilterFunnel unused;
-  const std::vector<CropCandidates> cands = impl_->candidates(image, crops, pass, unused);
+  DeviceCounts counts(impl_->model.device());
+  const std::vector<CropCandidates> cands = impl_->candidates(image, nullptr, crops, pass, unused, counts);
   for (const SweepSetting& s : settings) {
     MaskData data = impl_->select(cands, pass, s, image.height, image.width, unused);
     results.push_back(records_from(data));
@@ -262,11 +405,13 @@ CropBoxes MaskGenerator::Impl::crop_boxes_for(const ImageU8& image) const {
   return crops;
 }
 
-std::vector<CropCandidates> MaskGenerator::Impl::candidates(const ImageU8& image, const CropBoxes& crops,
-                                                            const PassOptions& pass, FilterFunnel& funnel) const {
+std::vector<CropCandidates> MaskGenerator::Impl::candidates(const ImageU8& image, const PreparedImage::Inputs* prepared,
+                                                            const CropBoxes& crops, const PassOptions& pass,
+                                                            FilterFunnel& funnel, DeviceCounts& counts) const {
   std::vector<CropCandidates> out;
   for (size_t i = 0; i < crops.boxes.size(); ++i)
-    out.push_back({process_crop(image, crops.boxes[i], crops.layer_idxs[i], pass, funnel), crops.boxes[i]});
+    out.push_back({process_crop(image, prepared, i, crops.boxes[i], crops.layer_idxs[i], pass, funnel, counts),
+                   crops.boxes[i]});
   return out;
 }
 
@@ -277,31 +422,31 @@ MaskData MaskGenerator::Impl::select(std::vector<CropCandidates> crops, const Pa
                                      FilterFunnel& funnel) const {
   const std::int64_t k = pass.offset_index(setting.stability_score_offset);
   std::vector<MaskData> kept;
+  CropBoxes kept_crops;
   for (CropCandidates& crop : crops) {
     MaskData& d = crop.data;
     if (d.size() == 0) continue;
     d.stability_score = d.stability_scores.select(1, k).contiguous();
     d.stability_scores = at::Tensor();
-    if (pass.settings.size() > 1) {  // one setting: the candidate pass already applied exactly these
-      d.filter(passes_iou(d, setting));
-      d.filter(passes_stability(d.stability_score, setting));
-    }
+    if (pass.settings.size() > 1)  // one setting: the candidate pass already applied exactly these
+      d.keep = d.keep.logical_and(passes_iou(d, setting)).logical_and(passes_stability(d.stability_score, setting));
     {
-      StageTimer t(model, slot(&StageTimes::nms));
+      StageTimer t(clock, kNms);
       finish_crop(d, crop.crop_box, setting.box_nms_thresh);
     }
     funnel.after_box_nms += d.size();
     kept.push_back(std::move(d));
+    kept_crops.boxes.push_back(crop.crop_box);
   }
   MaskData data = MaskData::concat(kept);
   {
-    StageTimer t(model, slot(&StageTimes::nms));
+    StageTimer t(clock, kNms);
     remove_crop_duplicates(data, crops.size());
   }
   funnel.after_crop_nms = data.size();
   {
-    StageTimer t(model, slot(&StageTimes::rle));
-    encode_rles(data, orig_h, orig_w);
+    StageTimer t(clock, kRle);
+    encode_rles(data, orig_h, orig_w, kept_crops);
   }
   // SAM 1's full-resolution removal, an explicit option (SAM 2 never runs it).
   if (config.min_mask_region_area > 0 && config.min_mask_region_mode == SmallRegionMode::kSam1FullRes)
@@ -321,36 +466,61 @@ void MaskGenerator::Impl::remove_crop_duplicates(MaskData& data, size_t n_crops)
   data.filter(keep);
 }
 
-// ref: automatic_mask_generator.py:251-292 _process_crop, up to the per-crop NMS.
-MaskData MaskGenerator::Impl::process_crop(const ImageU8& image, const CropBoxXyxy& crop_box, int layer_idx,
-                                           const PassOptions& pass, FilterFunnel& funnel) const {
+at::Tensor MaskGenerator::Impl::model_input(const ImageU8& image, const PreparedImage::Inputs* prepared,
+                                            size_t crop_index, const CropBoxXyxy& crop_box) const {
+  if (prepared) {
+    if (prepared->pinned_image.defined()) return model.preprocess_on_device(prepared->pinned_image, crop_box);
+    if (crop_index < prepared->host_inputs.size()) return model.to_input(prepared->host_inputs[crop_index]);
+  }
+  return model.preprocess(image, crop_box);
+}
+
+// ref: automatic_mask_generator.py:251-292 _process_crop, up to the per-crop NMS. The decoder's
+// candidates are post-processed a window at a time (compaction_window()), so that gathering
+// the survivors costs one host read per window rather than per batch.
+MaskData MaskGenerator::Impl::process_crop(const ImageU8& image, const PreparedImage::Inputs* prepared,
+                                           size_t crop_index, const CropBoxXyxy& crop_box, int layer_idx,
+                                           const PassOptions& pass, FilterFunnel& funnel, DeviceCounts& counts) const {
   const auto [x0, y0, x1, y1] = crop_box;
   const int64_t crop_h = y1 - y0, crop_w = x1 - x0;
+  const int64_t orig_h = image.height, orig_w = image.width;
   at::Tensor input;
   {
-    StageTimer t(model, slot(&StageTimes::preprocess));
-    input = model.preprocess(image, crop_box);
+    StageTimer t(clock, kPreprocess);
+    input = model_input(image, prepared, crop_index, crop_box);
   }
   ImageEmbedding embedding;
   {
-    StageTimer t(model, slot(&StageTimes::encoder));
+    StageTimer t(clock, kEncoder);
     embedding = model.encode(input);
   }
 
-  // Points for this crop: the normalised grid times the crop size, in float64 as numpy does.
+  // Points for this crop: the normalised grid times the crop size, in float64 as numpy does;
+  // uploaded once per crop without blocking.
   const at::Tensor scale = at::tensor({double(crop_w), double(crop_h)}, at::kDouble).unsqueeze(0);
-  const at::Tensor points_for_image = (point_grids[layer_idx] * scale).to(at::kFloat).to(model.device());
+  const at::Tensor points_for_image = upload((point_grids[layer_idx] * scale).to(at::kFloat), model.device());
 
   // Generate masks for this crop in batches. Out of device memory, a batch is retried in
   // halves (and later batches keep the smaller size); only a single prompt failing is an error.
-  std::vector<MaskData> batches;
+  const std::int64_t window = compaction_window();
+  std::vector<MaskData> pending, survivors;
+  auto flush = [&] {
+    if (pending.empty()) return;
+    MaskData raw = MaskData::concat(pending);
+    survivors.push_back(postprocess_rows(raw, crop_box, orig_h, orig_w, pass, counts));
+    // IoU survivors that failed a later filter wait for NMS; gather them when they add up.
+    if (survivors.size() > 1 && low_res_bytes(survivors) > window) {
+      MaskData merged = MaskData::concat(survivors);
+      compact(merged);
+      survivors.push_back(std::move(merged));
+    }
+  };
   const int64_t n = points_for_image.size(0);
   for (int64_t b0 = 0; b0 < n;) {
     const int64_t step = decoder_batch();
     const at::Tensor points = points_for_image.slice(0, b0, std::min(n, b0 + step));
-    FilterFunnel f;
     try {
-      batches.push_back(process_batch(points, embedding, crop_box, image.height, image.width, pass, f));
+      pending.push_back(decode_batch(points, embedding, crop_h, crop_w));
     } catch (const std::exception& e) {
       if (!is_out_of_memory(e.what())) throw;
       if (step == 1)
@@ -362,23 +532,28 @@ MaskData MaskGenerator::Impl::process_crop(const ImageU8& image, const CropBoxXy
                    std::to_string(batch_limit));
       continue;
     }
-    funnel += f;
+    funnel.candidates += pending.back().size();
     b0 += points.size(0);
+    if (low_res_bytes(pending) >= window) flush();
   }
-  return MaskData::concat(batches);
+  flush();
+  return MaskData::concat(survivors);
 }
 
 // ref: automatic_mask_generator.py:280-292 (the end of _process_crop).
 void MaskGenerator::Impl::finish_crop(MaskData& data, const CropBoxXyxy& crop_box, double box_nms_thresh) const {
   if (data.size() == 0) return;
-  // Remove duplicates within this crop.
+  // Remove duplicates within this crop, among the rows that passed every filter (the others
+  // take no part, and go with the compaction).
   const at::Tensor keep = batched_nms(data.boxes.to(at::kFloat), data.iou_preds,
-                                      at::zeros({data.size()}, data.boxes.options()), box_nms_thresh);
+                                      at::zeros({data.size()}, data.boxes.options()), box_nms_thresh, data.keep);
+  data.keep = at::Tensor();
   data.filter(keep);
   // Return to the original image frame.
   data.boxes = uncrop_boxes_xyxy(data.boxes, crop_box);
   data.points = uncrop_points(data.points, crop_box);
-  data.crop_boxes = at::tensor({crop_box[0], crop_box[1], crop_box[2], crop_box[3]}, data.boxes.options())
+  data.crop_boxes = upload(at::tensor({crop_box[0], crop_box[1], crop_box[2], crop_box[3]}, at::kLong),
+                           data.boxes.device())
                         .unsqueeze(0)
                         .expand({data.size(), 4})
                         .contiguous();
@@ -392,6 +567,11 @@ std::int64_t MaskGenerator::Impl::decoder_batch() const {
   return std::min<std::int64_t>({config.points_per_batch, bound, batch_limit});
 }
 
+std::int64_t MaskGenerator::Impl::compaction_window() const {
+  if (window_bytes >= 0) return window_bytes;
+  return model.device().is_cuda() ? kCompactionWindowCuda : kCompactionWindowCpu;
+}
+
 double MaskGenerator::Impl::low_res_fill_area() const {
   return config.min_mask_region_mode == SmallRegionMode::kSam2LowRes ? config.min_mask_region_area : 0.0;
 }
@@ -402,26 +582,25 @@ UpsampleLayout MaskGenerator::Impl::upsample_layout() const {
   return config.multimask_output && !config.use_m2m ? UpsampleLayout::kGeneric : UpsampleLayout::kChannelsLast;
 }
 
-// ref: automatic_mask_generator.py:294-384 _process_batch.
-MaskData MaskGenerator::Impl::process_batch(const at::Tensor& points, const ImageEmbedding& embedding,
-                                            const CropBoxXyxy& crop_box, std::int64_t orig_h, std::int64_t orig_w,
-                                            const PassOptions& pass, FilterFunnel& funnel) const {
+// ref: automatic_mask_generator.py:294-318 _process_batch, the model's part: the candidates'
+// scores, points and low-res logits (holes filled), nothing filtered yet.
+MaskData MaskGenerator::Impl::decode_batch(const at::Tensor& points, const ImageEmbedding& embedding,
+                                           std::int64_t crop_h, std::int64_t crop_w) const {
   const int64_t res = model.metadata().image_size;
-  const int64_t crop_h = crop_box[3] - crop_box[1], crop_w = crop_box[2] - crop_box[0];
   const double fill = low_res_fill_area();
-
-  // Run the model on this batch.
   MaskData data;
   at::Tensor logits;
   {
-    StageTimer t(model, slot(&StageTimes::decoder));
+    StageTimer t(clock, kDecoder);
     const at::Tensor in_points = transform_coords(points, crop_h, crop_w, res);
     const DecoderOutput out = model.predict_points(embedding, in_points);
     at::Tensor iou;
     std::tie(logits, iou) = select_mask_outputs(out.low_res_logits, out.iou_preds, config.multimask_output,
                                                 model.metadata().dynamic_multimask);
     data.iou_preds = iou.flatten(0, 1);
-    data.points = points.repeat_interleave(logits.size(1), 0);
+    // Each point once per mask (repeat_interleave, written as an expand: no host read).
+    const int64_t k = logits.size(1);
+    data.points = points.unsqueeze(1).expand({points.size(0), k, 2}).reshape({-1, 2});
     if (config.use_m2m) {
       // One step refinement using the previous low-res predictions (clamped like the predictor's).
       const at::Tensor prompts = logits.flatten(0, 1).clamp(-32.0, 32.0);
@@ -429,22 +608,58 @@ MaskData MaskGenerator::Impl::process_batch(const at::Tensor& points, const Imag
       data.iou_preds = iou.flatten(0, 1);
     }
   }
-  funnel.candidates += data.size();
-  std::optional<StageTimer> post;
-  post.emplace(model, slot(&StageTimes::postprocess));
+  StageTimer t(clock, kPostprocess);
   // The hole fill works on the low-res logits, before any upsampling (spec: postprocess_masks).
   data.low_res_masks = fill_holes_and_sprinkles(logits.to(at::kFloat), fill, fill).flatten(0, 1);
+  return data;
+}
 
-  // Filter by predicted IoU. Rows no setting keeps are never upsampled (the CUDA and CPU
-  // kernels compute each output pixel from its mask alone, so the order does not matter).
-  const SweepSetting& s0 = pass.settings[0];  // the run's own setting when not sweeping
-  funnel.after_pred_iou += passes_iou(data, s0).sum().item<int64_t>();
+// The filters of a window of candidates. Out of device memory, the rows are post-processed in
+// halves (each row's result depends on that row alone); only a single row failing is an error.
+MaskData MaskGenerator::Impl::postprocess_rows(const MaskData& raw, const CropBoxXyxy& crop_box, std::int64_t orig_h,
+                                               std::int64_t orig_w, const PassOptions& pass,
+                                               DeviceCounts& counts) const {
+  try {
+    Filtered f = filter_candidates(raw, crop_box, orig_h, orig_w, pass);
+    counts.add(DeviceCounts::kAfterPredIou, f.n_iou);
+    counts.add(DeviceCounts::kAfterStability, f.n_stability);
+    counts.add(DeviceCounts::kAfterCropEdge, f.n_edge);
+    return std::move(f.data);
+  } catch (const std::exception& e) {
+    if (!is_out_of_memory(e.what())) throw;
+    const std::int64_t n = raw.size();
+    if (n < 2)
+      throw DeviceError("out of device memory in post-processing (" + error_line(e.what()) +
+                        "); free the device or use a smaller model, then rerun with --resume");
+    if (on_warning)
+      on_warning("out of device memory post-processing " + std::to_string(n) + " candidates; continuing in halves");
+    std::vector<MaskData> halves;
+    halves.push_back(postprocess_rows(rows_of(raw, 0, n / 2), crop_box, orig_h, orig_w, pass, counts));
+    halves.push_back(postprocess_rows(rows_of(raw, n / 2, n), crop_box, orig_h, orig_w, pass, counts));
+    return MaskData::concat(halves);
+  }
+}
+
+// ref: automatic_mask_generator.py:320-384 _process_batch, the filters. `data` is a copy (its
+// tensors shared), so a failure leaves the caller's rows as they were.
+MaskGenerator::Impl::Filtered MaskGenerator::Impl::filter_candidates(MaskData data, const CropBoxXyxy& crop_box,
+                                                                    std::int64_t orig_h, std::int64_t orig_w,
+                                                                    const PassOptions& pass) const {
+  const int64_t crop_h = crop_box[3] - crop_box[1], crop_w = crop_box[2] - crop_box[0];
+  const bool reference = postprocess == Postprocess::kReference;
+  Filtered out;
+  std::optional<StageTimer> post;
+  post.emplace(clock, kPostprocess);
+  // Filter by predicted IoU: the window's one host read. Rows no setting keeps are never
+  // upsampled (the CUDA and CPU kernels compute each output pixel from its mask alone, so the
+  // order does not matter).
+  out.n_iou = passes_iou(data, pass.settings[0]).sum();  // the run's own setting when not sweeping
   at::Tensor any_iou = at::zeros({data.size()}, data.iou_preds.options().dtype(at::kBool));
   for (const SweepSetting& s : pass.settings) any_iou = any_iou.logical_or(passes_iou(data, s));
   data.filter(any_iou);
 
-  // Calculate and filter by stability score (at every offset a sweep asks for).
-  if (postprocess == Postprocess::kReference) {
+  // Calculate the stability score (at every offset a sweep asks for).
+  if (reference) {
     data.masks = upsample_like_reference(data.low_res_masks, crop_h, crop_w, upsample_layout());
     data.low_res_masks = at::Tensor();
     std::vector<at::Tensor> by_offset;
@@ -454,25 +669,36 @@ MaskData MaskGenerator::Impl::process_batch(const at::Tensor& points, const Imag
   } else {
     fused_stats(data, crop_h, crop_w, pass);
   }
-  keep_selectable(data, pass);
-  funnel.after_stability += data.size();
-
-  if (postprocess == Postprocess::kReference) {
-    // Threshold masks and calculate boxes.
-    data.masks = data.masks > static_cast<float>(config.mask_threshold);
-    data.boxes = batched_mask_to_box(data.masks);
+  const at::Tensor selectable = selectable_rows(data, pass);
+  out.n_stability = selectable.sum();
+  const CropBoxXyxy image_box{0, 0, orig_w, orig_h};
+  if (!reference) {
+    // The stability and crop-edge filters (no setting changes the latter) only mark the rows:
+    // they are gathered with the per-crop NMS's read.
+    data.keep = selectable.logical_and(is_box_near_crop_edge(data.boxes, crop_box, image_box).logical_not());
+    out.n_edge = data.keep.sum();
+    out.data = std::move(data);
+    return out;
   }
-  // Filter boxes that touch crop boundaries (no setting changes this).
-  data.filter(is_box_near_crop_edge(data.boxes, crop_box, {0, 0, orig_w, orig_h}).logical_not());
-  funnel.after_crop_edge += data.size();
+  // The reference design filters step by step, as the reference does.
+  data.filter(selectable);
+  // Threshold masks and calculate boxes.
+  data.masks = data.masks > static_cast<float>(config.mask_threshold);
+  data.boxes = batched_mask_to_box(data.masks);
+  // Filter boxes that touch crop boundaries.
+  const at::Tensor inside = is_box_near_crop_edge(data.boxes, crop_box, image_box).logical_not();
+  out.n_edge = inside.sum();
+  data.filter(inside);
+  data.keep = at::ones({data.size()}, data.iou_preds.options().dtype(at::kBool));
   post.reset();
-  if (postprocess == Postprocess::kReference) {
+  {
     // Compress to RLE on the full image frame.
-    StageTimer t(model, slot(&StageTimes::rle));
+    StageTimer t(clock, kRle);
     data.rles = mask_to_rle_pytorch(uncrop_masks(data.masks, crop_box, orig_h, orig_w));
     data.masks = at::Tensor();
   }
-  return data;
+  out.data = std::move(data);
+  return out;
 }
 
 // Counts and boxes of the upsampled masks, evaluated on the fly; the low-res logits ride along
@@ -495,23 +721,31 @@ void MaskGenerator::Impl::fused_stats(MaskData& data, std::int64_t crop_h, std::
   data.boxes = stats.boxes;
 }
 
-// The survivors' masks, straight from their low-res logits into full-image RLE.
-void MaskGenerator::Impl::encode_rles(MaskData& data, std::int64_t orig_h, std::int64_t orig_w) const {
-  if (!data.low_res_masks.defined()) return;  // the reference path encoded every batch
+// The survivors' masks, straight from their low-res logits into full-image RLE. `crops` are
+// the crops the rows may come from.
+void MaskGenerator::Impl::encode_rles(MaskData& data, std::int64_t orig_h, std::int64_t orig_w,
+                                      const CropBoxes& crops) const {
+  if (!data.low_res_masks.defined()) return;  // the reference path encoded every window
   const at::Tensor low = data.low_res_masks;
   data.low_res_masks = at::Tensor();
   data.rles.assign(data.size(), Rle{});
   if (data.size() == 0) return;
+  const auto encode = [&](const CropBoxXyxy& box, const at::Tensor& rows) {
+    const CropPlacement place{box[0], box[1], box[3] - box[1], box[2] - box[0], orig_h, orig_w};
+    return upsampled_masks_to_rle(rows, place, static_cast<float>(config.mask_threshold), upsample_layout());
+  };
+  if (crops.boxes.size() == 1) {  // one crop: every row is its own, no read needed to group them
+    data.rles = encode(crops.boxes[0], low);
+    return;
+  }
   // Masks of one crop are encoded together.
-  const at::Tensor crops = data.crop_boxes.to(at::kCPU).contiguous();
+  const at::Tensor crop_of_row = read_to_host(data.crop_boxes).contiguous();
   std::map<std::array<std::int64_t, 4>, std::vector<std::int64_t>> rows_of;
-  const std::int64_t* cb = crops.data_ptr<std::int64_t>();
+  const std::int64_t* cb = crop_of_row.data_ptr<std::int64_t>();
   for (std::int64_t i = 0; i < data.size(); ++i) rows_of[{cb[4 * i], cb[4 * i + 1], cb[4 * i + 2], cb[4 * i + 3]}].push_back(i);
   for (const auto& [box, rows] : rows_of) {
-    const CropPlacement place{box[0], box[1], box[3] - box[1], box[2] - box[0], orig_h, orig_w};
-    const at::Tensor idx = at::tensor(rows, at::kLong).to(low.device());
-    std::vector<Rle> rles = upsampled_masks_to_rle(low.index_select(0, idx), place,
-                                                   static_cast<float>(config.mask_threshold), upsample_layout());
+    const at::Tensor idx = upload(at::tensor(rows, at::kLong), low.device());
+    std::vector<Rle> rles = encode({box[0], box[1], box[2], box[3]}, low.index_select(0, idx));
     for (size_t k = 0; k < rows.size(); ++k) data.rles[rows[k]] = std::move(rles[k]);
   }
 }
@@ -536,7 +770,6 @@ std::pair<at::Tensor, at::Tensor> MaskGenerator::Impl::refine_with_m2m(const at:
   }
   return {at::cat(new_masks, 0), at::cat(new_ious, 0)};
 }
-
 // SAM 1 only. ref: segment_anything/automatic_mask_generator.py:323-372 postprocess_small_regions.
 void MaskGenerator::Impl::postprocess_small_regions(MaskData& data, double min_area, double nms_thresh) const {
   if (data.size() == 0) return;
@@ -555,14 +788,14 @@ void MaskGenerator::Impl::postprocess_small_regions(MaskData& data, double min_a
   const at::Tensor score_t = at::tensor(scores, at::kFloat);
   const at::Tensor keep = batched_nms(boxes.to(at::kFloat), score_t, at::zeros({boxes.size(0)}, at::kLong), nms_thresh);
   const at::Tensor keep_host = keep.contiguous();
-  at::Tensor host_boxes = data.boxes.to(at::kCPU).clone();
+  at::Tensor host_boxes = read_to_host(data.boxes).clone();
   for (int64_t k = 0; k < keep_host.numel(); ++k) {
     const int64_t i = keep_host.data_ptr<int64_t>()[k];
     if (scores[i] != 0.f) continue;
     data.rles[i] = mask_to_rle_pytorch(masks[i].unsqueeze(0))[0];
     host_boxes[i] = boxes[i];
   }
-  data.boxes = host_boxes.to(data.boxes.device());
+  data.boxes = upload(host_boxes, data.boxes.device());
   data.filter(keep);
 }
 

@@ -1,10 +1,12 @@
 #pragma once
 /// MaskGenerator: SAM2AutomaticMaskGenerator in C++ (ref: sam2/automatic_mask_generator.py @
 /// 2b90b9f). Torch-free header: the model and tensors stay behind the pimpl.
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "amg/amg_config.h"
@@ -22,8 +24,9 @@ struct SweepSetting {
   double box_nms_thresh = 0.7;
 };
 
-/// Seconds one image spent in each stage (sam2-amg bench). On CUDA every stage ends with a
-/// device synchronisation when timed, so timing slows a run slightly.
+/// Seconds one image spent in each stage (sam2-amg bench), and how often its loop waited for
+/// the device. On CUDA the times come from events recorded on the stream and read once at the
+/// end of the image (timing adds no synchronisation); on the CPU from the wall clock.
 struct StageTimes {
   double preprocess = 0;   ///< crop, resize and normalise (CPU), copy to the device
   double encoder = 0;      ///< graph A, per crop
@@ -31,8 +34,18 @@ struct StageTimes {
   double postprocess = 0;  ///< hole fill, upsampling or its statistics, filters
   double nms = 0;          ///< per-crop and cross-crop NMS
   double rle = 0;          ///< the output masks' RLE
+  /// Device-to-host reads of the image (src/amg/host_reads.h): each one a wait on CUDA. Counted
+  /// on every device, so a CPU run shows the count a GPU run has.
+  std::int64_t host_reads = 0;
+  /// Synchronising operations CUDA itself counted (its sync-debug mode); -1 where unknown (the
+  /// CPU, or a LibTorch without CUDA).
+  std::int64_t device_syncs = -1;
+  bool device_events = false;  ///< the seconds come from CUDA events
 
   StageTimes& operator+=(const StageTimes& o) {
+    host_reads += o.host_reads;
+    if (o.device_syncs >= 0) device_syncs = std::max<std::int64_t>(device_syncs, 0) + o.device_syncs;
+    device_events = device_events || o.device_events;
     preprocess += o.preprocess;
     encoder += o.encoder;
     decoder += o.decoder;
@@ -41,6 +54,27 @@ struct StageTimes {
     rle += o.rle;
     return *this;
   }
+};
+
+/// An image with the host's share of its preprocessing done ahead (MaskGenerator::prepare), so
+/// that decode threads do it while the model works on the image before. A plain handle: copies
+/// share the same state.
+class PreparedImage {
+ public:
+  PreparedImage() = default;
+  /// The image alone, nothing prepared: generate() preprocesses it itself.
+  explicit PreparedImage(std::shared_ptr<const ImageU8> image) : image_(std::move(image)) {}
+  const ImageU8& image() const { return *image_; }
+  const std::shared_ptr<const ImageU8>& shared_image() const { return image_; }
+  /// True when prepare() made it.
+  bool prepared() const { return inputs_ != nullptr; }
+
+  struct Inputs;  ///< what prepare() made (opaque; defined by the generator)
+
+ private:
+  friend class MaskGenerator;
+  std::shared_ptr<const ImageU8> image_;
+  std::shared_ptr<const Inputs> inputs_;
 };
 
 class MaskGenerator {
@@ -62,6 +96,17 @@ class MaskGenerator {
   /// With `times`, also reports the seconds spent per stage.
   std::vector<MaskRecord> generate(const ImageU8& image, FilterFunnel* funnel = nullptr,
                                    StageTimes* times = nullptr) const;
+  /// The same records from a prepared image (a PreparedImage of the image alone works too).
+  std::vector<MaskRecord> generate(const PreparedImage& image, FilterFunnel* funnel = nullptr,
+                                   StageTimes* times = nullptr) const;
+
+  /// The host's share of the image's preprocessing, for a thread other than the model's (safe to
+  /// call while generate() runs on another thread): its crop boxes, and in exact mode (fp32, or
+  /// not on CUDA) the reference's CPU resize and normalisation of the first crops, in
+  /// page-locked memory on CUDA; in fast mode (bf16/fp16 on CUDA) the uint8 image in page-locked
+  /// memory, resized and normalised on the GPU by generate(). Throws ImageError for an image
+  /// generate() would refuse (empty, too small for the crops).
+  PreparedImage prepare(std::shared_ptr<const ImageU8> image) const;
 
   /// Runs the model once and returns, for every setting, exactly the records generate() gives
   /// with the config's other parameters and that setting's four values. Candidates are filtered
@@ -73,6 +118,15 @@ class MaskGenerator {
 
   /// Chooses the post-processing design (kFused by default).
   void set_postprocess(Postprocess mode);
+  /// Candidates are compacted (the filters' survivors gathered, one host read) once per `bytes`
+  /// of decoder output: by default 1 GiB on CUDA (the default grid's candidates at once) and
+  /// 128 MiB on the CPU (where a read costs nothing and memory does); 0 compacts after every
+  /// decoder call. Records never depend on it.
+  void set_compaction_window(std::int64_t bytes);
+  /// Which implementation runs each part, as (part, name) for the bench: preprocessing,
+  /// post-processing design and kernel, decoder, CUDA graphs; "unknown" where the part cannot
+  /// say yet.
+  std::vector<std::pair<std::string, std::string>> execution_paths() const;
   /// Receives warnings the run goes on after (e.g. the decoder batch halved when the device ran
   /// out of memory). The library itself never logs.
   void set_warning_handler(std::function<void(const std::string&)> handler);
