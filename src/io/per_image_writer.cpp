@@ -78,7 +78,7 @@ class PerImageWriter : public MaskWriter {
       std::ifstream in(run_json);
       const json earlier = json::parse(in, nullptr, false);
       accepted_config_ = check_resumable(earlier.is_discarded() ? json() : earlier, provenance_,
-                                         "--out-dir '" + printable(dir_) + "' (see " + printable(run_json) + ")");
+                                         "--out-dir '" + printable(dir_) + "'");
     }
     for (size_t i = 0; i < inputs.size(); ++i) image_ids_[inputs[i].path] = static_cast<int64_t>(i) + 1;
   }

@@ -137,8 +137,8 @@ std::string check_resumable(const json& recorded, const Provenance& p, const std
   if (!recorded.is_object() || !recorded.contains("model_sha256"))
     throw UsageError(what + " records no sam2-amg run (another tool's file, or an older version's)" + redo_hint());
   if (recorded["model_sha256"] != p.model_sha256)
-    throw UsageError(what + " holds results of another model (SHA-256 " + recorded["model_sha256"].dump() +
-                     ", this run's: " + p.model_sha256 + ")" + redo_hint());
+    throw UsageError(what + " holds results of another model or config (model SHA-256 " +
+                     recorded["model_sha256"].dump() + ", this run's: " + p.model_sha256 + ")" + redo_hint());
   const std::string sha = recorded_config_sha256(recorded);
   if (sha == config_sha256(p)) return sha;
   const std::string yaml = recorded.contains("config") && recorded["config"].is_string() ? recorded["config"].get<std::string>() : "";
@@ -146,7 +146,7 @@ std::string check_resumable(const json& recorded, const Provenance& p, const std
   if (keys.empty()) return sha;  // only run-only settings differ
   std::string list;
   for (const std::string& k : keys) list += (list.empty() ? "" : "; ") + k;
-  throw UsageError(what + " holds results of another config (" + list + ")" + redo_hint());
+  throw UsageError(what + " holds results of another model or config (" + list + ")" + redo_hint());
 }
 
 std::string escape_bytes(const std::string& bytes) {

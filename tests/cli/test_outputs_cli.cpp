@@ -279,6 +279,13 @@ TEST_CASE("Every output mode decodes back to the masks with independent decoders
     REQUIRE(run_command(amg("--input " + dir.file("in") + " --out " + out + " " + mode + " 2>/dev/null")) == 0);
     const json anns = json::parse(slurp(out))["annotations"];
     REQUIRE(anns.size() == truth.size());
+    // The same run's JSON lines and SA-1B files carry the same segmentations.
+    const std::string jsonl = out + "l";
+    REQUIRE(run_command(amg("--input " + dir.file("in") + " --jsonl " + jsonl + " " + mode + " 2>/dev/null")) == 0);
+    const std::vector<json> lines = image_lines(jsonl);
+    REQUIRE(lines.size() == 1);
+    REQUIRE(lines[0]["annotations"].size() == anns.size());
+    for (size_t i = 0; i < anns.size(); ++i) CHECK(lines[0]["annotations"][i]["segmentation"] == anns[i]["segmentation"]);
     for (size_t i = 0; i < anns.size(); ++i) {
       const json& seg = anns[i]["segmentation"];
       std::vector<std::uint8_t> got;
