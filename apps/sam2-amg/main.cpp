@@ -84,6 +84,8 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("merge")) return cli::run_merge(config);
     if (app.got_subcommand("bench")) return cli::run_bench(config, state.bench);
     return cli::run_job(config, {state.progress, state.quiet});
+  } catch (const ReaderGoneError& e) {
+    return e.exit_code();  // quietly, as a pipeline's writer ends when its reader has gone
   } catch (const Error& e) {
     spdlog::error("{}", e.what());
     return e.exit_code();

@@ -57,7 +57,7 @@ int run_job(const RunConfig& config, const JobOptions& options) {
   const std::optional<Shard> shard = resolve_shard(io.shard, io.shard_count);
   const OutputPaths paths = plan_outputs(io, shard);
   // Before any work: this run alone writes its outputs, and they clobber nothing.
-  const OutputGuard guard(paths, inputs, io.input_list);
+  OutputGuard guard(paths, inputs, io.input_list);
   // Per-image names come from the whole input list, so shards sharing --out-dir never collide.
   const std::vector<InputFile> all_inputs = inputs;
   if (shard) {
@@ -78,12 +78,12 @@ int run_job(const RunConfig& config, const JobOptions& options) {
   const Provenance provenance{SAM2AMG_VERSION, io.model, model_sha256.get(), to_yaml(recorded, YamlKeys::kRecorded),
                               enum_name(io.exif), runtime_versions()};
   RunOutputs outputs(paths, config.amg.output_mode, segmentation_format(config.amg.output_mode, io.polygons),
-                     OverlayStyle{io.overlay_scores}, provenance, all_inputs);
+                     OverlayStyle{io.overlay_scores}, provenance, all_inputs, &guard);
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   std::signal(SIGUSR1, on_signal);  // Slurm's warning before a time-limit kill (--signal=B:USR1@120)
-  std::signal(SIGPIPE, SIG_IGN);    // a closed --jsonl - reader becomes a write error (exit 5)
+  std::signal(SIGPIPE, SIG_IGN);    // a closed --jsonl - reader is seen as EPIPE: the run ends quietly, 141
   std::signal(SIGXFSZ, SIG_IGN);    // so does a file size limit (ulimit -f), instead of a kill
 
   Progress progress(Progress::mode_for(options.progress, options.quiet), inputs.size());
@@ -147,29 +147,29 @@ int dry_run(const RunConfig& config) {
   if (shard) inputs = inputs_of_shard(inputs, *shard);
   const MaskGenerator generator = make_generator(config);
 
-  // The listing is the result: stdout. Overlays are named per input.
+  // The listing is the result: stdout. Every row of the outputs table, overlays named per input.
+  const std::vector<OutputRow> table = output_table(paths, inputs);
   std::map<std::string, std::string> overlays;
   if (!paths.overlay_dir.empty()) overlays = overlay_paths(paths.overlay_dir, inputs);
   std::string out = "model: " + io.model + " (" + generator.describe() + ")\n";
   if (shard) out += "shard: " + shard_label(*shard) + "\n";
   out += "inputs: " + std::to_string(inputs.size()) + "\n";
   for (const InputFile& in : inputs) {
-    out += "  " + in.path;
-    if (!overlays.empty()) out += "  -> " + overlays.at(in.path);
+    out += "  " + printable(in.path);
+    if (!overlays.empty()) out += "  -> " + printable(overlays.at(in.path));
     out += "\n";
   }
   out += "outputs:\n";
-  std::error_code ec;
   const std::string state = paths.resume ? "resumed if present" : paths.overwrite ? "replaced if present" : "new";
-  auto line = [&](const char* what, const std::string& path) {
-    if (path.empty()) return;
-    out += std::string("  ") + what + " " + path + (path == "-" ? " (stdout)" : " (" + state + ")") + "\n";
-  };
-  line("--out", paths.coco);
-  line("--out-dir", paths.out_dir);
-  line("--jsonl", paths.jsonl);
-  line("--overlay-dir", paths.overlay_dir);
-  line("done marker", paths.done_marker);
+  for (const OutputRow& row : table) {
+    if (row.kind == OutputRow::Kind::kStdout) {
+      out += "  " + row.flag + " - (stdout)\n";
+      continue;
+    }
+    const bool main = row.role == OutputRow::Role::kOutput;
+    out += "  " + row.flag + (main ? "" : " " + row.what) + " " + printable(row.path) +
+           (main ? " (" + state + ")" : row.role == OutputRow::Role::kLock ? " (while running)" : "") + "\n";
+  }
   out += shard && shard_committed(paths) ? "the shard is already complete: a run would exit at once\n" : "";
   out += "dry run: nothing written\n";
   std::fputs(out.c_str(), stdout);

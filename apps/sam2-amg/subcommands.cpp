@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/printable.h"
+#include "io/outputs.h"
 
 namespace sam2amg::cli {
 
@@ -28,8 +29,7 @@ std::vector<InputFile> require_io(Subcommand cmd, const IoOptions& io, std::vect
       if (io.model.empty()) throw UsageError("no model: give --model FILE (or `model:` in the config)");
       if (io.input.empty() && io.input_list.empty())
         throw UsageError("no input: give --input PATH... or --input-list FILE");
-      if (io.out.empty() && io.out_dir.empty() && io.jsonl.empty() && io.yolo.empty())
-        throw UsageError("no output: give --out FILE.json, --out-dir DIR, --jsonl FILE|- or --yolo DIR");
+      if (!has_mask_output(io)) throw UsageError("no output: give " + mask_output_flags());
       std::vector<InputFile> inputs = collect_and_log(io, skipped);
       if (inputs.empty()) throw UsageError("no images found in the given inputs");
       return inputs;

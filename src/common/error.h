@@ -22,6 +22,7 @@ enum class ExitCode : int {
   kOutput = 5,
   kIncomplete = 6,  // merge: shards missing or unfinished
   kTransient = 75,  // EX_TEMPFAIL
+  kReaderGone = 141,  // 128 + SIGPIPE: the reader of standard output closed it (`| head`)
 };
 
 /// Base class of all sam2-amg errors.
@@ -78,6 +79,13 @@ class OutputError : public Error {
  public:
   OutputError(const std::string& path, const std::string& why)
       : Error(ExitCode::kOutput, "cannot write '" + printable(path) + "': " + why) {}
+};
+
+/// The reader of standard output (--jsonl -) closed its end: the run stops quietly with the
+/// status a shell pipeline expects of a writer whose reader left (141, as if killed by SIGPIPE).
+class ReaderGoneError : public Error {
+ public:
+  ReaderGoneError() : Error(ExitCode::kReaderGone, "standard output was closed by its reader") {}
 };
 
 }  // namespace sam2amg

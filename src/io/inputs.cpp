@@ -8,6 +8,7 @@
 #include <functional>
 #include <iostream>
 #include <set>
+#include <sstream>
 
 #include "common/error.h"
 #include "common/printable.h"
@@ -100,6 +101,27 @@ void list_folder(const fs::path& root, const fs::path& dir, bool recursive,
 
 }  // namespace
 
+std::vector<std::string> split_path_list(const std::string& text, bool comments) {
+  std::vector<std::string> paths;
+  // `find -print0`, `xargs -0`: NUL ends a name, and a name may hold any other byte (a newline).
+  if (text.find('\0') != std::string::npos) {
+    for (size_t start = 0; start < text.size();) {
+      size_t end = text.find('\0', start);
+      if (end == std::string::npos) end = text.size();
+      if (end > start) paths.push_back(text.substr(start, end - start));
+      start = end + 1;
+    }
+    return paths;
+  }
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();  // CRLF lists
+    if (line.empty() || (comments && line[0] == '#')) continue;
+    paths.push_back(line);
+  }
+  return paths;
+}
+
 std::vector<InputFile> collect_inputs(const IoOptions& io, std::vector<UnreadableInput>* skipped) {
   std::vector<std::string> roots;
   for (const std::string& p : io.input) {
@@ -107,18 +129,16 @@ std::vector<InputFile> collect_inputs(const IoOptions& io, std::vector<Unreadabl
       roots.push_back(p);
       continue;
     }
-    for (std::string line; std::getline(std::cin, line);) {
-      if (!line.empty() && line.back() == '\r') line.pop_back();  // CRLF lists
-      if (!line.empty()) roots.push_back(line);
-    }
+    std::ostringstream text;
+    text << std::cin.rdbuf();
+    for (std::string& path : split_path_list(text.str(), /*comments=*/false)) roots.push_back(std::move(path));
   }
   if (!io.input_list.empty()) {
-    std::ifstream list(io.input_list);
-    if (!list) throw UsageError("cannot open input list '" + io.input_list + "'");
-    for (std::string line; std::getline(list, line);) {
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (!line.empty() && line[0] != '#') roots.push_back(line);
-    }
+    std::ifstream list(io.input_list, std::ios::binary);
+    if (!list) throw UsageError("cannot open input list '" + printable(io.input_list) + "'");
+    std::ostringstream text;
+    text << list.rdbuf();
+    for (std::string& path : split_path_list(text.str(), /*comments=*/true)) roots.push_back(std::move(path));
   }
   std::vector<InputFile> out;
   std::vector<UnreadableInput> skipped_here;

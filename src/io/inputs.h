@@ -33,6 +33,12 @@ struct UnreadableInput {
 /// path that does not exist or a folder input that cannot be listed.
 std::vector<InputFile> collect_inputs(const IoOptions& io, std::vector<UnreadableInput>* skipped = nullptr);
 
+/// The paths of a list (standard input for `--input -`, an `--input-list` file): separated by NUL
+/// when the text holds one (`find -print0`; names then keep every other byte, newlines too), else
+/// one per line (a trailing CR dropped, empty lines skipped, and with `comments` lines starting
+/// with '#'). A NUL never ends up inside a path.
+std::vector<std::string> split_path_list(const std::string& text, bool comments);
+
 /// Shell-style match of a file name against a pattern with * and ?; with `ignore_case`, ASCII
 /// letters match either case ("*.jpg" takes "IMG_1.JPG").
 bool glob_match(const std::string& pattern, const std::string& name, bool ignore_case = false);

@@ -85,6 +85,7 @@ void JsonLinesFile::write(const json& line) {
     for (size_t done = 0; done < s.size();) {
       const ssize_t n = ::write(fd_, s.data() + done, s.size() - done);
       if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EPIPE) throw ReaderGoneError();  // `| head`: not a failure
       if (n < 0) throw OutputError(path_, std::strerror(errno));
       done += static_cast<size_t>(n);
     }

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "common/error.h"
+#include "common/printable.h"
 #include "io/json_files.h"
 #include "io/run_config.h"
 
@@ -81,7 +82,7 @@ OutputPaths plan_outputs(const IoOptions& io, const std::optional<Shard>& shard)
   p.out_dir = io.out_dir;
   p.jsonl = io.jsonl;
   p.yolo = io.yolo;
-  if (!p.yolo.empty()) p.yolo_manifest = p.yolo + "/sam2_amg.jsonl";
+  if (!p.yolo.empty()) p.yolo_manifest = yolo_manifest_path(p.yolo, shard ? shard_label(*shard) : "");
   p.overlay_dir = io.overlay ? io.out_dir : io.overlay_dir;
   p.resume = io.resume;
   p.overwrite = io.overwrite;
@@ -91,7 +92,6 @@ OutputPaths plan_outputs(const IoOptions& io, const std::optional<Shard>& shard)
   else if (!io.out_dir.empty()) p.done_marker = io.out_dir + "/" + shard_label(*shard) + kDoneSuffix;
   else if (io.yolo.empty() || (!io.jsonl.empty() && io.jsonl != "-")) p.done_marker = shard_done_path(io.jsonl, *shard);
   else p.done_marker = io.yolo + "/" + shard_label(*shard) + kDoneSuffix;
-  if (!p.yolo.empty()) p.yolo_manifest = shard_path(p.yolo_manifest, *shard);
   if (!p.coco.empty()) p.coco = shard_path(p.coco, *shard);
   if (!p.jsonl.empty() && p.jsonl != "-") p.jsonl = shard_path(p.jsonl, *shard);
   p.resume = true;
@@ -158,75 +158,50 @@ bool non_empty(const std::string& path) {
   return !fs::is_regular_file(st) || fs::file_size(path, ec) > 0;
 }
 
-// The files a run writes and the checks on them before any work, shared by OutputGuard and
-// check_outputs (--dry-run).
-struct PlannedFiles {
-  std::string journal;                           ///< the COCO file's journal; empty: none
-  bool jsonl_file = false;                       ///< --jsonl names a file (not stdout)
-  std::map<std::string, std::string> overlays;   ///< input path -> its overlay file
-};
-
-PlannedFiles planned_files(const OutputPaths& paths, const std::vector<InputFile>& inputs) {
-  PlannedFiles f;
-  f.journal = paths.coco.empty() ? "" : paths.coco + ".partial.jsonl";
-  f.jsonl_file = !paths.jsonl.empty() && paths.jsonl != "-";
-  if (!paths.overlay_dir.empty()) f.overlays = overlay_paths(paths.overlay_dir, inputs);
-  return f;
+// An existing output that marks an earlier run.
+bool earlier_present(const OutputRow& row) {
+  std::error_code ec;
+  switch (row.earlier) {
+    case OutputRow::Earlier::kNever: return false;
+    case OutputRow::Earlier::kExists: return fs::exists(fs::symlink_status(row.path, ec));
+    case OutputRow::Earlier::kNonEmpty: return non_empty(row.path);
+  }
+  return false;
 }
 
 // Outputs that name an input, the input list or each other, and file outputs that are folders.
-void check_output_names(const OutputPaths& paths, const PlannedFiles& f, const std::vector<InputFile>& inputs,
+void check_output_names(const std::vector<OutputRow>& table, const std::vector<InputFile>& inputs,
                         const std::string& input_list) {
-  // Files this run writes, as flag -> path; none may be an input or another output.
-  std::vector<std::pair<std::string, std::string>> files;
-  if (!paths.coco.empty()) {
-    files.emplace_back("--out", paths.coco);
-    files.emplace_back("--out's journal", f.journal);
-  }
-  if (f.jsonl_file) files.emplace_back("--jsonl", paths.jsonl);
-  if (!paths.out_dir.empty()) files.emplace_back("--out-dir", paths.out_dir);
-  if (!paths.yolo.empty()) files.emplace_back("--yolo", paths.yolo);
-  if (!paths.overlay_dir.empty() && paths.overlay_dir != paths.out_dir)
-    files.emplace_back("--overlay-dir", paths.overlay_dir);
-  for (const auto& [input, overlay] : f.overlays) files.emplace_back("the overlay of " + input, overlay);
-  std::map<std::string, std::string> taken;  // canonical path -> flag
+  std::map<std::string, std::string> taken;  // canonical path -> what it is
   for (const InputFile& in : inputs) taken.emplace(in.key.empty() ? canonical(in.path) : in.key, "an input");
   if (!input_list.empty()) taken.emplace(canonical(input_list), "--input-list");
-  for (const auto& [flag, path] : files) {
-    const auto [it, fresh] = taken.emplace(canonical(path), flag);
+  for (const OutputRow& row : table) {
+    if (!row.checked_for_names || row.kind == OutputRow::Kind::kStdout) continue;
+    const std::string name = row.role == OutputRow::Role::kOutput ? row.flag : row.flag + "'s " + row.what;
+    const auto [it, fresh] = taken.emplace(canonical(row.path), name);
     if (!fresh)
-      throw UsageError(flag + " '" + printable(path) + "' is also " +
-                       (it->second == "an input" ? "an input" : it->second) +
+      throw UsageError(name + " '" + printable(row.path) + "' is also " + it->second +
                        ": writing it would destroy that; choose another output path");
   }
   std::error_code ec;
-  if (!paths.coco.empty() && fs::is_directory(paths.coco, ec))
-    throw UsageError("--out '" + printable(paths.coco) +
-                     "' is a folder: give a file name (or use --out-dir for a folder)");
-  if (f.jsonl_file && fs::is_directory(paths.jsonl, ec))
-    throw UsageError("--jsonl '" + printable(paths.jsonl) +
-                     "' is a folder: give a file name, or - for standard output");
+  for (const OutputRow& row : table)
+    if (row.role == OutputRow::Role::kOutput && row.kind == OutputRow::Kind::kFile && row.writer != OutputRow::Writer::kNone &&
+        fs::is_directory(row.path, ec))
+      throw UsageError(row.flag + " '" + printable(row.path) + "' is a folder: give a file name" +
+                       (row.flag == "--jsonl" ? ", or - for standard output" : " (or use --out-dir for a folder)"));
 }
 
 // Outputs an earlier run left, refused unless resuming or overwriting.
-void check_existing_outputs(const OutputPaths& paths, const PlannedFiles& f) {
+void check_existing_outputs(const OutputPaths& paths, const std::vector<OutputRow>& table) {
   if (paths.resume || paths.overwrite) return;
-  std::error_code ec;
-  const std::string what_to_do = ": give --resume to continue the run that wrote it, or --overwrite to replace it";
-  if (!paths.coco.empty() && non_empty(paths.coco))
-    throw UsageError("--out '" + printable(paths.coco) + "' exists" + what_to_do);
-  if (!f.journal.empty() && fs::exists(f.journal, ec))
-    throw UsageError("'" + printable(f.journal) + "' holds an interrupted run's images: give --resume to continue it, "
-                     "or --overwrite to start over");
-  if (f.jsonl_file && non_empty(paths.jsonl))
-    throw UsageError("--jsonl '" + printable(paths.jsonl) + "' exists" + what_to_do);
-  if (!paths.out_dir.empty() && fs::exists(paths.out_dir + "/run.json", ec))
-    throw UsageError("--out-dir '" + printable(paths.out_dir) + "' holds an earlier run's outputs" + what_to_do);
-  if (!paths.yolo_manifest.empty() && non_empty(paths.yolo_manifest))
-    throw UsageError("--yolo '" + printable(paths.yolo) + "' holds an earlier run's labels" + what_to_do);
-  for (const auto& [input, overlay] : f.overlays)
-    if (fs::exists(overlay, ec))
-      throw UsageError("overlay '" + printable(overlay) + "' (of " + printable(input) + ") exists" + what_to_do);
+  for (const OutputRow& row : table) {
+    if (!earlier_present(row)) continue;
+    const std::string name = row.role == OutputRow::Role::kOutput && row.writer != OutputRow::Writer::kNone
+                                 ? row.flag + " '" + printable(row.path) + "'"
+                                 : "'" + printable(row.path) + "' (" + row.flag + "'s " + row.what + ")";
+    throw UsageError(name + " " + row.earlier_means +
+                     ": give --resume to continue the run that wrote it, or --overwrite to replace it");
+  }
 }
 
 // An output can be written: an existing file or folder is writable, or else the nearest
@@ -241,84 +216,228 @@ void check_writable(const std::string& path, const std::string& flag) {
   }
   for (p = p.parent_path(); !p.empty(); p = p.parent_path()) {
     if (!fs::exists(p, ec)) continue;
-    if (!fs::is_directory(p, ec)) throw OutputError(path, flag + ": '" + p.string() + "' is not a folder");
+    if (!fs::is_directory(p, ec)) throw OutputError(path, flag + ": '" + printable(p.string()) + "' is not a folder");
     if (::access(p.c_str(), W_OK | X_OK) != 0)
-      throw OutputError(path, flag + ": cannot create it in '" + p.string() + "' (not writable)");
+      throw OutputError(path, flag + ": cannot create it in '" + printable(p.string()) + "' (not writable)");
     return;
   }
 }
 
+// What the writers check of the inputs before any work.
+void check_writer_inputs(const std::vector<OutputRow>& table, const std::vector<InputFile>& inputs) {
+  for (const OutputRow& row : table)
+    if (row.writer == OutputRow::Writer::kYolo) yolo_label_names(inputs);  // throws on a shared label
+}
+
+// Every check before any work. The guard looks at earlier outputs only once it holds the locks
+// (`existing` false), so a second run on a locked output says it is locked.
+void check_all(const OutputPaths& paths, const std::vector<OutputRow>& table, const std::vector<InputFile>& inputs,
+               const std::string& input_list, bool existing) {
+  check_output_names(table, inputs, input_list);
+  check_writer_inputs(table, inputs);
+  if (existing) check_existing_outputs(paths, table);
+  for (const OutputRow& row : table)
+    if (row.kind != OutputRow::Kind::kStdout && row.role != OutputRow::Role::kLock)
+      check_writable(row.path, row.role == OutputRow::Role::kOutput ? row.flag : row.flag + "'s " + row.what);
+}
+
+OutputRow file_row(std::string flag, std::string what, std::string path, OutputRow::Role role, OutputRow::Writer writer,
+                   OutputRow::Earlier earlier, std::string earlier_means) {
+  OutputRow r;
+  r.flag = std::move(flag);
+  r.what = std::move(what);
+  r.path = std::move(path);
+  r.role = role;
+  r.writer = writer;
+  r.earlier = earlier;
+  r.earlier_means = std::move(earlier_means);
+  return r;
+}
+
+OutputRow lock_row(const std::string& flag, const std::string& path) {
+  OutputRow r = file_row(flag, "lock", path, OutputRow::Role::kLock, OutputRow::Writer::kNone,
+                         OutputRow::Earlier::kNever, "");
+  r.checked_for_names = false;
+  return r;
+}
+
+OutputRow folder_row(const std::string& flag, const std::string& what, const std::string& path,
+                     OutputRow::Writer writer) {
+  OutputRow r = file_row(flag, what, path, OutputRow::Role::kOutput, writer, OutputRow::Earlier::kNever, "");
+  r.kind = OutputRow::Kind::kFolder;
+  r.remove_if_never_started = false;  // a folder goes only while empty (create_parents)
+  return r;
+}
+
 }  // namespace
 
-void check_outputs(const OutputPaths& paths, const std::vector<InputFile>& inputs, const std::string& input_list) {
-  const PlannedFiles f = planned_files(paths, inputs);
-  check_output_names(paths, f, inputs, input_list);
-  check_existing_outputs(paths, f);
+std::vector<OutputRow> output_table(const OutputPaths& paths, const std::vector<InputFile>& inputs) {
+  using Role = OutputRow::Role;
+  using Writer = OutputRow::Writer;
+  using Earlier = OutputRow::Earlier;
+  std::vector<OutputRow> t;
+  const std::string folder_lock = paths.shard ? shard_label(*paths.shard) + ".lock" : ".sam2amg.lock";
   if (!paths.coco.empty()) {
-    check_writable(paths.coco, "--out");
-    check_writable(f.journal, "--out's journal");
+    t.push_back(file_row("--out", "COCO file", paths.coco, Role::kOutput, Writer::kCoco, Earlier::kNonEmpty, "exists"));
+    t.push_back(file_row("--out", "journal", coco_journal_path(paths.coco), Role::kSideFile, Writer::kNone,
+                         Earlier::kExists, "holds an interrupted run's images"));
+    t.push_back(lock_row("--out", paths.coco + ".lock"));
   }
-  if (f.jsonl_file) check_writable(paths.jsonl, "--jsonl");
-  if (!paths.out_dir.empty()) check_writable(paths.out_dir, "--out-dir");
-  if (!paths.yolo.empty()) check_writable(paths.yolo, "--yolo");
-  if (!paths.overlay_dir.empty()) check_writable(paths.overlay_dir, "--overlay-dir");
-  if (!paths.done_marker.empty()) check_writable(paths.done_marker, "the shard's done marker");
+  if (!paths.jsonl.empty()) {
+    if (paths.jsonl == "-") {
+      OutputRow r = file_row("--jsonl", "JSON lines", "-", Role::kOutput, Writer::kJsonl, Earlier::kNever, "");
+      r.kind = OutputRow::Kind::kStdout;
+      r.resumable = false;
+      r.create_parents = r.remove_if_never_started = false;
+      t.push_back(r);
+    } else {
+      t.push_back(file_row("--jsonl", "JSON lines", paths.jsonl, Role::kOutput, Writer::kJsonl, Earlier::kNonEmpty,
+                           "exists"));
+      t.push_back(lock_row("--jsonl", paths.jsonl + ".lock"));
+    }
+  }
+  if (!paths.out_dir.empty()) {
+    t.push_back(folder_row("--out-dir", "per-image outputs", paths.out_dir, Writer::kPerImage));
+    t.push_back(file_row("--out-dir", "run record", per_image_run_record_path(paths.out_dir), Role::kSideFile,
+                         Writer::kNone, Earlier::kExists, "holds an earlier run's outputs"));
+    t.back().checked_for_names = false;  // inside the folder checked above
+    t.push_back(lock_row("--out-dir", paths.out_dir + "/" + folder_lock));
+  }
+  if (!paths.yolo.empty()) {
+    t.push_back(folder_row("--yolo", "YOLO labels", paths.yolo, Writer::kYolo));
+    t.push_back(file_row("--yolo", "manifest", paths.yolo_manifest, Role::kSideFile, Writer::kNone, Earlier::kNonEmpty,
+                         "holds an earlier run's labels"));
+    t.back().checked_for_names = false;
+    t.push_back(lock_row("--yolo", paths.yolo + "/" + folder_lock));
+  }
+  if (!paths.overlay_dir.empty()) {
+    OutputRow folder = folder_row("--overlay-dir", "overlays", paths.overlay_dir, Writer::kOverlay);
+    folder.checked_for_names = paths.overlay_dir != paths.out_dir;  // --overlay: --out-dir's folder
+    t.push_back(folder);
+    // Its own lock name: the overlay folder may be --out-dir, locked above.
+    t.push_back(lock_row("--overlay-dir", paths.overlay_dir + "/" +
+                                              (paths.shard ? shard_label(*paths.shard) + ".overlays.lock"
+                                                           : ".sam2amg-overlays.lock")));
+    for (const auto& [input, overlay] : overlay_paths(paths.overlay_dir, inputs)) {
+      t.push_back(file_row("--overlay-dir", "overlay of " + printable(input), overlay, Role::kSideFile, Writer::kNone,
+                           Earlier::kExists, "exists"));
+      t.back().create_parents = false;  // the overlay writer makes sub-folders as it goes
+    }
+  }
+  if (!paths.done_marker.empty()) {
+    t.push_back(file_row("--shard", "done marker", paths.done_marker, Role::kSideFile, Writer::kNone, Earlier::kNever, ""));
+    t.back().resumable = false;
+  }
+  return t;
+}
+
+bool has_mask_output(const IoOptions& io) {
+  for (const OutputRow& row : output_table(plan_outputs(io, std::nullopt), {}))
+    if (row.writer != OutputRow::Writer::kNone && row.writer != OutputRow::Writer::kOverlay) return true;
+  return false;
+}
+
+std::string mask_output_flags() { return "--out FILE.json, --out-dir DIR, --jsonl FILE|- or --yolo DIR"; }
+
+void check_outputs(const OutputPaths& paths, const std::vector<InputFile>& inputs, const std::string& input_list) {
+  check_all(paths, output_table(paths, inputs), inputs, input_list, /*existing=*/true);
 }
 
 OutputGuard::OutputGuard(const OutputPaths& paths, const std::vector<InputFile>& inputs,
                          const std::string& input_list) {
-  const PlannedFiles f = planned_files(paths, inputs);
-  check_output_names(paths, f, inputs, input_list);
+  const std::vector<OutputRow> table = output_table(paths, inputs);
+  // Everything that can refuse the run refuses it here, before anything is created.
+  check_all(paths, table, inputs, input_list, /*existing=*/false);
+  try {
+    std::error_code ec;
+    // Parents first (every one, or none: a failure undoes the others), then the locks.
+    auto create = [&](const fs::path& dir) {
+      std::vector<fs::path> missing;
+      for (fs::path p = dir; !p.empty() && !fs::exists(fs::symlink_status(p, ec)); p = p.parent_path()) {
+        missing.push_back(p);
+        if (p == p.parent_path()) break;
+      }
+      for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+        fs::create_directory(*it, ec);
+        if (ec) throw OutputError(it->string(), ec.message());
+        created_dirs_.push_back(it->string());
+      }
+    };
+    for (const OutputRow& row : table) {
+      if (row.kind == OutputRow::Kind::kStdout) continue;
+      if (row.remove_if_never_started && row.role != OutputRow::Role::kLock && !fs::exists(fs::symlink_status(row.path, ec)))
+        absent_files_.push_back(row.path);
+      if (!row.create_parents) continue;
+      create(row.kind == OutputRow::Kind::kFolder ? fs::path(row.path) : fs::path(row.path).parent_path());
+    }
+    // One run per output at a time. The lock comes before the second look at existing outputs,
+    // so a run that finishes meanwhile cannot be overwritten unseen.
+    for (const OutputRow& row : table)
+      if (row.role == OutputRow::Role::kLock) {
+        // The output it guards: the row above it of the same flag.
+        std::string guarded = row.path;
+        for (const OutputRow& r : table)
+          if (r.flag == row.flag && r.role == OutputRow::Role::kOutput) {
+            guarded = r.path;
+            break;
+          }
+        locks_.emplace_back(row.path, guarded);
+      }
+    check_existing_outputs(paths, table);
+  } catch (...) {
+    undo();
+    throw;
+  }
+}
 
-  // One run per output at a time. The lock comes before the checks of existing outputs, so a
-  // run that finishes meanwhile cannot be overwritten unseen.
+void OutputGuard::undo() {
+  locks_.clear();
   std::error_code ec;
-  if (!paths.coco.empty()) locks_.emplace_back(paths.coco + ".lock", paths.coco);
-  if (f.jsonl_file) locks_.emplace_back(paths.jsonl + ".lock", paths.jsonl);
-  auto create = [&](const std::string& dir) {
-    if (fs::exists(dir, ec)) return;
-    fs::create_directories(dir, ec);
-    if (ec) throw OutputError(dir, ec.message());
-    created_dirs_.push_back(dir);
-  };
-  for (const std::string& dir : {paths.out_dir, paths.yolo}) {
-    if (dir.empty()) continue;
-    create(dir);
-    const std::string name = paths.shard ? shard_label(*paths.shard) + ".lock" : ".sam2amg.lock";
-    locks_.emplace_back(dir + "/" + name, dir);
-  }
-  if (!paths.overlay_dir.empty()) {
-    // Its own lock name: the overlay folder may be --out-dir, already locked above.
-    create(paths.overlay_dir);
-    const std::string name = paths.shard ? shard_label(*paths.shard) + ".overlays.lock" : ".sam2amg-overlays.lock";
-    locks_.emplace_back(paths.overlay_dir + "/" + name, paths.overlay_dir);
-  }
-  check_existing_outputs(paths, f);
+  for (const std::string& f : absent_files_) fs::remove(f, ec);  // this run's own: absent before it
+  // Only when still empty; the innermost first.
+  for (auto it = created_dirs_.rbegin(); it != created_dirs_.rend(); ++it) fs::remove(*it, ec);
+  created_dirs_.clear();
+  absent_files_.clear();
 }
 
 OutputGuard::~OutputGuard() {
+  if (!started_) {
+    undo();
+    return;
+  }
   locks_.clear();
   std::error_code ec;
-  // Only when still empty (nothing was written); the innermost first.
+  // Folders the run made but left empty (no image written to them) go too.
   for (auto it = created_dirs_.rbegin(); it != created_dirs_.rend(); ++it) fs::remove(*it, ec);
 }
 
 RunOutputs::RunOutputs(const OutputPaths& paths, OutputMode output_mode, SegmentationFormat format,
                        const OverlayStyle& overlay_style, const Provenance& provenance,
-                       const std::vector<InputFile>& inputs)
-    : paths_(paths), model_sha256_(provenance.model_sha256) {
-  if (!paths_.coco.empty()) writers_.push_back(make_coco_writer(paths_.coco, format, provenance, paths_.resume));
-  if (!paths_.out_dir.empty())
-    writers_.push_back(
+                       const std::vector<InputFile>& inputs, OutputGuard* guard)
+    : paths_(paths), model_sha256_(provenance.model_sha256), guard_(guard) {
+  for (const OutputRow& row : output_table(paths_, inputs)) {
+    switch (row.writer) {
+      case OutputRow::Writer::kNone: break;
+      case OutputRow::Writer::kCoco:
+        writers_.push_back(make_coco_writer(row.path, format, provenance, paths_.resume, &inputs));
+        break;
+      case OutputRow::Writer::kPerImage:
         // Shards share the folder and record each its own files and shard: only an unsharded
-        // run compares run.json.
-        // Overlays (also --overlay's, in --out-dir) come from the overlay writer.
-        make_per_image_writer(paths_.out_dir, output_mode, format, /*overlay=*/false, provenance, inputs,
-                              paths_.resume && !paths_.shard));
-  if (!paths_.jsonl.empty()) writers_.push_back(make_jsonl_writer(paths_.jsonl, format, provenance, paths_.resume));
-  if (!paths_.yolo.empty())
-    writers_.push_back(make_yolo_writer(paths_.yolo, paths_.yolo_manifest, provenance, inputs, paths_.resume));
-  if (!paths_.overlay_dir.empty()) writers_.push_back(make_overlay_writer(paths_.overlay_dir, inputs, overlay_style));
+        // run compares run.json. Overlays (also --overlay's) come from the overlay writer.
+        writers_.push_back(make_per_image_writer(row.path, output_mode, format, /*overlay=*/false, provenance, inputs,
+                                                 paths_.resume && !paths_.shard));
+        break;
+      case OutputRow::Writer::kJsonl:
+        writers_.push_back(make_jsonl_writer(row.path, format, provenance, paths_.resume));
+        break;
+      case OutputRow::Writer::kYolo:
+        writers_.push_back(make_yolo_writer(row.path, paths_.yolo_manifest, provenance, inputs, paths_.resume));
+        break;
+      case OutputRow::Writer::kOverlay:
+        writers_.push_back(make_overlay_writer(row.path, inputs, overlay_style));
+        break;
+    }
+  }
 }
 
 RunOutputs::~RunOutputs() = default;
@@ -330,11 +449,13 @@ bool RunOutputs::done(const InputFile& input) const {
 }
 
 void RunOutputs::write(const ImageInfo& info, const ImageU8& image, const std::vector<MaskRecord>& records) {
+  if (guard_) guard_->started();
   for (const auto& w : writers_)
     if (!paths_.resume || !w->done(info.input)) w->write(info, image, records);
 }
 
 void RunOutputs::finish(const RunEnd& end, const ShardSummary& summary) {
+  if (guard_) guard_->started();
   for (const auto& w : writers_) {
     w->set_run_end(end);
     w->finish(end.complete);

@@ -83,26 +83,76 @@ ShardFiles find_coco_shards(const std::string& out, int expected_count);
 /// The shard markers of `--out-dir DIR` (the per-image files carry no shard name).
 ShardFiles find_dir_shards(const std::string& dir, int expected_count);
 
-/// Every check OutputGuard makes, without creating, locking or writing anything, and that each
-/// output can be written (an existing one is writable, else the nearest existing folder above it
-/// is). For --dry-run. Throws UsageError or OutputError.
+/// One row of a run's outputs table: a file or folder the run writes, or a side file of one (the
+/// COCO journal, run.json, the YOLO manifest, a lock, a shard's marker), with everything the run
+/// does about it before and after its work. The table is the one list of a run's outputs: the
+/// guard, the checks, --dry-run, RunOutputs and the cleanup of a run that never started all
+/// iterate it. Adding an output is adding a row (output_table) and, for a new writer, its case in
+/// RunOutputs.
+struct OutputRow {
+  enum class Kind { kFile, kFolder, kStdout };
+  enum class Role { kOutput, kSideFile, kLock };
+  /// How an earlier run's output is recognised (refused without --resume or --overwrite).
+  enum class Earlier { kNever, kExists, kNonEmpty };
+  /// Which writer RunOutputs opens for an output row (kNone: a side file, a lock, an overlay file).
+  enum class Writer { kNone, kCoco, kPerImage, kJsonl, kYolo, kOverlay };
+
+  std::string flag;        ///< the flag it comes from: "--out", "--jsonl", "--out-dir", ...
+  std::string what;        ///< what it is, for listings and messages: "COCO file", "journal", ...
+  std::string path;
+  Kind kind = Kind::kFile;
+  Role role = Role::kOutput;
+  Writer writer = Writer::kNone;
+  bool resumable = true;   ///< --resume continues it (else it is rewritten whole)
+  Earlier earlier = Earlier::kNever;
+  std::string earlier_means;  ///< what an existing one is: "holds an interrupted run's images"
+  /// Before any work, a file's missing parent folders (a folder: itself and its parents) are
+  /// created; a run that never started removes them again (innermost first, only while empty).
+  bool create_parents = true;
+  /// A run that never started removes this file if it did not exist before (locks: released).
+  bool remove_if_never_started = true;
+  bool checked_for_names = true;  ///< may not name an input, the input list or another output
+};
+
+/// The run's outputs table, from its output paths (and the inputs, which name the overlays).
+std::vector<OutputRow> output_table(const OutputPaths& paths, const std::vector<InputFile>& inputs);
+
+/// True when the I/O options name at least one output a run writes its masks to (a row of the
+/// outputs table with a writer; overlays alone are not one).
+bool has_mask_output(const IoOptions& io);
+
+/// The flags of the outputs a run can write its masks to, for messages: "--out FILE.json, ...".
+std::string mask_output_flags();
+
+/// Every check OutputGuard makes, without creating, locking or writing anything: outputs that
+/// name inputs or each other, earlier outputs, that each output can be written (an existing one
+/// is writable, else the nearest existing folder above it is, where it would be created), and
+/// the writers' own checks of the inputs (two inputs sharing a YOLO label). For --dry-run, and the
+/// guard's first step, so both refuse alike. Throws UsageError or OutputError.
 void check_outputs(const OutputPaths& paths, const std::vector<InputFile>& inputs, const std::string& input_list);
 
-/// Guards a run's outputs, before any work and for the whole run: an exclusive lock on each
-/// output (a second run writing one of them fails at once, exit 2); outputs that name an input,
-/// the input list or each other are refused (exit 2); so is an existing output (or an interrupted
-/// run's journal, an input's overlay) unless resuming or overwriting. Throws UsageError or
-/// OutputError.
+/// Guards a run's outputs, before any work and for the whole run: every check of check_outputs,
+/// then the parents of every output created (or, failing one, none: the run refuses up front),
+/// and an exclusive lock on each output (a second run writing one of them fails at once, exit 2).
+/// Until started() is called, the run has not begun: destroying the guard then removes what it
+/// and the writers created (outputs that did not exist before, folders it made), so a run that
+/// stops before its first image leaves nothing. Throws UsageError or OutputError.
 class OutputGuard {
  public:
   OutputGuard(const OutputPaths& paths, const std::vector<InputFile>& inputs, const std::string& input_list);
   ~OutputGuard();
   OutputGuard(const OutputGuard&) = delete;
   OutputGuard& operator=(const OutputGuard&) = delete;
+  /// The run has written (or finished) something: its outputs stay, whatever happens next.
+  void started() { started_ = true; }
 
  private:
+  void undo();
+
   std::vector<OutputLock> locks_;
-  std::vector<std::string> created_dirs_;  ///< output folders this guard created: removed again if left empty
+  std::vector<std::string> created_dirs_;   ///< folders this guard created
+  std::vector<std::string> absent_files_;   ///< output files that did not exist when it began
+  bool started_ = false;
 };
 
 /// The writers a run asked for, opened on its output paths. Decides, in one place, which inputs
@@ -110,8 +160,10 @@ class OutputGuard {
 class RunOutputs {
  public:
   /// `inputs`: the whole run's (not only a shard's), from which per-image names are made.
+  /// `guard` (when given) learns when the run has started (its first write, or finish()).
   RunOutputs(const OutputPaths& paths, OutputMode output_mode, SegmentationFormat format,
-             const OverlayStyle& overlay_style, const Provenance& provenance, const std::vector<InputFile>& inputs);
+             const OverlayStyle& overlay_style, const Provenance& provenance, const std::vector<InputFile>& inputs,
+             OutputGuard* guard = nullptr);
   ~RunOutputs();
   /// True when resuming and every writer already has `input`.
   bool done(const InputFile& input) const;
@@ -125,6 +177,7 @@ class RunOutputs {
   OutputPaths paths_;
   std::string model_sha256_;
   std::vector<std::unique_ptr<MaskWriter>> writers_;
+  OutputGuard* guard_ = nullptr;
 };
 
 }  // namespace sam2amg

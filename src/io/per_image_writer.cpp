@@ -82,14 +82,14 @@ class PerImageWriter : public MaskWriter {
     std::error_code ec;
     fs::create_directories(dir_, ec);
     if (ec) throw OutputError(dir_, ec.message());
-    const std::string run_json = dir_ + "/run.json";
+    const std::string run_json = per_image_run_record_path(dir_);
     if (resume && fs::exists(run_json, ec)) {
-      // Resuming continues the same run: per-image files of another model or config stay apart.
+      // Resuming continues the same run: per-image files of another model or config stay apart;
+      // settings that cannot change the masks may differ.
       std::ifstream in(run_json);
       const json earlier = json::parse(in, nullptr, false);
-      if (earlier.is_discarded() || !same_run(earlier, run_))
-        throw UsageError("--out-dir '" + printable(dir_) + "' holds results of another model or config (see " +
-                         printable(run_json) + "); rerun with the same settings, or with --overwrite to replace them");
+      accepted_config_ = check_resumable(earlier.is_discarded() ? json() : earlier, provenance_,
+                                         "--out-dir '" + printable(dir_) + "'");
     }
     for (size_t i = 0; i < inputs.size(); ++i) image_ids_[inputs[i].path] = static_cast<int64_t>(i) + 1;
   }
@@ -100,7 +100,10 @@ class PerImageWriter : public MaskWriter {
     const std::string path = target(input);
     std::error_code ec;
     if (!fs::exists(path, ec)) return false;
-    return image_output_matches(recorded_provenance(path), provenance_, input, path);
+    const json head = recorded_head(path);
+    return image_output_matches(head.is_object() ? head.value("sam2_amg", json()) : json(),
+                                head.is_object() ? head.value("input", json()) : json(), provenance_, input, path,
+                                accepted_config_);
   }
 
   void write(const ImageInfo& info, const ImageU8& image, const std::vector<MaskRecord>& records) override {
@@ -116,14 +119,16 @@ class PerImageWriter : public MaskWriter {
       write_file_atomically(path_inside(dir_, stem + ".stats.json"),
                        dump_json({{"file_name", info.input.name}, {"funnel", funnel_json(*info.funnel)}}) + "\n");
     const json provenance = image_provenance_json(provenance_, info.input);
+    const json identity = input_identity_json(info.input);
     if (png_) {
-      write_png_folder(target_path, records, provenance);
+      write_png_folder(target_path, records, {{"sam2_amg", provenance}, {"input", identity}});
     } else {
       // SA-1B's {"image", "annotations"}, with the provenance first and alone on the first line,
       // so that resuming reads one line, not the masks.
       const json image{{"image_id", image_ids_.at(info.input.path)}, {"width", info.width}, {"height", info.height},
                        {"file_name", info.input.name}};
-      write_file_atomically(target_path, "{\"sam2_amg\": " + dump_json(provenance) + ",\n\"image\": " +
+      write_file_atomically(target_path, "{\"sam2_amg\": " + dump_json(provenance) + ", \"input\": " +
+                                             dump_json(identity) + ",\n\"image\": " +
                                              dump_json(image) + ", \"annotations\": " +
                                              dump_json(sa1b_annotations(records, format_)) + "}\n");
     }
@@ -139,7 +144,7 @@ class PerImageWriter : public MaskWriter {
 
  private:
   void write_run_json(const json& run) {
-    write_file_atomically(dir_ + "/run.json", dump_json(run, 2) + "\n");
+    write_file_atomically(per_image_run_record_path(dir_), dump_json(run, 2) + "\n");
     run_json_written_ = true;
   }
 
@@ -147,20 +152,21 @@ class PerImageWriter : public MaskWriter {
     return path_inside(dir_, stems_.at(input.path) + (png_ ? "" : ".json"));
   }
 
-  // The image provenance an output records; null when it records none.
-  json recorded_provenance(const std::string& path) const {
+  // What an output records about its image on its first line ({"sam2_amg": ..., "input": ...});
+  // null when it records nothing.
+  json recorded_head(const std::string& path) const {
     std::ifstream in(png_ ? path + "/" + kFolderProvenance : path, std::ios::binary);
     std::string line;
     if (!in || !std::getline(in, line)) return nullptr;
     if (png_) {
       const json file = json::parse(line, nullptr, false);
-      return file.is_object() ? file.value("sam2_amg", json()) : json();
+      return file.is_object() ? file : json();
     }
-    // `{"sam2_amg": {...},` alone on the first line: close the object to read it.
+    // `{"sam2_amg": {...}, "input": {...},` alone on the first line: close the object to read it.
     if (line.empty() || line.back() != ',') return nullptr;
     line.back() = '}';
     const json head = json::parse(line, nullptr, false);
-    return head.is_object() ? head.value("sam2_amg", json()) : json();
+    return head.is_object() ? head : json();
   }
 
   // SAM 1 scripts/amg.py write_masks_to_folder: i.png (mask * 255) and metadata.csv, plus the
@@ -168,7 +174,7 @@ class PerImageWriter : public MaskWriter {
   // a temporary folder this process creates, then renamed into place, so a folder that exists is
   // complete. Nothing is deleted recursively but that temporary folder: an existing folder (an
   // earlier run's, with --overwrite) is replaced only when it holds nothing but such files.
-  void write_png_folder(const std::string& folder, const std::vector<MaskRecord>& records, const json& provenance) const {
+  void write_png_folder(const std::string& folder, const std::vector<MaskRecord>& records, const json& head) const {
     OwnFolder own(fs::path(folder).parent_path());
     const std::string tmp = own.path().string();
     std::error_code ec;
@@ -186,7 +192,7 @@ class PerImageWriter : public MaskWriter {
     meta.flush();
     if (!meta) throw OutputError(meta_path, "write failed (disk full?)");
     meta.close();
-    write_file_atomically(own.file(kFolderProvenance), dump_json({{"sam2_amg", provenance}}) + "\n");
+    write_file_atomically(own.file(kFolderProvenance), dump_json(head) + "\n");
     const fs::file_status st = fs::symlink_status(folder, ec);
     if (fs::exists(st)) {
       if (!fs::is_directory(st)) throw OutputError(folder, "exists and is not a folder of masks; move it away");
@@ -216,9 +222,12 @@ class PerImageWriter : public MaskWriter {
   json run_;  ///< the run's provenance (run.json)
   RunEnd run_end_;
   bool run_json_written_ = false;
+  std::string accepted_config_;  ///< an equivalent earlier run's config_sha256 (resume)
 };
 
 }  // namespace
+
+std::string per_image_run_record_path(const std::string& dir) { return dir + "/run.json"; }
 
 std::unique_ptr<MaskWriter> make_per_image_writer(const std::string& dir, OutputMode output_mode,
                                                   SegmentationFormat format, bool overlay,

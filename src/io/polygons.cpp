@@ -3,6 +3,8 @@
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
+#include <array>
+#include <unordered_map>
 #include <cstdint>
 #include <limits>
 
@@ -56,10 +58,72 @@ MaskOutline mask_outline(const Rle& rle) {
   return o;
 }
 
+PixelEdgeRings pixel_edge_rings(const Rle& rle) {
+  const std::vector<std::uint8_t> mask = rle_to_mask(rle);
+  const int w = rle.w, h = rle.h;
+  auto in = [&](int x, int y) { return x >= 0 && y >= 0 && x < w && y < h && mask[size_t(y) * w + x] != 0; };
+  // Directed pixel sides between a mask pixel and the outside, clockwise round each pixel on
+  // screen (y down): top left to right, right side down, bottom right to left, left side up.
+  struct Edge {
+    int x0, y0, x1, y1;
+    std::int64_t pixel;
+  };
+  std::vector<Edge> edges;
+  std::unordered_map<std::int64_t, std::array<int, 2>> leaving;  // vertex -> its (up to 2) edges
+  auto vertex = [&](int x, int y) { return std::int64_t(y) * (w + 1) + x; };
+  auto add = [&](int x0, int y0, int x1, int y1, std::int64_t pixel) {
+    auto [it, fresh] = leaving.try_emplace(vertex(x0, y0), std::array<int, 2>{-1, -1});
+    it->second[it->second[0] < 0 ? 0 : 1] = static_cast<int>(edges.size());
+    edges.push_back({x0, y0, x1, y1, pixel});
+  };
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      if (!in(x, y)) continue;
+      const std::int64_t pixel = std::int64_t(y) * w + x;
+      if (!in(x, y - 1)) add(x, y, x + 1, y, pixel);
+      if (!in(x + 1, y)) add(x + 1, y, x + 1, y + 1, pixel);
+      if (!in(x, y + 1)) add(x + 1, y + 1, x, y + 1, pixel);
+      if (!in(x - 1, y)) add(x, y + 1, x, y, pixel);
+    }
+  // Each side's successor is the side leaving its end; where two leave (two pixels touching at a
+  // corner only), the one of the same pixel, so parts touching diagonally stay apart and every
+  // ring is simple. Sides then form disjoint rings.
+  PixelEdgeRings rings;
+  std::vector<char> used(edges.size(), 0);
+  for (size_t first = 0; first < edges.size(); ++first) {
+    if (used[first]) continue;
+    std::vector<int> corners;  // x, y of each vertex where the direction turns
+    double area2 = 0;
+    for (size_t e = first;;) {
+      used[e] = 1;
+      const Edge& cur = edges[e];
+      area2 += double(cur.x0) * cur.y1 - double(cur.x1) * cur.y0;
+      const std::array<int, 2>& next = leaving.at(vertex(cur.x1, cur.y1));
+      size_t n = static_cast<size_t>(next[0]);
+      if (next[1] >= 0 && edges[n].pixel != cur.pixel) n = static_cast<size_t>(next[1]);
+      const Edge& nx = edges[n];
+      if ((cur.x1 - cur.x0) != (nx.x1 - nx.x0) || (cur.y1 - cur.y0) != (nx.y1 - nx.y0)) {
+        corners.push_back(cur.x1);
+        corners.push_back(cur.y1);
+      }
+      if (n == first) break;
+      e = n;
+    }
+    // The first side's start is the last corner found (when it is a corner at all: a part's
+    // first side in scan order is its top-left pixel's top): it goes first.
+    std::vector<double> ring;
+    ring.reserve(corners.size());
+    const size_t m = corners.size();
+    for (size_t i = 0; i < m; ++i) ring.push_back(corners[(i + m - 2) % m]);
+    (area2 > 0 ? rings.outer : rings.holes).push_back(std::move(ring));
+  }
+  return rings;
+}
+
 std::optional<std::vector<std::vector<double>>> rle_to_polygons(const Rle& rle) {
-  MaskOutline o = mask_outline(rle);
-  if (!o.holes.empty()) return std::nullopt;
-  return std::move(o.outer);
+  PixelEdgeRings r = pixel_edge_rings(rle);
+  if (!r.holes.empty()) return std::nullopt;
+  return std::move(r.outer);
 }
 
 std::vector<double> rle_to_single_ring(const Rle& rle) {

@@ -1,7 +1,8 @@
 #pragma once
 /// Masks as polygons: COCO polygons (Label Studio, CVAT, X-AnyLabeling) and the single ring of a
-/// YOLO segmentation label. Coordinates are pixel centres (x, y) of boundary pixels, as OpenCV's
-/// findContours gives them.
+/// YOLO segmentation label. COCO polygons run along pixel edges (pixel (x, y) is the square
+/// [x, x+1] x [y, y+1]), which is how pycocotools rasterizes them; YOLO rings and mask_outline use
+/// the boundary pixels' centres, as OpenCV's findContours and fillPoly do.
 #include <optional>
 #include <vector>
 
@@ -21,7 +22,17 @@ struct MaskOutline {
 /// a hole is a part again).
 MaskOutline mask_outline(const Rle& rle);
 
-/// The mask as COCO polygons: one per part. nullopt when the mask has a hole: COCO polygons are
+/// The rings that separate a mask's pixels from the outside, along pixel edges (corners only, as
+/// flat x, y lists, clockwise on screen for parts): one per 4-connected part, and one per hole.
+/// Filling the parts and opening the holes gives the mask exactly.
+struct PixelEdgeRings {
+  std::vector<std::vector<double>> outer;
+  std::vector<std::vector<double>> holes;
+};
+PixelEdgeRings pixel_edge_rings(const Rle& rle);
+
+/// The mask as COCO polygons: one per (4-connected) part, along pixel edges (pixel_edge_rings), so
+/// pycocotools' rasterization (frPyObjects, rleFrPoly) gives the mask back. nullopt when the mask has a hole: COCO polygons are
 /// filled and their union taken (pycocotools frPyObjects), so no polygon list can keep a hole
 /// open; the caller keeps RLE for such a mask.
 std::optional<std::vector<std::vector<double>>> rle_to_polygons(const Rle& rle);

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,26 +32,76 @@ bool same_run(const nlohmann::json& a, const nlohmann::json& b);
 /// "config_sha256"} (the input as given, its name relative to its folder input, the run's hashes).
 nlohmann::json image_provenance_json(const Provenance& p, const InputFile& input);
 
+/// Settings a run records that cannot change its masks: where the inputs come from (input,
+/// input_list, recursive, glob), where outputs go (out, out_dir, jsonl, yolo, overlays), resume
+/// and overwrite, device, threads and postprocess. Resuming never compares them.
+const std::vector<std::string>& run_only_settings();
+
+/// The settings (config keys) whose values differ between a recorded config and this run's, apart
+/// from run_only_settings(), each as "key: recorded -> now"; empty when an output of the recorded
+/// config may be continued by this run. A config that cannot be read gives {"config"}.
+std::vector<std::string> differing_settings(const std::string& recorded_yaml, const std::string& current_yaml);
+
+/// Checks an earlier run's record (provenance_json: COCO info.sam2_amg, run.json, a run record)
+/// before this run continues its output. Returns the config_sha256 it recorded (the images it
+/// wrote carry that one, which this run accepts as its own). Throws UsageError naming `what`, the
+/// model or each differing setting (differing_settings), and how to go on.
+std::string check_resumable(const nlohmann::json& recorded, const Provenance& p, const std::string& what);
+
+/// Percent-escapes every byte outside printable ASCII, and '%': the exact bytes of a name in
+/// plain ASCII, whatever its encoding ("a\xff.png" -> "a%FF.png").
+std::string escape_bytes(const std::string& bytes);
+
+/// An input's identity across runs, as outputs record it beside the image's provenance:
+/// {"key": the canonical path the run de-duplicates by, "path_bytes": the path as given, both
+/// escape_bytes; "size", "mtime_ns": its content's size and modification time}. A path that is
+/// not UTF-8 is kept exactly by the escaped bytes (the text form replaces what it cannot hold).
+nlohmann::json input_identity_json(const InputFile& input);
+
+/// The identity key of `input` (input_identity_json's "key").
+std::string input_key(const InputFile& input);
+
+/// What an earlier output recorded about its input, compared with `input` now.
+enum class InputMatch {
+  kSame,     ///< the same input, content unchanged: done
+  kChanged,  ///< the same input, rewritten since (size or mtime differ): recompute it
+  kOther,    ///< another input
+};
+
+/// The key an earlier record names: its identity's key; from an output without one (an older
+/// version's), the canonical form of its recorded `path`.
+std::string recorded_input_key(const nlohmann::json& identity, const std::string& recorded_path);
+
+/// Compares a recorded identity (input_identity_json; null for an older output) and path with
+/// `input` as it is now.
+InputMatch match_input(const nlohmann::json& identity, const std::string& recorded_path, const InputFile& input);
+
 /// Checks an existing per-image output against this run and `input` before resume counts it as
-/// done: true when `recorded` (its image_provenance_json) names this run and this input. Throws
-/// UsageError (exit 2) naming `output` when it names another model or config, another input (names
-/// that shift when the input set grows), or nothing (an output without per-image provenance):
-/// its masks must never be attributed to `input`.
-bool image_output_matches(const nlohmann::json& recorded, const Provenance& p, const InputFile& input,
-                          const std::string& output);
+/// done: true when `recorded` (its image_provenance_json) names this run (this config, or
+/// `accepted_config`, an equivalent earlier run's config_sha256) and this input with its content
+/// unchanged (`identity`: its input_identity_json); false when the input was rewritten since (the
+/// output is recomputed). Throws UsageError (exit 2) naming `output` when it names another model
+/// or config, another input (names that shift when the input set grows), or nothing (an output
+/// without per-image provenance): its masks must never be attributed to `input`.
+bool image_output_matches(const nlohmann::json& recorded, const nlohmann::json& identity, const Provenance& p,
+                          const InputFile& input, const std::string& output, const std::string& accepted_config = "");
 
 /// The first line of a JSON-lines output (--jsonl, the COCO journal): {"type": "run",
 /// "sam2_amg": provenance_json}. Image lines carry {"type": "image", ..., "sam2_amg":
-/// image_provenance_json}; a reader skips every line whose type is not "image".
+/// image_provenance_json, "input": input_identity_json}; a reader skips every line whose type is
+/// not "image".
 nlohmann::json run_record(const Provenance& p);
 
 /// Resumes a JSON-lines output that starts with a run record: false when there is nothing to
 /// resume (no file, or no complete first line: the caller starts it afresh). Otherwise checks the
-/// run record and every complete image line against `p`, calls `done` with each line, and cuts a
-/// torn last line off. Throws UsageError naming `what` when the file holds results of another model
-/// or config, or has no run record (another tool's file, or an older version's).
+/// run record (check_resumable) and every complete image line against `p`, calls `done` with
+/// each line's input key (recorded_input_key) and the line, and cuts a torn last line off. A line
+/// whose input was rewritten since (its recorded size or mtime differ from the file's now) is
+/// dropped from the file, so that its image is recomputed once, never held twice. Throws UsageError naming `what` when the
+/// file holds results of another model or config, or has no run record (another tool's file, or
+/// an older version's).
 bool resume_run_lines(const std::string& path, const Provenance& p, const std::string& what,
-                      const std::function<void(const nlohmann::json& line)>& done);
+                      const std::function<void(const std::string& key, const nlohmann::json& line)>& done);
 
 /// The provenance of a merged file, from its shards' (provenance_json each, in shard order). The
 /// shards must share the model (SHA-256) and the config, apart from what only says where a shard

@@ -3,6 +3,7 @@
 /// a run opens, and on which paths, is io/outputs.h. Every writer writes atomically (temporary
 /// file, then rename), records the run's provenance (tool version, model SHA-256, effective
 /// config), and can resume.
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -77,9 +78,19 @@ class MaskWriter {
 /// One COCO instances file (images, annotations, one category id 1; ids from 1; pycocotools
 /// bbox convention, the reference's bbox kept as bbox_xywh_ref). Images are journalled to
 /// `<path>.partial.jsonl` as they finish and assembled at finish(), so memory stays flat and a
-/// killed run resumes from the journal. finish() always leaves a valid file.
+/// killed run resumes from the journal. finish() always leaves a valid file. With `resume` and no
+/// journal, a finished file of equivalent settings is continued (its images are done; nothing new:
+/// the file is left as it is); other settings are refused (UsageError naming them). `inputs`
+/// (the whole run's) give each image's file_name (coco_file_names); without them, its name.
 std::unique_ptr<MaskWriter> make_coco_writer(const std::string& path, SegmentationFormat format,
-                                             const Provenance& provenance, bool resume);
+                                             const Provenance& provenance, bool resume,
+                                             const std::vector<InputFile>* inputs = nullptr);
+
+/// The COCO file_name of each input (input path -> name): its path relative to the common root of
+/// all inputs (the deepest folder holding them all), so names are unique within a file, as a
+/// dataset's folders lay them out ("d1/same.png", "d2/same.png"; one folder input: the names
+/// relative to it).
+std::map<std::string, std::string> coco_file_names(const std::vector<InputFile>& inputs);
 
 /// Per-image outputs in `dir`, named after the input (its path relative to its folder input,
 /// without extension): output_mode binary_mask writes `<stem>/<i>.png` and `<stem>/metadata.csv`
@@ -110,5 +121,17 @@ std::unique_ptr<MaskWriter> make_jsonl_writer(const std::string& path, Segmentat
 std::unique_ptr<MaskWriter> make_yolo_writer(const std::string& dir, const std::string& manifest,
                                              const Provenance& provenance, const std::vector<InputFile>& inputs,
                                              bool resume);
+
+/// The label file of each input (input path -> name relative to the YOLO folder). Throws
+/// UsageError when two inputs would share one (YOLO finds labels by name without extension).
+std::map<std::string, std::string> yolo_label_names(const std::vector<InputFile>& inputs);
+
+/// The side files each writer owns, by name (io/outputs.h lists them in the run's outputs table).
+/// The COCO writer's journal of finished images, beside its file: "<path>.partial.jsonl".
+std::string coco_journal_path(const std::string& path);
+/// The YOLO writer's manifest: "<dir>/sam2_amg.jsonl"; a shard's "<dir>/sam2_amg.<shard label>.jsonl".
+std::string yolo_manifest_path(const std::string& dir, const std::string& shard_label);
+/// The per-image writer's record of the run: "<dir>/run.json".
+std::string per_image_run_record_path(const std::string& dir);
 
 }  // namespace sam2amg

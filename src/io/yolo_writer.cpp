@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "common/printable.h"
 #include "io/json_files.h"
 #include "io/polygons.h"
 #include "io/provenance.h"
@@ -17,12 +18,10 @@ namespace sam2amg {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-namespace {
-
 // Ultralytics finds an image's labels at its path with images/ -> labels/ and the extension
 // -> .txt: the label of input name "sub/x.jpg" is "sub/x.txt". Two inputs with one label name
 // (x.png and x.jpg, or x.png from two folder inputs) cannot both be read: refused.
-std::map<std::string, std::string> label_names(const std::vector<InputFile>& inputs) {
+std::map<std::string, std::string> yolo_label_names(const std::vector<InputFile>& inputs) {
   std::map<std::string, std::string> names;
   std::map<std::string, std::string> owner;  // label -> input path
   for (const InputFile& in : inputs) {
@@ -30,12 +29,15 @@ std::map<std::string, std::string> label_names(const std::vector<InputFile>& inp
     const std::string label = safe_relative_name((p.parent_path() / p.stem()).generic_string()) + ".txt";
     const auto [it, fresh] = owner.emplace(label, in.path);
     if (!fresh && it->second != in.path)
-      throw UsageError("--yolo: '" + it->second + "' and '" + in.path + "' would share the label file '" + label +
+      throw UsageError("--yolo: '" + printable(it->second) + "' and '" + printable(in.path) +
+                       "' would share the label file '" + printable(label) +
                        "' (YOLO finds labels by name without extension); rename one, or run them separately");
     names[in.path] = label;
   }
   return names;
 }
+
+namespace {
 
 // One line per mask: class 0, then the mask's ring as normalised x y pairs (pixel centres / size,
 // six decimals, as Ultralytics' own converters write them).
@@ -60,23 +62,19 @@ class YoloWriter : public MaskWriter {
  public:
   YoloWriter(std::string dir, const std::string& manifest, const Provenance& provenance,
              const std::vector<InputFile>& inputs, bool resume)
-      : dir_(std::move(dir)), manifest_path_(manifest), provenance_(provenance), labels_(label_names(inputs)) {
+      : dir_(std::move(dir)), manifest_path_(manifest), provenance_(provenance), labels_(yolo_label_names(inputs)) {
     std::error_code ec;
     fs::create_directories(dir_, ec);
     if (ec) throw OutputError(dir_, ec.message());
     // The labels cannot hold provenance (every line is read as numbers): the manifest does, one
     // line per label written, after it.
-    const bool appending = resume && resume_run_lines(manifest_path_, provenance_, "'" + manifest_path_ + "'",
-                                                      [&](const json& line) {
-                                                        done_.insert(line["image"].value("path", std::string()));
-                                                      });
-    manifest_.emplace(manifest_path_, appending);
-    if (!appending) manifest_->write(run_record(provenance_));
+    appending_ = resume && resume_run_lines(manifest_path_, provenance_, "'" + printable(manifest_path_) + "'",
+                                            [&](const std::string& key, const json&) { done_.insert(key); });
   }
 
   bool done(const InputFile& input) const override {
     std::error_code ec;
-    return done_.count(input.path) > 0 && fs::exists(path_inside(dir_, labels_.at(input.path)), ec);
+    return done_.count(input_key(input)) > 0 && fs::exists(path_inside(dir_, labels_.at(input.path)), ec);
   }
 
   void write(const ImageInfo& info, const ImageU8&, const std::vector<MaskRecord>& records) override {
@@ -85,25 +83,40 @@ class YoloWriter : public MaskWriter {
     std::error_code ec;
     fs::create_directories(fs::path(path).parent_path(), ec);
     write_file_atomically(path, label_text(records, info.width, info.height));
-    manifest_->write({{"type", "image"},
+    manifest()->write({{"type", "image"},
                       {"image", {{"file_name", info.input.name}, {"path", info.input.path}, {"width", info.width},
                                  {"height", info.height}, {"label", label}}},
-                      {"sam2_amg", image_provenance_json(provenance_, info.input)}});
-    done_.insert(info.input.path);
+                      {"sam2_amg", image_provenance_json(provenance_, info.input)},
+                      {"input", input_identity_json(info.input)}});
+    done_.insert(input_key(info.input));
   }
 
-  void finish(bool) override { manifest_->close(); }
+  void finish(bool) override { manifest()->close(); }
 
  private:
   std::string dir_;
   std::string manifest_path_;
   Provenance provenance_;
   std::map<std::string, std::string> labels_;
+  // Opened with the first label (or at finish()): a run that fails before any leaves none.
+  JsonLinesFile* manifest() {
+    if (!manifest_) {
+      manifest_.emplace(manifest_path_, appending_);
+      if (!appending_) manifest_->write(run_record(provenance_));
+    }
+    return &*manifest_;
+  }
+
+  bool appending_ = false;
   std::optional<JsonLinesFile> manifest_;
   std::set<std::string> done_;
 };
 
 }  // namespace
+
+std::string yolo_manifest_path(const std::string& dir, const std::string& shard_label) {
+  return dir + "/sam2_amg" + (shard_label.empty() ? "" : "." + shard_label) + ".jsonl";
+}
 
 std::unique_ptr<MaskWriter> make_yolo_writer(const std::string& dir, const std::string& manifest,
                                              const Provenance& provenance, const std::vector<InputFile>& inputs,
