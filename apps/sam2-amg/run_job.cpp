@@ -74,8 +74,11 @@ int run_job(const RunConfig& config, const JobOptions& options) {
   spdlog::info("model: {}", generator.describe());
   RunConfig recorded = config;
   recorded.io = recorded_io(io, paths);
+  // A shard records what it is, so that merge can prove it is the shard its name says, of this run.
+  ShardIdentity identity;
+  if (shard) identity = {shard->index, shard->count, inputs_sha256(all_inputs), all_inputs.size(), inputs.size()};
   const Provenance provenance{SAM2AMG_VERSION, io.model, model_sha256.get(), to_yaml(recorded, YamlKeys::kRecorded),
-                              enum_name(io.exif)};
+                              enum_name(io.exif), identity};
   RunOutputs outputs(paths, config.amg.output_mode, segmentation_format(config.amg.output_mode, io.polygons),
                      OverlayStyle{io.overlay_scores}, provenance, all_inputs);
 

@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "io/json_files.h"
 #include "io/run_config.h"
+#include "io/shard_identity.h"
 
 namespace sam2amg {
 
@@ -48,12 +49,19 @@ std::string shard_label(const Shard& shard) {
 }
 
 std::optional<Shard> parse_shard_label(const std::string& label) {
-  // Exactly the shape shard_label writes for N < 100000.
-  const std::string shape = "shard-#####-of-#####";
-  if (label.size() != shape.size()) return std::nullopt;
-  for (size_t i = 0; i < shape.size(); ++i)
-    if (shape[i] == '#' ? !(label[i] >= '0' && label[i] <= '9') : label[i] != shape[i]) return std::nullopt;
-  return Shard{std::stoi(label.substr(6, 5)), std::stoi(label.substr(15, 5))};
+  // The shape shard_label writes: "shard-I-of-N", each at least five digits (more from N = 100000).
+  const auto digits = [&](size_t from, size_t to) {
+    if (to - from < 5 || to - from > 9) return false;
+    for (size_t i = from; i < to; ++i)
+      if (label[i] < '0' || label[i] > '9') return false;
+    return true;
+  };
+  const size_t of = label.find("-of-");
+  if (label.rfind("shard-", 0) != 0 || of == std::string::npos || !digits(6, of) || !digits(of + 4, label.size()))
+    return std::nullopt;
+  const Shard s{std::stoi(label.substr(6, of - 6)), std::stoi(label.substr(of + 4))};
+  if (shard_label(s) != label) return std::nullopt;  // one spelling per shard
+  return s;
 }
 
 std::string shard_path(const std::string& path, const Shard& shard) {
@@ -112,14 +120,9 @@ bool shard_committed(const OutputPaths& paths) {
   return paths.shard && fs::exists(paths.done_marker, ec);
 }
 
-void commit_shard(const OutputPaths& paths, const ShardSummary& s, const std::string& model_sha256) {
-  char text[256];
-  std::snprintf(text, sizeof text,
-                "{\"shard\": %d, \"count\": %d, \"images\": %zu, \"masks\": %zu, \"unreadable\": %zu, "
-                "\"model_sha256\": \"%s\"}\n",
-                paths.shard->index, paths.shard->count, s.images, s.masks, s.unreadable, model_sha256.c_str());
+void commit_shard(const OutputPaths& paths, const Provenance& provenance, const RunEnd& end, const ShardSummary& s) {
   try {
-    write_file_atomically(paths.done_marker, text);
+    write_file_atomically(paths.done_marker, shard_marker_text(provenance, end, s.images, s.masks));
   } catch (const OutputError&) {
     throw OutputError(paths.done_marker, "cannot write the shard's done marker");
   }
@@ -306,7 +309,7 @@ OutputGuard::~OutputGuard() {
 RunOutputs::RunOutputs(const OutputPaths& paths, OutputMode output_mode, SegmentationFormat format,
                        const OverlayStyle& overlay_style, const Provenance& provenance,
                        const std::vector<InputFile>& inputs)
-    : paths_(paths), model_sha256_(provenance.model_sha256) {
+    : paths_(paths), provenance_(provenance) {
   if (!paths_.coco.empty()) writers_.push_back(make_coco_writer(paths_.coco, format, provenance, paths_.resume));
   if (!paths_.out_dir.empty())
     writers_.push_back(
@@ -340,7 +343,7 @@ void RunOutputs::finish(const RunEnd& end, const ShardSummary& summary) {
     w->finish(end.complete);
   }
   // Last: a shard whose marker exists is complete.
-  if (end.complete && paths_.shard) commit_shard(paths_, summary, model_sha256_);
+  if (end.complete && paths_.shard) commit_shard(paths_, provenance_, end, summary);
 }
 
 }  // namespace sam2amg

@@ -21,7 +21,7 @@ struct IoOptions;
 /// "shard-00042-of-01000".
 std::string shard_label(const Shard& shard);
 
-/// The shard of a label written by shard_label (five digits each); nullopt for anything else.
+/// The shard of a label written by shard_label (at least five digits each); nullopt for anything else.
 std::optional<Shard> parse_shard_label(const std::string& label);
 
 /// "out/masks.json" -> "out/masks.shard-00042-of-01000.json" (the label goes before the extension).
@@ -66,8 +66,10 @@ struct ShardSummary {
 /// True when the shard's marker exists: the shard is complete and is not run again.
 bool shard_committed(const OutputPaths& paths);
 
-/// Writes the shard's marker atomically. Call after every writer finished. Throws OutputError.
-void commit_shard(const OutputPaths& paths, const ShardSummary& summary, const std::string& model_sha256);
+/// Writes the shard's marker atomically (shard_marker_text: what the shard is, and how it ended).
+/// Call after every writer finished. Throws OutputError.
+void commit_shard(const OutputPaths& paths, const Provenance& provenance, const RunEnd& end,
+                  const ShardSummary& summary);
 
 /// The shard files of a run, as `merge` finds them: index -> path.
 struct ShardFiles {
@@ -123,7 +125,7 @@ class RunOutputs {
 
  private:
   OutputPaths paths_;
-  std::string model_sha256_;
+  Provenance provenance_;
   std::vector<std::unique_ptr<MaskWriter>> writers_;
 };
 

@@ -9,6 +9,7 @@
 #include "io/outputs.h"
 #include "io/run_config.h"
 #include "io/sha256.h"
+#include "io/shard_identity.h"
 
 namespace sam2amg {
 
@@ -33,9 +34,11 @@ std::string redo_hint() { return "; rerun with the same settings, or with --over
 std::string config_sha256(const Provenance& p) { return sha256_hex(p.config_yaml); }
 
 json provenance_json(const Provenance& p) {
-  return {{"tool", "sam2-amg"}, {"version", p.tool_version}, {"model", p.model_path},
-          {"model_sha256", p.model_sha256}, {"exif", p.exif}, {"config", p.config_yaml},
-          {"config_sha256", config_sha256(p)}};
+  json j{{"tool", "sam2-amg"}, {"version", p.tool_version}, {"model", p.model_path},
+         {"model_sha256", p.model_sha256}, {"exif", p.exif}, {"config", p.config_yaml},
+         {"config_sha256", config_sha256(p)}};
+  if (p.shard.index >= 0) j["shard"] = shard_identity_json(p.shard);  // what merge checks
+  return j;
 }
 
 bool same_run(const json& a, const json& b) {
@@ -125,7 +128,7 @@ json merged_provenance(const std::vector<json>& shards, const std::string& out) 
     // What only says which shard ran where, and the files it wrote.
     c.io.shard.clear();
     c.io.shard_count = 0;
-    c.io.out = out;
+    c.io.out = out.empty() ? unshard_path(c.io.out) : out;
     c.io.jsonl = unshard_path(c.io.jsonl);
     RunConfig compared = c;
     compared.io.model.clear();  // the SHA-256 is compared instead: a copy elsewhere is the same model
@@ -154,6 +157,7 @@ json merged_provenance(const std::vector<json>& shards, const std::string& out) 
     if (c.io.threads != merged.io.threads) merged.io.threads = 0;
   }
   json result = shards.at(0);
+  result.erase("shard");  // the merged file is the whole run's
   result["config"] = to_yaml(merged, YamlKeys::kRecorded);  // as a run records it (run_job)
   result["config_sha256"] = sha256_hex(result["config"].get<std::string>());
   return result;

@@ -18,6 +18,9 @@ struct ModelOptions {
   /// executor of reduced-precision files does not profile a new shape mid-run. Default: on
   /// for bf16/fp16 files, off for fp32 (whose batches stay the reference's).
   enum class PadBatches { kAuto, kOn, kOff } pad_batches = PadBatches::kAuto;
+  /// The run will refine masks with their own low-res mask (use_m2m): the load-time probe calls
+  /// predict_masks_with_mask_input too.
+  bool probe_mask_input = false;
 };
 
 }  // namespace sam2amg

@@ -124,6 +124,14 @@ std::vector<at::Tensor> tuple_outputs(const c10::IValue& v, size_t n, const char
   return out;
 }
 
+// A NaN or infinite output would become masks with null scores, or silently drop every mask:
+// the image fails by name instead (exit 4; at load the probe makes it exit 3).
+void require_finite(const at::Tensor& t, const char* method, const char* output) {
+  if (!at::isfinite(t).all().item<bool>())
+    throw ImageError(std::string("the model returned NaN or infinite values (") + method + "'s " + output +
+                     ")");
+}
+
 }  // namespace
 
 struct Sam2Model::Impl {
@@ -192,7 +200,7 @@ Sam2Model Sam2Model::load(const std::string& path, const ModelOptions& options) 
                           : options.pad_batches == ModelOptions::PadBatches::kOn;
   at::globalContext().setAllowTF32CuBLAS(options.matmul_tf32);
   Sam2Model model(std::move(impl));
-  probe_model(model, path);  // shapes and dtypes of one tiny call of each graph
+  probe_model(model, path, options.probe_mask_input);  // one tiny call of each graph the run will use
   return model;
 }
 
@@ -218,6 +226,9 @@ ImageEmbedding Sam2Model::encode(const at::Tensor& input) const {
   const c10::DeviceGuard on_device(impl_->device);  // cuda:N: ops without a device go there too
   // The embeddings stay in the model's dtype: the decoder takes them as they are, every batch.
   const auto out = tuple_outputs(impl_->module.get_method("encode_image")({input}), 3, "encode_image", /*to_float=*/false);
+  require_finite(out[0], "encode_image", "image_embed");
+  require_finite(out[1], "encode_image", "feat_s0");
+  require_finite(out[2], "encode_image", "feat_s1");
   return {out[0], out[1], out[2]};
 }
 
@@ -300,6 +311,8 @@ DecoderOutput Sam2Model::predict_points(const ImageEmbedding& embedding, const a
     method = "predict_masks_with_mask_input";
   }
   const auto out = tuple_outputs(impl_->module.get_method(method)(args), 2, method, /*to_float=*/true);
+  require_finite(out[0], method, "low_res_logits");
+  require_finite(out[1], method, "iou");
   if (b > n) return {out[0].slice(0, 0, n), out[1].slice(0, 0, n)};
   return {out[0], out[1]};
 }
