@@ -96,6 +96,8 @@ int run_job(const RunConfig& config, const JobOptions& options) {
   hooks.stop = [] { return g_signal != 0; };
   hooks.already_done = [&](const InputFile& input) { return outputs.done(input); };
   hooks.process = [&](const InputFile& input, const std::shared_ptr<const ImageU8>& image) -> Commit {
+    // An input whose output cannot be named is skipped by name, never the whole run.
+    if (const std::string why = outputs.name_problem(input, io.stats); !why.empty()) throw ImageError(why);
     FilterFunnel funnel;
     std::vector<MaskRecord> records = generator.generate(*image, &funnel);
     total += funnel;

@@ -229,7 +229,7 @@ std::string image_header_problem(const std::vector<std::uint8_t>& bytes, std::in
   // Every other format is decoded only when its header gave the size: a decoder allocates what
   // the header says before the limit could be applied.
   if (!is_png_data(bytes) && !is_jpeg_data(bytes) && (w <= 0 || h <= 0))
-    return "not a supported image (PNG, JPEG, BMP, TIFF, WebP, PPM/PGM/PNM) with a readable size in its header";
+    return "not a readable image (no PNG, JPEG, BMP, TIFF, WebP or PPM/PGM/PNM header giving its size)";
   return truncation_problem(bytes);
 }
 

@@ -114,7 +114,7 @@ std::vector<InputFile> collect_inputs(const IoOptions& io, std::vector<Unreadabl
   }
   if (!io.input_list.empty()) {
     std::ifstream list(io.input_list);
-    if (!list) throw UsageError("cannot open input list '" + io.input_list + "'");
+    if (!list) throw UsageError("cannot open input list '" + printable(io.input_list) + "'");
     for (std::string line; std::getline(list, line);) {
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (!line.empty() && line[0] != '#') roots.push_back(line);

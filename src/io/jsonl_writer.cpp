@@ -19,7 +19,7 @@ class JsonlWriter : public MaskWriter {
       : format_(format), provenance_(provenance), path_(path) {
     // Resuming keeps the complete lines of an interrupted run's file (never another run's).
     const bool appending = resume && path != "-" &&
-                           resume_run_lines(path, provenance_, "--jsonl '" + path + "'", [&](const json& line) {
+                           resume_run_lines(path, provenance_, "--jsonl '" + printable(path) + "'", [&](const json& line) {
                              done_.insert(line["image"].value("path", std::string()));
                            });
     out_.emplace(path, appending);

@@ -1,7 +1,10 @@
 #include "io/outputs.h"
 
+#include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -202,6 +205,25 @@ void check_output_names(const OutputPaths& paths, const PlannedFiles& f, const s
                        (it->second == "an input" ? "an input" : it->second) +
                        ": writing it would destroy that; choose another output path");
   }
+  // The same file under another name (a hard link): compare inodes, not paths.
+  std::map<std::pair<dev_t, ino_t>, std::pair<std::string, std::string>> existing;  // -> (flag, path)
+  for (const auto& [flag, path] : files) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) existing.emplace(std::make_pair(st.st_dev, st.st_ino), std::make_pair(flag, path));
+  }
+  if (!existing.empty()) {
+    std::vector<std::string> sources;
+    for (const InputFile& in : inputs) sources.push_back(in.path);
+    if (!input_list.empty()) sources.push_back(input_list);
+    for (const std::string& src : sources) {
+      struct stat st {};
+      if (::stat(src.c_str(), &st) != 0) continue;
+      const auto it = existing.find({st.st_dev, st.st_ino});
+      if (it != existing.end())
+        throw UsageError(it->second.first + " '" + printable(it->second.second) + "' is the same file as '" +
+                         printable(src) + "' (a hard link): writing it would destroy that; choose another output path");
+    }
+  }
   std::error_code ec;
   if (!paths.coco.empty() && fs::is_directory(paths.coco, ec))
     throw UsageError("--out '" + printable(paths.coco) +
@@ -244,9 +266,9 @@ void check_writable(const std::string& path, const std::string& flag) {
   }
   for (p = p.parent_path(); !p.empty(); p = p.parent_path()) {
     if (!fs::exists(p, ec)) continue;
-    if (!fs::is_directory(p, ec)) throw OutputError(path, flag + ": '" + p.string() + "' is not a folder");
+    if (!fs::is_directory(p, ec)) throw OutputError(path, flag + ": '" + printable(p.string()) + "' is not a folder");
     if (::access(p.c_str(), W_OK | X_OK) != 0)
-      throw OutputError(path, flag + ": cannot create it in '" + p.string() + "' (not writable)");
+      throw OutputError(path, flag + ": cannot create it in '" + printable(p.string()) + "' (not writable)");
     return;
   }
 }
@@ -322,6 +344,45 @@ RunOutputs::RunOutputs(const OutputPaths& paths, OutputMode output_mode, Segment
   if (!paths_.yolo.empty())
     writers_.push_back(make_yolo_writer(paths_.yolo, paths_.yolo_manifest, provenance, inputs, paths_.resume));
   if (!paths_.overlay_dir.empty()) writers_.push_back(make_overlay_writer(paths_.overlay_dir, inputs, overlay_style));
+  // "<stem>/" or "<stem>.json" in --out-dir, "<stem>.overlay.png", "<name>.txt" in --yolo.
+  if (!paths_.out_dir.empty()) longest_suffix_ = output_mode == OutputMode::kBinaryMask ? 0 : 5;
+  stats_suffix_ = !paths_.out_dir.empty();
+  if (!paths_.overlay_dir.empty()) longest_suffix_ = std::max<size_t>(longest_suffix_, 12);
+  if (!paths_.yolo.empty()) longest_suffix_ = std::max<size_t>(longest_suffix_, 4);
+  if (!paths_.out_dir.empty() || !paths_.overlay_dir.empty() || !paths_.yolo.empty()) stems_ = output_stems(inputs);
+  // A folder removed or replaced mid-run must not be recreated silently with the earlier images gone.
+  for (const std::string& dir : {paths_.out_dir, paths_.yolo, paths_.overlay_dir}) {
+    struct stat st {};
+    if (!dir.empty() && ::stat(dir.c_str(), &st) == 0) folders_.push_back({dir, st.st_dev, st.st_ino});
+  }
+}
+
+void RunOutputs::check_folders() const {
+  for (const Folder& f : folders_) {
+    struct stat st {};
+    if (::stat(f.path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_dev != f.dev || st.st_ino != f.ino)
+      throw OutputError(f.path, "was removed or replaced while this run wrote into it, with the images written "
+                                "before: rerun with --resume to write them again");
+  }
+}
+
+std::string RunOutputs::name_problem(const InputFile& input, bool stats) const {
+  const auto it = stems_.find(input.path);
+  if (it == stems_.end()) return "";
+  const size_t suffix = stats && stats_suffix_ ? std::max<size_t>(longest_suffix_, 11) : longest_suffix_;
+  const std::string& stem = it->second;
+  size_t start = 0;
+  for (;;) {
+    const size_t slash = stem.find('/', start);
+    const bool last = slash == std::string::npos;
+    const size_t length = (last ? stem.size() : slash) - start + (last ? suffix : 0);
+    if (length > NAME_MAX)
+      return "its output name '" + printable(stem.substr(start, last ? std::string::npos : slash - start)) +
+             "' (with the outputs' suffixes, " + std::to_string(length) + " bytes) is longer than file names may be (" +
+             std::to_string(NAME_MAX) + " bytes); rename the file";
+    if (last) return "";
+    start = slash + 1;
+  }
 }
 
 RunOutputs::~RunOutputs() = default;
@@ -333,11 +394,13 @@ bool RunOutputs::done(const InputFile& input) const {
 }
 
 void RunOutputs::write(const ImageInfo& info, const ImageU8& image, const std::vector<MaskRecord>& records) {
+  check_folders();
   for (const auto& w : writers_)
     if (!paths_.resume || !w->done(info.input)) w->write(info, image, records);
 }
 
 void RunOutputs::finish(const RunEnd& end, const ShardSummary& summary) {
+  check_folders();  // never "complete" in a folder that lost its images
   for (const auto& w : writers_) {
     w->set_run_end(end);
     w->finish(end.complete);

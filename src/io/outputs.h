@@ -117,6 +117,10 @@ class RunOutputs {
   ~RunOutputs();
   /// True when resuming and every writer already has `input`.
   bool done(const InputFile& input) const;
+  /// Why `input`'s per-image output names cannot be made (a name longer than the file system's
+  /// NAME_MAX with the longest suffix its outputs add; `stats`: <stem>.stats.json too), or "" when
+  /// they can. Such an input is skipped by name (exit 4), never the run.
+  std::string name_problem(const InputFile& input, bool stats) const;
   /// Writes one image to every writer that does not have it yet. Throws OutputError.
   void write(const ImageInfo& info, const ImageU8& image, const std::vector<MaskRecord>& records);
   /// Ends the run: records `end` in the outputs' run-level provenance; when `end.complete` and
@@ -126,6 +130,16 @@ class RunOutputs {
  private:
   OutputPaths paths_;
   Provenance provenance_;
+  /// Throws OutputError (exit 5) when a folder output is no longer the folder this run opened.
+  void check_folders() const;
+  struct Folder {
+    std::string path;
+    unsigned long long dev = 0, ino = 0;
+  };
+  std::vector<Folder> folders_;               ///< the folder outputs, as opened
+  std::map<std::string, std::string> stems_;  ///< per-image names, when there are per-image outputs
+  size_t longest_suffix_ = 0;                 ///< the most a per-image output adds to its stem
+  bool stats_suffix_ = false;                 ///< --out-dir writes <stem>.stats.json with --stats
   std::vector<std::unique_ptr<MaskWriter>> writers_;
 };
 

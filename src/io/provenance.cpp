@@ -55,13 +55,14 @@ json image_provenance_json(const Provenance& p, const InputFile& input) {
 bool image_output_matches(const json& recorded, const Provenance& p, const InputFile& input,
                           const std::string& output) {
   if (!recorded.is_object() || !recorded.contains("path"))
-    throw UsageError("'" + output + "' records no image provenance (an older sam2-amg wrote it), so resuming cannot "
+    throw UsageError("'" + printable(output) + "' records no image provenance (an older sam2-amg wrote it), so resuming cannot "
                      "tell whose masks it holds" + redo_hint());
   if (!same_run(recorded, image_provenance_json(p, input)))
-    throw UsageError("'" + output + "' holds results of another model or config" + redo_hint());
+    throw UsageError("'" + printable(output) + "' holds results of another model or config" + redo_hint());
   const std::string path = recorded["path"].is_string() ? recorded["path"].get<std::string>() : "";
   if (path != input.path)
-    throw UsageError("'" + output + "' holds the masks of '" + path + "', not of '" + input.path +
+    throw UsageError("'" + printable(output) + "' holds the masks of '" + printable(path) + "', not of '" +
+                     printable(input.path) +
                      "' (the inputs changed, and with them the names of colliding outputs)" + redo_hint());
   return true;
 }
@@ -88,7 +89,7 @@ bool resume_run_lines(const std::string& path, const Provenance& p, const std::s
       return false;
     if (!same_run(line.value("sam2_amg", json::object()), run))
       throw UsageError(what + " holds results of another model or config (" +
-                       line["image"].value("path", std::string("?")) + ")" + redo_hint());
+                       printable(line["image"].value("path", std::string("?"))) + ")" + redo_hint());
     done(line);
     return true;
   });

@@ -30,7 +30,8 @@ std::map<std::string, std::string> label_names(const std::vector<InputFile>& inp
     const std::string label = safe_relative_name((p.parent_path() / p.stem()).generic_string()) + ".txt";
     const auto [it, fresh] = owner.emplace(label, in.path);
     if (!fresh && it->second != in.path)
-      throw UsageError("--yolo: '" + it->second + "' and '" + in.path + "' would share the label file '" + label +
+      throw UsageError("--yolo: '" + printable(it->second) + "' and '" + printable(in.path) +
+                       "' would share the label file '" + printable(label) +
                        "' (YOLO finds labels by name without extension); rename one, or run them separately");
     names[in.path] = label;
   }
@@ -66,7 +67,7 @@ class YoloWriter : public MaskWriter {
     if (ec) throw OutputError(dir_, ec.message());
     // The labels cannot hold provenance (every line is read as numbers): the manifest does, one
     // line per label written, after it.
-    const bool appending = resume && resume_run_lines(manifest_path_, provenance_, "'" + manifest_path_ + "'",
+    const bool appending = resume && resume_run_lines(manifest_path_, provenance_, "'" + printable(manifest_path_) + "'",
                                                       [&](const json& line) {
                                                         done_.insert(line["image"].value("path", std::string()));
                                                       });
@@ -82,8 +83,7 @@ class YoloWriter : public MaskWriter {
   void write(const ImageInfo& info, const ImageU8&, const std::vector<MaskRecord>& records) override {
     const std::string& label = labels_.at(info.input.path);
     const std::string path = path_inside(dir_, label);
-    std::error_code ec;
-    fs::create_directories(fs::path(path).parent_path(), ec);
+    make_folders_inside(dir_, fs::path(path).parent_path().string());  // never through a link
     write_file_atomically(path, label_text(records, info.width, info.height));
     manifest_->write({{"type", "image"},
                       {"image", {{"file_name", info.input.name}, {"path", info.input.path}, {"width", info.width},

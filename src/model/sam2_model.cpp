@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/printable.h"
 #include "model/model_file.h"
 #include "model/model_probe.h"
 #include "model/transforms.h"
@@ -150,9 +151,13 @@ Sam2Model& Sam2Model::operator=(Sam2Model&&) noexcept = default;
 Sam2Model::~Sam2Model() = default;
 
 Sam2Model Sam2Model::load(const std::string& path, const ModelOptions& options) {
+  const std::string shown = printable(path);  // the file's name in messages, escaped
   if (!std::ifstream(path).good())
-    throw ModelError("cannot open model file '" + path + "': check the path (an export per docs/model-contract.md, "
+    throw ModelError("cannot open model file '" + shown + "': check the path (an export per docs/model-contract.md, "
                      "or `sam2-amg make-synthetic-model FILE` for a test model)");
+  // Sizes before inflating: a small file whose metadata inflates to gigabytes is refused unread.
+  if (const std::string why = model_archive_problem(path); !why.empty())
+    throw ModelError("'" + shown + "' is not a model archive sam2-amg reads: " + why);
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->device = choose_device(options.device);
@@ -164,28 +169,28 @@ Sam2Model Sam2Model::load(const std::string& path, const ModelOptions& options) 
   } catch (const std::exception& e) {  // e.g. the compiler's ErrorReport for an unknown operator
     throw ModelError(unloadable_model_message(path, e.what()));
   }
-  impl->metadata = parse_metadata(extra[kMetadataFile], path);
-  impl->dtype = dtype_of(impl->metadata.precision, path);
+  impl->metadata = parse_metadata(extra[kMetadataFile], shown);
+  impl->dtype = dtype_of(impl->metadata.precision, shown);
   const std::string wanted = enum_name(options.precision);
   if (options.precision != Precision::kAuto && wanted != impl->metadata.precision)
-    throw ModelError(path + " was exported in " + impl->metadata.precision + ", not " + wanted + "; export it in " +
+    throw ModelError(shown + " was exported in " + impl->metadata.precision + ", not " + wanted + "; export it in " +
                      wanted + " or use --precision auto");
   if (options.threads > 0) at::set_num_threads(options.threads);
   const std::string& traced = impl->metadata.device;
   if (traced == "cuda" && !impl->device.is_cuda())
-    throw ModelError(path + " was exported for CUDA and cannot run on " + impl->device.str() +
+    throw ModelError(shown + " was exported for CUDA and cannot run on " + impl->device.str() +
                      "; run with --device cuda or export a CPU variant");
   if (traced == "cpu" && !impl->device.is_cpu())
-    throw ModelError(path + " was exported for the CPU; run with --device cpu or export a CUDA variant "
+    throw ModelError(shown + " was exported for the CPU; run with --device cpu or export a CUDA variant "
                      "of it");
   for (const MethodSpec& spec : kMethods) {
     auto method = impl->module.find_method(spec.name);
     if (!method)
-      throw ModelError(path + " has no method '" + spec.name + "': expected " + spec.signature +
+      throw ModelError(shown + " has no method '" + spec.name + "': expected " + spec.signature +
                        " (see docs/model-contract.md)");
     const size_t n_args = method->function().getSchema().arguments().size();
     if (n_args != spec.n_args)
-      throw ModelError(path + ": method '" + spec.name + "' takes " + std::to_string(n_args - 1) +
+      throw ModelError(shown + ": method '" + spec.name + "' takes " + std::to_string(n_args - 1) +
                        " arguments, expected " + spec.signature);
   }
   impl->module.eval();
@@ -200,7 +205,7 @@ Sam2Model Sam2Model::load(const std::string& path, const ModelOptions& options) 
                           : options.pad_batches == ModelOptions::PadBatches::kOn;
   at::globalContext().setAllowTF32CuBLAS(options.matmul_tf32);
   Sam2Model model(std::move(impl));
-  probe_model(model, path, options.probe_mask_input);  // one tiny call of each graph the run will use
+  probe_model(model, shown, options.probe_mask_input);  // one tiny call of each graph the run will use
   return model;
 }
 

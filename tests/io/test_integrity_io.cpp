@@ -7,7 +7,9 @@
 
 #include "common/error.h"
 #include "io/image_reader.h"
+#include "io/json_files.h"
 #include "io/outputs.h"
+#include "io/safe_files.h"
 #include "support/catch.h"
 #include "support/fixtures.h"
 
@@ -122,4 +124,49 @@ TEST_CASE("Shard labels of 100000 shards or more name files merge finds", "[io][
   CHECK(f.count == 100000);
   CHECK(f.outputs.count(3) == 1);
   CHECK(f.markers.count(3) == 1);
+}
+
+TEST_CASE("The next holder of an output's lock removes what a killed run left, and nothing else",
+          "[io][outputs][integrity]") {
+  TempDir dir;
+  const std::string od = dir.file("od");
+  fs::create_directories(od + "/sub");
+  std::string stale_file, stale_folder, other_tag, foreign;
+  {
+    OutputLock lock(od + "/.sam2amg.lock", od);
+    foreign = temporary_name_beside(od + "/w");
+    // What a run killed mid-write leaves: a temporary file, a temporary mask folder.
+    stale_file = temporary_name_beside(od + "/sub/x.json");
+    stale_folder = temporary_name_beside(od + "/sub/y");
+    CHECK(fs::path(stale_file).filename().string().size() <= 48);
+    CHECK(fs::path(stale_file).parent_path() == fs::path(od + "/sub"));
+    std::ofstream(stale_file) << "half";
+    fs::create_directory(stale_folder);
+    std::ofstream(stale_folder + "/0.png") << "png";
+    std::ofstream(stale_folder + "/metadata.csv") << "csv";
+  }
+  // Another output's temporaries (another lock), and a folder with a file sam2-amg never writes.
+  {
+    OutputLock other(od + "/shard-00001-of-00002.lock", od);
+    other_tag = temporary_name_beside(od + "/z.json");
+    std::ofstream(other_tag) << "the other shard's";
+  }
+  fs::create_directory(foreign);
+  std::ofstream(foreign + "/notes.txt") << "mine";
+  std::ofstream(od + "/keep.json.123.tmp") << "not of this scheme";
+  REQUIRE(fs::exists(stale_file));
+  {
+    OutputLock lock(od + "/.sam2amg.lock", od);  // the next run on the same output
+  }
+  CHECK_FALSE(fs::exists(stale_file));
+  CHECK_FALSE(fs::exists(stale_folder));
+  CHECK(fs::exists(other_tag));
+  CHECK(slurp(foreign + "/notes.txt") == "mine");
+  CHECK(fs::exists(od + "/keep.json.123.tmp"));
+  // A file output's temporaries sit beside it: one name, however long the output's name.
+  const std::string out = dir.file(std::string(230, 'm') + ".json");
+  OutputLock lock(out + ".lock", out);
+  const std::string tmp = temporary_name_beside(out);
+  CHECK(fs::path(tmp).filename().string().size() <= 48);
+  CHECK(fs::path(tmp).parent_path() == fs::path(out).parent_path());
 }
