@@ -186,12 +186,13 @@ void setup_cli(CLI::App& app, CliState& s) {
   bench->add_option("--bench-json", s.bench.json, "Also write the report as JSON here");
 
   auto* merge = app.add_subcommand(
-      "merge", "Combine the shard COCO files of --out F.json into F.json (ids renumbered, input order), or check "
-               "the shards of --out-dir DIR; exit 6 listing missing or unfinished shards");
+      "merge", "Combine the shard COCO files of --out F.json into F.json (ids renumbered, input order), the shard "
+               "files of --jsonl F.jsonl into F.jsonl, or check the shards of --out-dir DIR; exit 6 listing missing "
+               "or unfinished shards, exit 2 naming a shard that is not what its name says or not of this run");
   merge->fallthrough();
   // merge's options are the run's (given before or after `merge`); its help lists them.
   std::string merge_options = "Options (given before or after merge):\n";
-  for (const char* name : {"--out", "--out-dir", "--shard-count", "--config", "--quiet", "--verbose", "--no-color"}) {
+  for (const char* name : {"--out", "--out-dir", "--jsonl", "--shard-count", "--config", "--quiet", "--verbose", "--no-color"}) {
     const CLI::Option* opt = app.get_option(name);
     merge_options += "  " + opt->get_name(false, true) + "\n      " + opt->get_description() + "\n";
   }

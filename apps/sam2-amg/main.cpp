@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "cli.h"
+#include "common/printable.h"
 #include "image_failure.h"
 #include "common/error.h"
 #include "io/run_config.h"
@@ -67,7 +68,7 @@ int main(int argc, char** argv) {
   try {
     if (app.got_subcommand("make-synthetic-model")) {
       write_synthetic_model(state.synthetic_model_path);
-      spdlog::info("wrote synthetic model {}", state.synthetic_model_path);
+      spdlog::info("wrote synthetic model {}", printable(state.synthetic_model_path));
       return 0;
     }
     const RunConfig config = cli::effective_config(state);
@@ -90,7 +91,7 @@ int main(int argc, char** argv) {
     spdlog::error("{}", e.what());
     return e.exit_code();
   } catch (const std::filesystem::filesystem_error& e) {
-    spdlog::error("file system error: {}", e.what());
+    spdlog::error("file system error: {}", printable(e.what()));  // it names files
     return static_cast<int>(ExitCode::kOutput);
   } catch (const std::exception& e) {
     // Untyped: a device failure may pass (75, retry); anything else is a bug to report (1).

@@ -75,8 +75,11 @@ int run_job(const RunConfig& config, const JobOptions& options) {
   spdlog::info("model: {}", generator.describe());
   RunConfig recorded = config;
   recorded.io = recorded_io(io, paths);
+  // A shard records what it is, so that merge can prove it is the shard its name says, of this run.
+  ShardIdentity identity;
+  if (shard) identity = {shard->index, shard->count, inputs_sha256(all_inputs), all_inputs.size(), inputs.size()};
   const Provenance provenance{SAM2AMG_VERSION, io.model, model_sha256.get(), to_yaml(recorded, YamlKeys::kRecorded),
-                              enum_name(io.exif), runtime_versions()};
+                              enum_name(io.exif), identity, runtime_versions()};
   RunOutputs outputs(paths, config.amg.output_mode, segmentation_format(config.amg.output_mode, io.polygons),
                      OverlayStyle{io.overlay_scores}, provenance, all_inputs, &guard);
 
@@ -95,6 +98,8 @@ int run_job(const RunConfig& config, const JobOptions& options) {
   hooks.already_done = [&](const InputFile& input) { return outputs.done(input); };
   hooks.prepare = [&](std::shared_ptr<const ImageU8> image) { return generator.prepare(std::move(image)); };
   hooks.process = [&](const InputFile& input, const PreparedImage& prepared) -> Commit {
+    // An input whose output cannot be named is skipped by name, never the whole run.
+    if (const std::string why = outputs.name_problem(input, io.stats); !why.empty()) throw ImageError(why);
     const std::shared_ptr<const ImageU8> image = prepared.shared_image();
     FilterFunnel funnel;
     std::vector<MaskRecord> records = generator.generate(prepared, &funnel);

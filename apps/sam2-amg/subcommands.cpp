@@ -43,7 +43,8 @@ std::vector<InputFile> require_io(Subcommand cmd, const IoOptions& io, std::vect
       return inputs;
     }
     case Subcommand::kMerge:
-      if (io.out.empty() && io.out_dir.empty()) throw UsageError("merge needs --out F.json and/or --out-dir DIR");
+      if (io.out.empty() && io.out_dir.empty() && (io.jsonl.empty() || io.jsonl == "-"))
+        throw UsageError("merge needs --out F.json, --out-dir DIR and/or --jsonl F.jsonl");
       return {};
   }
   return {};

@@ -23,9 +23,9 @@ double percentile(std::vector<double> values, double q) {
 
 ReferenceBench read_reference_bench(const std::string& path) {
   std::ifstream in(path);
-  if (!in) throw UsageError("the reference bench wrote no report '" + path + "' (see its messages above)");
+  if (!in) throw UsageError("the reference bench wrote no report '" + printable(path) + "' (see its messages above)");
   const json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) throw UsageError("the reference bench report '" + path + "' is not JSON");
+  if (j.is_discarded()) throw UsageError("the reference bench report '" + printable(path) + "' is not JSON");
   ReferenceBench r;
   try {
     const json& s = j.at("summary");
@@ -44,7 +44,7 @@ ReferenceBench read_reference_bench(const std::string& path) {
     for (const json& lib : setup.value("blas", json::object()).value("loaded", json::array()))
       r.blas += (r.blas.empty() ? "" : ", ") + lib.get<std::string>();
   } catch (const json::exception& e) {
-    throw UsageError("the reference bench report '" + path + "' lacks a field: " + e.what());
+    throw UsageError("the reference bench report '" + printable(path) + "' lacks a field: " + e.what());
   }
   return r;
 }

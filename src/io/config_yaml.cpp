@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "io/bounded_read.h"
 #include "io/point_grids_file.h"
 #include "io/run_config.h"
 
@@ -294,11 +295,11 @@ void load_yaml_config(const std::string& path, RunConfig& config) {
   if (std::filesystem::is_directory(path, ec))
     throw UsageError("config file '" + printable(path) +
                      "' is a folder: give a YAML file (e.g. configs/sam2-defaults.yaml)");
-  std::ifstream in(path);
-  if (!in) throw UsageError("cannot open config file '" + printable(path) + "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  load_yaml_config_text(ss.str(), path, config);
+  // Only a regular file below the cap: a FIFO would hang the run, /dev/urandom fill memory.
+  std::vector<std::uint8_t> bytes;
+  if (const std::string why = read_bounded_file(path, kMaxConfigFileBytes, bytes); !why.empty())
+    throw UsageError("cannot read config file '" + printable(path) + "': " + why);
+  load_yaml_config_text(std::string(bytes.begin(), bytes.end()), path, config);
 }
 
 std::string to_yaml(const RunConfig& config, YamlKeys keys) {

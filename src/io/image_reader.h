@@ -38,8 +38,12 @@ ImageU8 read_image_rgb(const std::string& path, const ReadOptions& options = {},
 /// `max_pixels` by its header, truncated. "" when nothing; read_image_rgb refuses the others.
 std::string image_header_problem(const std::vector<std::uint8_t>& bytes, std::int64_t max_pixels);
 
-/// Width and height from a PNG, JPEG or BMP header, or {0, 0} for other formats.
+/// Width and height from a PNG, JPEG, BMP, TIFF (the first image), WebP or Netpbm header, or
+/// {0, 0} for other formats (which read_image_rgb refuses).
 std::pair<std::int64_t, std::int64_t> probe_image_size(const std::vector<std::uint8_t>& bytes);
+
+/// The largest file read as an image under `max_pixels`: bigger ones are refused unread.
+std::uint64_t image_file_cap(std::int64_t max_pixels);
 
 /// Writes an RGB image (PNG/JPEG by extension). Throws OutputError.
 void write_image_rgb(const std::string& path, const ImageU8& image);

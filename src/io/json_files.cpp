@@ -4,9 +4,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <mutex>
+#include <vector>
 
 #include "common/error.h"
 
@@ -23,12 +29,136 @@ void write_file_atomically(const std::string& path, const std::string& data) {
   f.commit();
 }
 
-// "<path>.<pid>.tmp": two processes writing one file (shards writing --out-dir's run.json)
-// never share a temporary file.
-AtomicFile::AtomicFile(std::string path)
-    : path_(std::move(path)), tmp_(path_ + "." + std::to_string(::getpid()) + ".tmp") {
-  f_ = std::fopen(tmp_.c_str(), "wb");
-  if (!f_) throw OutputError(tmp_, std::strerror(errno));
+namespace {
+
+constexpr const char* kTempPrefix = ".sam2amg-tmp-";
+
+// Output -> the tag of its temporaries, while this process holds the output's lock.
+struct TempTags {
+  struct Tag {
+    std::string tag;
+    bool folder = false;
+  };
+  std::mutex m;
+  std::map<std::string, Tag> tags;
+};
+TempTags& temp_tags() {
+  static TempTags t;
+  return t;
+}
+
+// The output `path` belongs to: the output itself or a folder output above it; a file output's
+// siblings named after it ("F.json" -> "F.shard-...done.json") too.
+std::string tag_of(const std::string& path) {
+  TempTags& t = temp_tags();
+  std::lock_guard<std::mutex> lock(t.m);
+  for (const auto& [output, tag] : t.tags) {
+    if (tag.folder) {
+      if (path.size() > output.size() && path.compare(0, output.size(), output) == 0 && path[output.size()] == '/')
+        return tag.tag;
+      continue;
+    }
+    const fs::path o(output);
+    const std::string family = (o.parent_path() / o.stem()).string() + ".";
+    if (path == output || path.rfind(family, 0) == 0) return tag.tag;
+  }
+  return "x";
+}
+
+// What a temporary mask folder holds: "<i>.png", "metadata.csv", "sam2_amg.json", temporaries.
+bool is_mask_folder_file(const std::string& name) {
+  if (name == "metadata.csv" || name == "sam2_amg.json" || name.rfind(kTempPrefix, 0) == 0) return true;
+  const size_t dot = name.find('.');
+  if (dot == 0 || dot == std::string::npos || name.substr(dot) != ".png") return false;
+  return name.find_first_not_of("0123456789") == dot;
+}
+
+// Removes the stale temporary `p`: a file, or a folder holding only what a mask folder holds.
+void remove_stale(const fs::path& p, const fs::file_status& st) {
+  std::error_code ec;
+  if (fs::is_regular_file(st) || fs::is_symlink(st)) {
+    fs::remove(p, ec);
+    return;
+  }
+  if (!fs::is_directory(st)) return;
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(p, ec)) {
+    if (!is_mask_folder_file(e.path().filename().string()) || !e.is_regular_file(ec)) return;  // not ours: kept
+    files.push_back(e.path());
+  }
+  for (const fs::path& f : files) fs::remove(f, ec);
+  fs::remove(p, ec);
+}
+
+}  // namespace
+
+std::string temporary_name_beside(const std::string& path) {
+  static std::atomic<unsigned> counter{0};
+  const fs::path p(path);
+  const std::string name = std::string(kTempPrefix) + tag_of(path) + "-" + std::to_string(::getpid()) + "-" +
+                           std::to_string(counter++);
+  return (p.parent_path() / name).string();
+}
+
+void claim_temporaries(const std::string& output, const std::string& lock_path) {
+  // FNV-1a of the lock's path: one lock, one tag; the lock is exclusive, so every temporary with
+  // this tag is a dead holder's.
+  std::uint64_t h = 1469598103934665603ull;
+  for (const unsigned char c : fs::absolute(lock_path).lexically_normal().string()) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char tag[17];
+  std::snprintf(tag, sizeof tag, "%016llx", static_cast<unsigned long long>(h));
+  const std::string prefix = std::string(kTempPrefix) + tag + "-";
+  std::error_code ec;
+  const fs::file_status st = fs::symlink_status(output, ec);
+  {
+    TempTags& t = temp_tags();
+    std::lock_guard<std::mutex> lock(t.m);
+    t.tags[output] = {tag, fs::is_directory(st)};
+  }
+  std::vector<std::pair<fs::path, fs::file_status>> stale;
+  auto consider = [&](const fs::directory_entry& e) {
+    if (e.path().filename().string().rfind(prefix, 0) == 0) stale.emplace_back(e.path(), e.symlink_status(ec));
+  };
+  if (fs::is_directory(st)) {
+    // Symbolic links are not followed: nothing outside the folder is touched.
+    for (auto it = fs::recursive_directory_iterator(output, fs::directory_options::skip_permission_denied, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      consider(*it);
+      if (it->path().filename().string().rfind(kTempPrefix, 0) == 0) it.disable_recursion_pending();
+    }
+  } else {
+    const fs::path parent = fs::path(output).parent_path();
+    for (const auto& e : fs::directory_iterator(parent.empty() ? fs::path(".") : parent, ec)) consider(e);
+  }
+  for (const auto& [p, s] : stale) remove_stale(p, s);
+}
+
+void release_temporaries(const std::string& output) {
+  TempTags& t = temp_tags();
+  std::lock_guard<std::mutex> lock(t.m);
+  t.tags.erase(output);
+}
+
+AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
+  // A fresh file: never an existing one, never through a symbolic link (O_EXCL, O_NOFOLLOW).
+  for (int attempt = 0;; ++attempt) {
+    tmp_ = temporary_name_beside(path_);
+    const int fd = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      f_ = ::fdopen(fd, "wb");
+      if (!f_) {
+        const int err = errno;
+        ::close(fd);
+        ::unlink(tmp_.c_str());
+        throw OutputError(tmp_, std::strerror(err));
+      }
+      return;
+    }
+    if (errno != EEXIST || attempt > 100) throw OutputError(tmp_, std::strerror(errno));
+  }
 }
 
 AtomicFile::~AtomicFile() {

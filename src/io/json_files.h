@@ -17,10 +17,26 @@ std::string dump_json(const nlohmann::json& j, int indent = -1);
 /// Writes `data` to `path` atomically. Throws OutputError.
 void write_file_atomically(const std::string& path, const std::string& data);
 
-/// A file written piece by piece into `<path>.<pid>.tmp` and renamed to `path` by commit(); a
-/// file never committed (an error on the way) leaves no temporary file. commit() syncs the data
-/// to disk before the rename and the folder after it, so a crash leaves the old file or the new
-/// one, never an empty one. This is the one place that commits files.
+/// The name of a new temporary file or folder beside `path` (in the same folder, so a rename
+/// commits it): ".sam2amg-tmp-<tag>-<pid>-<n>", at most 48 bytes whatever the length of `path`'s
+/// name, so it never passes NAME_MAX. `<tag>` names the output `path` belongs to (claim_temporaries),
+/// "x" when none: the next run holding that output's lock removes what a killed one left.
+std::string temporary_name_beside(const std::string& path);
+
+/// While this process holds the lock of `output` (a file, or a folder and everything below it):
+/// removes the temporaries an earlier holder of `lock_path` left (killed mid-write: only names of
+/// temporary_name_beside's scheme with this output's tag, and of a temporary mask folder only the
+/// files sam2-amg writes there), and tags this process's new temporaries of `output` so. Errors
+/// are ignored: a temporary that stays is only clutter.
+void claim_temporaries(const std::string& output, const std::string& lock_path);
+/// Ends claim_temporaries (the lock is released).
+void release_temporaries(const std::string& output);
+
+/// A file written piece by piece into a temporary file beside `path` (temporary_name_beside) and
+/// renamed to `path` by commit(); a file never committed (an error on the way) leaves no temporary
+/// file. The temporary file is created new (O_EXCL, O_NOFOLLOW): never through a symbolic link.
+/// commit() syncs the data to disk before the rename and the folder after it, so a crash leaves the
+/// old file or the new one, never an empty one. This is the one place that commits files.
 class AtomicFile {
  public:
   explicit AtomicFile(std::string path);

@@ -1,7 +1,10 @@
 #include "io/outputs.h"
 
+#include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -9,6 +12,7 @@
 #include "common/printable.h"
 #include "io/json_files.h"
 #include "io/run_config.h"
+#include "io/shard_identity.h"
 
 namespace sam2amg {
 
@@ -49,12 +53,19 @@ std::string shard_label(const Shard& shard) {
 }
 
 std::optional<Shard> parse_shard_label(const std::string& label) {
-  // Exactly the shape shard_label writes for N < 100000.
-  const std::string shape = "shard-#####-of-#####";
-  if (label.size() != shape.size()) return std::nullopt;
-  for (size_t i = 0; i < shape.size(); ++i)
-    if (shape[i] == '#' ? !(label[i] >= '0' && label[i] <= '9') : label[i] != shape[i]) return std::nullopt;
-  return Shard{std::stoi(label.substr(6, 5)), std::stoi(label.substr(15, 5))};
+  // The shape shard_label writes: "shard-I-of-N", each at least five digits (more from N = 100000).
+  const auto digits = [&](size_t from, size_t to) {
+    if (to - from < 5 || to - from > 9) return false;
+    for (size_t i = from; i < to; ++i)
+      if (label[i] < '0' || label[i] > '9') return false;
+    return true;
+  };
+  const size_t of = label.find("-of-");
+  if (label.rfind("shard-", 0) != 0 || of == std::string::npos || !digits(6, of) || !digits(of + 4, label.size()))
+    return std::nullopt;
+  const Shard s{std::stoi(label.substr(6, of - 6)), std::stoi(label.substr(of + 4))};
+  if (shard_label(s) != label) return std::nullopt;  // one spelling per shard
+  return s;
 }
 
 std::string shard_path(const std::string& path, const Shard& shard) {
@@ -112,14 +123,9 @@ bool shard_committed(const OutputPaths& paths) {
   return paths.shard && fs::exists(paths.done_marker, ec);
 }
 
-void commit_shard(const OutputPaths& paths, const ShardSummary& s, const std::string& model_sha256) {
-  char text[256];
-  std::snprintf(text, sizeof text,
-                "{\"shard\": %d, \"count\": %d, \"images\": %zu, \"masks\": %zu, \"unreadable\": %zu, "
-                "\"model_sha256\": \"%s\"}\n",
-                paths.shard->index, paths.shard->count, s.images, s.masks, s.unreadable, model_sha256.c_str());
+void commit_shard(const OutputPaths& paths, const Provenance& provenance, const RunEnd& end, const ShardSummary& s) {
   try {
-    write_file_atomically(paths.done_marker, text);
+    write_file_atomically(paths.done_marker, shard_marker_text(provenance, end, s.images, s.masks));
   } catch (const OutputError&) {
     throw OutputError(paths.done_marker, "cannot write the shard's done marker");
   }
@@ -182,6 +188,28 @@ void check_output_names(const std::vector<OutputRow>& table, const std::vector<I
     if (!fresh)
       throw UsageError(name + " '" + printable(row.path) + "' is also " + it->second +
                        ": writing it would destroy that; choose another output path");
+  }
+  // The same file under another name (a hard link): compare inodes, not paths.
+  std::map<std::pair<dev_t, ino_t>, std::pair<std::string, std::string>> existing;  // -> (what, path)
+  for (const OutputRow& row : table) {
+    if (!row.checked_for_names || row.kind == OutputRow::Kind::kStdout) continue;
+    struct stat st {};
+    if (::stat(row.path.c_str(), &st) == 0 && S_ISREG(st.st_mode))
+      existing.emplace(std::make_pair(st.st_dev, st.st_ino),
+                       std::make_pair(row.role == OutputRow::Role::kOutput ? row.flag : row.flag + "'s " + row.what, row.path));
+  }
+  if (!existing.empty()) {
+    std::vector<std::string> sources;
+    for (const InputFile& in : inputs) sources.push_back(in.path);
+    if (!input_list.empty()) sources.push_back(input_list);
+    for (const std::string& src : sources) {
+      struct stat st {};
+      if (::stat(src.c_str(), &st) != 0) continue;
+      const auto it = existing.find({st.st_dev, st.st_ino});
+      if (it != existing.end())
+        throw UsageError(it->second.first + " '" + printable(it->second.second) + "' is the same file as '" +
+                         printable(src) + "' (a hard link): writing it would destroy that; choose another output path");
+    }
   }
   std::error_code ec;
   for (const OutputRow& row : table)
@@ -414,8 +442,15 @@ OutputGuard::~OutputGuard() {
 RunOutputs::RunOutputs(const OutputPaths& paths, OutputMode output_mode, SegmentationFormat format,
                        const OverlayStyle& overlay_style, const Provenance& provenance,
                        const std::vector<InputFile>& inputs, OutputGuard* guard)
-    : paths_(paths), model_sha256_(provenance.model_sha256), guard_(guard) {
+    : paths_(paths), provenance_(provenance), guard_(guard) {
   for (const OutputRow& row : output_table(paths_, inputs)) {
+    // A folder removed or replaced mid-run must not be recreated silently with the earlier images gone.
+    if (row.role == OutputRow::Role::kOutput && row.kind == OutputRow::Kind::kFolder) {
+      struct stat st {};
+      if (::stat(row.path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
+          std::none_of(folders_.begin(), folders_.end(), [&](const Folder& f) { return f.path == row.path; }))
+        folders_.push_back({row.path, st.st_dev, st.st_ino});
+    }
     switch (row.writer) {
       case OutputRow::Writer::kNone: break;
       case OutputRow::Writer::kCoco:
@@ -438,6 +473,40 @@ RunOutputs::RunOutputs(const OutputPaths& paths, OutputMode output_mode, Segment
         break;
     }
   }
+  // "<stem>/" or "<stem>.json" in --out-dir, "<stem>.overlay.png", "<name>.txt" in --yolo.
+  if (!paths_.out_dir.empty()) longest_suffix_ = output_mode == OutputMode::kBinaryMask ? 0 : 5;
+  stats_suffix_ = !paths_.out_dir.empty();
+  if (!paths_.overlay_dir.empty()) longest_suffix_ = std::max<size_t>(longest_suffix_, 12);
+  if (!paths_.yolo.empty()) longest_suffix_ = std::max<size_t>(longest_suffix_, 4);
+  if (!paths_.out_dir.empty() || !paths_.overlay_dir.empty() || !paths_.yolo.empty()) stems_ = output_stems(inputs);
+}
+
+void RunOutputs::check_folders() const {
+  for (const Folder& f : folders_) {
+    struct stat st {};
+    if (::stat(f.path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_dev != f.dev || st.st_ino != f.ino)
+      throw OutputError(f.path, "was removed or replaced while this run wrote into it, with the images written "
+                                "before: rerun with --resume to write them again");
+  }
+}
+
+std::string RunOutputs::name_problem(const InputFile& input, bool stats) const {
+  const auto it = stems_.find(input.path);
+  if (it == stems_.end()) return "";
+  const size_t suffix = stats && stats_suffix_ ? std::max<size_t>(longest_suffix_, 11) : longest_suffix_;
+  const std::string& stem = it->second;
+  size_t start = 0;
+  for (;;) {
+    const size_t slash = stem.find('/', start);
+    const bool last = slash == std::string::npos;
+    const size_t length = (last ? stem.size() : slash) - start + (last ? suffix : 0);
+    if (length > NAME_MAX)
+      return "its output name '" + printable(stem.substr(start, last ? std::string::npos : slash - start)) +
+             "' (with the outputs' suffixes, " + std::to_string(length) + " bytes) is longer than file names may be (" +
+             std::to_string(NAME_MAX) + " bytes); rename the file";
+    if (last) return "";
+    start = slash + 1;
+  }
 }
 
 RunOutputs::~RunOutputs() = default;
@@ -449,19 +518,21 @@ bool RunOutputs::done(const InputFile& input) const {
 }
 
 void RunOutputs::write(const ImageInfo& info, const ImageU8& image, const std::vector<MaskRecord>& records) {
+  check_folders();
   if (guard_) guard_->started();
   for (const auto& w : writers_)
     if (!paths_.resume || !w->done(info.input)) w->write(info, image, records);
 }
 
 void RunOutputs::finish(const RunEnd& end, const ShardSummary& summary) {
+  check_folders();  // never "complete" in a folder that lost its images
   if (guard_) guard_->started();
   for (const auto& w : writers_) {
     w->set_run_end(end);
     w->finish(end.complete);
   }
   // Last: a shard whose marker exists is complete.
-  if (end.complete && paths_.shard) commit_shard(paths_, summary, model_sha256_);
+  if (end.complete && paths_.shard) commit_shard(paths_, provenance_, end, summary);
 }
 
 }  // namespace sam2amg

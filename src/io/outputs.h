@@ -21,7 +21,7 @@ struct IoOptions;
 /// "shard-00042-of-01000".
 std::string shard_label(const Shard& shard);
 
-/// The shard of a label written by shard_label (five digits each); nullopt for anything else.
+/// The shard of a label written by shard_label (at least five digits each); nullopt for anything else.
 std::optional<Shard> parse_shard_label(const std::string& label);
 
 /// "out/masks.json" -> "out/masks.shard-00042-of-01000.json" (the label goes before the extension).
@@ -66,8 +66,10 @@ struct ShardSummary {
 /// True when the shard's marker exists: the shard is complete and is not run again.
 bool shard_committed(const OutputPaths& paths);
 
-/// Writes the shard's marker atomically. Call after every writer finished. Throws OutputError.
-void commit_shard(const OutputPaths& paths, const ShardSummary& summary, const std::string& model_sha256);
+/// Writes the shard's marker atomically (shard_marker_text: what the shard is, and how it ended).
+/// Call after every writer finished. Throws OutputError.
+void commit_shard(const OutputPaths& paths, const Provenance& provenance, const RunEnd& end,
+                  const ShardSummary& summary);
 
 /// The shard files of a run, as `merge` finds them: index -> path.
 struct ShardFiles {
@@ -167,6 +169,10 @@ class RunOutputs {
   ~RunOutputs();
   /// True when resuming and every writer already has `input`.
   bool done(const InputFile& input) const;
+  /// Why `input`'s per-image output names cannot be made (a name longer than the file system's
+  /// NAME_MAX with the longest suffix its outputs add; `stats`: <stem>.stats.json too), or "" when
+  /// they can. Such an input is skipped by name (exit 4), never the run.
+  std::string name_problem(const InputFile& input, bool stats) const;
   /// Writes one image to every writer that does not have it yet. Throws OutputError.
   void write(const ImageInfo& info, const ImageU8& image, const std::vector<MaskRecord>& records);
   /// Ends the run: records `end` in the outputs' run-level provenance; when `end.complete` and
@@ -175,7 +181,17 @@ class RunOutputs {
 
  private:
   OutputPaths paths_;
-  std::string model_sha256_;
+  Provenance provenance_;
+  /// Throws OutputError (exit 5) when a folder output is no longer the folder this run opened.
+  void check_folders() const;
+  struct Folder {
+    std::string path;
+    unsigned long long dev = 0, ino = 0;
+  };
+  std::vector<Folder> folders_;               ///< the folder outputs, as opened
+  std::map<std::string, std::string> stems_;  ///< per-image names, when there are per-image outputs
+  size_t longest_suffix_ = 0;                 ///< the most a per-image output adds to its stem
+  bool stats_suffix_ = false;                 ///< --out-dir writes <stem>.stats.json with --stats
   std::vector<std::unique_ptr<MaskWriter>> writers_;
   OutputGuard* guard_ = nullptr;
 };

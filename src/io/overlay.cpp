@@ -231,9 +231,7 @@ class OverlayWriter : public MaskWriter {
 
   void write(const ImageInfo& info, const ImageU8& image, const std::vector<MaskRecord>& records) override {
     const std::string& path = paths_.at(info.input.path);
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-    if (ec) throw OutputError(path, ec.message());
+    make_folders_inside(dir_, std::filesystem::path(path).parent_path().string());  // never through a link
     write_overlay(path, image, records, style_);
   }
 

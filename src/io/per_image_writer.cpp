@@ -45,9 +45,8 @@ bool is_png_folder_entry(const std::string& name) {
 class OwnFolder {
  public:
   explicit OwnFolder(const fs::path& parent) {
-    static int counter = 0;
     for (;;) {
-      path_ = parent / (".sam2amg-tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+      path_ = temporary_name_beside((parent / "mask-folder").string());  // tagged: a killed run's is removed
       std::error_code ec;
       if (fs::create_directory(path_, ec)) return;  // false: it exists, not ours; try the next name
       if (ec) throw OutputError(path_.string(), ec.message());
@@ -111,7 +110,7 @@ class PerImageWriter : public MaskWriter {
     // rewritten at finish() with how the run ended.
     if (!run_json_written_) write_run_json(run_);
     const std::string target_path = target(info.input);
-    fs::create_directories(fs::path(target_path).parent_path());
+    make_folders_inside(dir_, fs::path(target_path).parent_path().string());  // never through a link
     // Extras first: the main output is the commit that resume looks for.
     const std::string& stem = stems_.at(info.input.path);
     if (overlay_) write_overlay(path_inside(dir_, stem + ".overlay.jpg"), image, records);
@@ -199,7 +198,7 @@ class PerImageWriter : public MaskWriter {
       std::vector<fs::path> ours;
       for (const auto& e : fs::directory_iterator(folder, ec)) {
         if (!is_png_folder_entry(e.path().filename().string()) || !e.is_regular_file())
-          throw OutputError(folder, "exists and holds '" + e.path().filename().string() +
+          throw OutputError(folder, "exists and holds '" + printable(e.path().filename().string()) +
                                         "', which sam2-amg did not write; move the folder away");
         ours.push_back(e.path());
       }

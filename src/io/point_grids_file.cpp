@@ -5,15 +5,15 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "io/bounded_read.h"
 
 namespace sam2amg {
 
 std::vector<PointGrid> read_point_grids(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw UsageError("cannot open point grids file '" + printable(path) + "'");
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_point_grids(text.str(), path);
+  std::vector<std::uint8_t> bytes;  // a regular file below the cap: never a FIFO or a device
+  if (const std::string why = read_bounded_file(path, kMaxConfigFileBytes, bytes); !why.empty())
+    throw UsageError("cannot read point grids file '" + printable(path) + "': " + why);
+  return parse_point_grids(std::string(bytes.begin(), bytes.end()), path);
 }
 
 std::vector<PointGrid> parse_point_grids(const std::string& text, const std::string& path) {

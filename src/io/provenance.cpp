@@ -16,6 +16,7 @@
 #include "io/run_config.h"
 #include "io/sha256.h"
 #include "common/printable.h"
+#include "io/shard_identity.h"
 
 namespace sam2amg {
 
@@ -48,6 +49,7 @@ json provenance_json(const Provenance& p) {
   const auto or_null = [](const std::string& s) { return s.empty() ? json() : json(s); };
   if (!r.libtorch.empty())
     j["runtime"] = {{"libtorch", r.libtorch}, {"cuda", or_null(r.cuda)}, {"nvidia_driver", or_null(r.driver)}};
+  if (p.shard.index >= 0) j["shard"] = shard_identity_json(p.shard);  // what merge checks
   return j;
 }
 
@@ -344,7 +346,7 @@ json merged_provenance(const std::vector<json>& shards, const std::string& out) 
     // What only says which shard ran where, and the files it wrote.
     c.io.shard.clear();
     c.io.shard_count = 0;
-    c.io.out = out;
+    c.io.out = out.empty() ? unshard_path(c.io.out) : out;
     c.io.jsonl = unshard_path(c.io.jsonl);
     RunConfig compared = c;
     compared.io.model.clear();  // the SHA-256 is compared instead: a copy elsewhere is the same model
@@ -373,6 +375,7 @@ json merged_provenance(const std::vector<json>& shards, const std::string& out) 
     if (c.io.threads != merged.io.threads) merged.io.threads = 0;
   }
   json result = shards.at(0);
+  result.erase("shard");  // the merged file is the whole run's
   result["config"] = to_yaml(merged, YamlKeys::kRecorded);  // as a run records it (run_job)
   result["config_sha256"] = sha256_hex(result["config"].get<std::string>());
   return result;

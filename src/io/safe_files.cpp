@@ -12,6 +12,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "io/json_files.h"
 
 namespace sam2amg {
 
@@ -85,6 +86,29 @@ std::string path_inside(const std::string& dir, const std::string& relative) {
   return dir + "/" + relative;
 }
 
+void make_folders_inside(const std::string& root, const std::string& folder) {
+  // Output paths are `root` + "/" + a safe relative name (path_inside): the part after root.
+  if (folder.compare(0, root.size(), root) != 0)
+    throw OutputError(folder, "is not inside the output folder '" + printable(root) + "'");
+  const std::filesystem::path rel(folder.substr(root.size()));
+  std::filesystem::path at = root;
+  for (const auto& part : rel) {
+    if (part.empty() || part == "/" || part == ".") continue;
+    if (part == "..") throw OutputError(folder, "refusing a name that would leave the output folder");
+    at /= part;
+    struct stat st {};
+    if (::lstat(at.c_str(), &st) != 0) {
+      if (errno != ENOENT) throw OutputError(at.string(), std::strerror(errno));
+      if (::mkdir(at.c_str(), 0755) != 0 && errno != EEXIST) throw OutputError(at.string(), std::strerror(errno));
+      if (::lstat(at.c_str(), &st) != 0) throw OutputError(at.string(), std::strerror(errno));
+    }
+    if (S_ISLNK(st.st_mode))
+      throw OutputError(at.string(), "is a symbolic link inside the output folder: refusing to write through it "
+                                     "(move it away)");
+    if (!S_ISDIR(st.st_mode)) throw OutputError(at.string(), "exists and is not a folder; move it away");
+  }
+}
+
 OutputLock::OutputLock(std::string lock_path, const std::string& output) : path_(std::move(lock_path)) {
   // Lock, then check the file is still the one at the path: a run that released its lock
   // removes the file, and a lock on the removed file would protect nothing.
@@ -102,20 +126,25 @@ OutputLock::OutputLock(std::string lock_path, const std::string& output) : path_
     }
     struct stat held {}, now {};
     if (::fstat(fd_, &held) == 0 && ::stat(path_.c_str(), &now) == 0 && held.st_ino == now.st_ino &&
-        held.st_dev == now.st_dev)
+        held.st_dev == now.st_dev) {
+      output_ = output;
+      claim_temporaries(output_, path_);  // what a killed holder of this lock left goes
       return;
+    }
     ::close(fd_);
     fd_ = -1;
   }
   throw OutputError(path_, "cannot lock: the lock file keeps being replaced");
 }
 
-OutputLock::OutputLock(OutputLock&& other) noexcept : path_(std::move(other.path_)), fd_(other.fd_) {
+OutputLock::OutputLock(OutputLock&& other) noexcept
+    : path_(std::move(other.path_)), output_(std::move(other.output_)), fd_(other.fd_) {
   other.fd_ = -1;
 }
 
 OutputLock::~OutputLock() {
   if (fd_ < 0) return;
+  release_temporaries(output_);
   ::unlink(path_.c_str());  // while still locked: the next run creates a fresh one
   ::close(fd_);
 }

@@ -26,8 +26,14 @@ std::map<std::string, std::string> output_stems(const std::vector<InputFile>& in
 /// safe_relative_name).
 std::string path_inside(const std::string& dir, const std::string& relative);
 
+/// Creates the folders of `folder` below `root` (which exists) one at a time, refusing one that is
+/// a symbolic link or not a folder: nothing is written through a link out of the output folder.
+/// Throws OutputError naming the component.
+void make_folders_inside(const std::string& root, const std::string& folder);
+
 /// An exclusive lock on one output, held while the object lives: `lock_path` is created (never
-/// truncated) and locked with flock(2); it is removed when released. Throws UsageError (exit 2)
+/// truncated) and locked with flock(2); it is removed when released. While held, the temporaries
+/// of `output` are this lock's (claim_temporaries: a killed run's are removed). Throws UsageError (exit 2)
 /// naming `output` when another process holds the lock, OutputError when the file cannot be
 /// created.
 class OutputLock {
@@ -42,6 +48,7 @@ class OutputLock {
 
  private:
   std::string path_;
+  std::string output_;
   int fd_ = -1;
 };
 

@@ -32,6 +32,11 @@ std::uint64_t shard_key(const InputFile& input);
 /// The inputs of `shard`, in their given (sorted) order.
 std::vector<InputFile> inputs_of_shard(const std::vector<InputFile>& inputs, const Shard& shard);
 
-// Shard file names, markers and commits: io/outputs.h.
+/// SHA-256 of the run's input list: the canonical keys (the path where none), sorted, one a line.
+/// The same files give the same digest however their paths were spelled. Every shard records the
+/// whole run's, so that merge can refuse shards of different input sets.
+std::string inputs_sha256(const std::vector<InputFile>& inputs);
+
+// Shard file names, markers and commits: io/outputs.h; what a shard proves: io/shard_identity.h.
 
 }  // namespace sam2amg

@@ -3,9 +3,11 @@
 /// a run opens, and on which paths, is io/outputs.h. Every writer writes atomically (temporary
 /// file, then rename), records the run's provenance (tool version, model SHA-256, effective
 /// config), and can resume.
+#include <cstddef>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "amg/amg_config.h"
@@ -22,14 +24,31 @@ struct RuntimeVersions {
   std::string driver;    ///< the NVIDIA driver; empty: none loaded
 };
 
+/// What a shard of a sharded run is: recorded in its outputs and its done marker, so that
+/// `merge` can prove every shard is the one its file name says, of one input set.
+struct ShardIdentity {
+  int index = -1;              ///< -1: not sharded
+  int count = 0;
+  std::string inputs_sha256;   ///< the whole run's input list (inputs_sha256)
+  std::size_t inputs = 0;      ///< inputs of the whole run
+  std::size_t assigned = 0;    ///< inputs of this shard
+};
+
 /// What produced an output; written into every output.
 struct Provenance {
+  Provenance() = default;
+  Provenance(std::string version, std::string model, std::string model_sha, std::string yaml, std::string exif_mode,
+             ShardIdentity shard_identity = {}, RuntimeVersions runtime_versions = {})
+      : tool_version(std::move(version)), model_path(std::move(model)), model_sha256(std::move(model_sha)),
+        config_yaml(std::move(yaml)), exif(std::move(exif_mode)), runtime(std::move(runtime_versions)),
+        shard(std::move(shard_identity)) {}
   std::string tool_version;
   std::string model_path;
   std::string model_sha256;
   std::string config_yaml;  ///< the effective config (to_yaml)
   std::string exif;         ///< "apply" or "ignore"
   RuntimeVersions runtime{};
+  ShardIdentity shard;      ///< recorded as "shard" when sharded
 };
 
 /// How a run ended: recorded in the run-level provenance of the outputs that have one (COCO

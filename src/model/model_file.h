@@ -23,6 +23,12 @@ struct ModelFileInfo {
 
 ModelFileInfo inspect_model_file(const std::string& path);
 
+/// Checks a zip archive's directory before anything is inflated: every entry's declared size
+/// against the file's (a compressed entry may not inflate past 64 MiB + 100 x its compressed
+/// size) and the extra files (the metadata) at most 1 MiB each. "" when fine or not a zip (the
+/// loader's own error then says what it is), else why not.
+std::string model_archive_problem(const std::string& path);
+
 /// The --config of scripts/export_sam2.py for an official checkpoint's file name
 /// (sam2.1_hiera_large.pt -> "l", sam2_hiera_tiny.pt -> "2.0-t"); empty when the name says nothing.
 std::string export_config_for(const std::string& path);

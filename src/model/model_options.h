@@ -21,6 +21,9 @@ struct ModelOptions {
   /// Fast exports on CUDA: replay the decoder as CUDA graphs where the linked LibTorch has them
   /// and capture works (plain calls otherwise).
   bool cuda_graphs = true;
+  /// The run will refine masks with their own low-res mask (use_m2m): the load-time probe calls
+  /// predict_masks_with_mask_input too.
+  bool probe_mask_input = false;
 };
 
 }  // namespace sam2amg

@@ -50,7 +50,7 @@ void check(const std::string& path, const char* what, const at::Tensor& t, const
 
 }  // namespace
 
-void probe_model(const Sam2Model& model, const std::string& path) {
+void probe_model(const Sam2Model& model, const std::string& path, bool mask_input) {
   c10::InferenceMode guard;
   const ModelMetadata& m = model.metadata();
   const int64_t s = m.image_size;
@@ -60,6 +60,8 @@ void probe_model(const Sam2Model& model, const std::string& path) {
     e = model.encode(at::zeros({1, 3, s, s}, at::TensorOptions().dtype(dtype).device(model.device())));
   } catch (const ModelError&) {
     throw;
+  } catch (const ImageError& err) {  // non-finite outputs
+    throw ModelError(path + ": encode_image on a zero image: " + err.what());
   } catch (const std::exception& err) {
     fail(path + ": encode_image fails on a zero image of the documented shape (1, 3, " + std::to_string(s) + ", " +
              std::to_string(s) + ") in " + m.precision,
@@ -68,17 +70,29 @@ void probe_model(const Sam2Model& model, const std::string& path) {
   check(path, "encode_image's image_embed", e.image_embed, {1, 256, s / 16, s / 16}, dtype, true);
   check(path, "encode_image's feat_s0", e.feat_s0, {1, 32, s / 4, s / 4}, dtype, true);
   check(path, "encode_image's feat_s1", e.feat_s1, {1, 64, s / 8, s / 8}, dtype, true);
-  DecoderOutput d;
-  try {
-    d = model.predict_points(e, at::full({1, 2}, static_cast<double>(s) / 2, at::kFloat));
-  } catch (const ModelError&) {
-    throw;
-  } catch (const std::exception& err) {
-    fail(path + ": predict_masks fails on one prompt", err.what());
+  // One prompt, then a batch of two: batched graphs can break (or give NaN) only for B > 1.
+  for (const int64_t b : {int64_t{1}, int64_t{2}}) {
+    for (const bool with_mask : {false, true}) {
+      if (with_mask && !mask_input) continue;
+      const std::string name = with_mask ? "predict_masks_with_mask_input" : "predict_masks";
+      const std::string call = name + " on " + (b == 1 ? std::string("one prompt") : "a batch of 2 prompts");
+      DecoderOutput d;
+      try {
+        const at::Tensor points = at::full({b, 2}, static_cast<double>(s) / 2, at::kFloat);
+        d = with_mask ? model.predict_points(e, points, at::zeros({b, 1, s / 4, s / 4}, at::kFloat))
+                      : model.predict_points(e, points);
+      } catch (const ModelError&) {
+        throw;
+      } catch (const ImageError& err) {  // non-finite outputs, found by predict_points
+        throw ModelError(path + ": " + call + ": " + err.what());
+      } catch (const std::exception& err) {
+        fail(path + ": " + name + " fails on " + (b == 1 ? "one prompt" : "a batch of 2 prompts"), err.what());
+      }
+      // predict_points returns float32 (the caller's conversion): shapes only.
+      check(path, (name + "' low_res_logits").c_str(), d.low_res_logits, {b, 4, s / 4, s / 4}, dtype, false);
+      check(path, (name + "' iou").c_str(), d.iou_preds, {b, 4}, dtype, false);
+    }
   }
-  // predict_points returns float32 (the caller's conversion): shapes only.
-  check(path, "predict_masks' low_res_logits", d.low_res_logits, {1, 4, s / 4, s / 4}, dtype, false);
-  check(path, "predict_masks' iou", d.iou_preds, {1, 4}, dtype, false);
 }
 
 }  // namespace sam2amg

@@ -20,6 +20,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/printable.h"
 #include "model/fast_decoder.h"
 #include "model/model_file.h"
 #include "model/model_probe.h"
@@ -130,6 +131,14 @@ std::vector<at::Tensor> tuple_outputs(const c10::IValue& v, size_t n, const char
   return out;
 }
 
+// A NaN or infinite output would become masks with null scores, or silently drop every mask:
+// the image fails by name instead (exit 4; at load the probe makes it exit 3).
+void require_finite(const at::Tensor& t, const char* method, const char* output) {
+  if (!at::isfinite(t).all().item<bool>())
+    throw ImageError(std::string("the model returned NaN or infinite values (") + method + "'s " + output +
+                     ")");
+}
+
 }  // namespace
 
 struct Sam2Model::Impl {
@@ -149,9 +158,13 @@ Sam2Model& Sam2Model::operator=(Sam2Model&&) noexcept = default;
 Sam2Model::~Sam2Model() = default;
 
 Sam2Model Sam2Model::load(const std::string& path, const ModelOptions& options) {
+  const std::string shown = printable(path);  // the file's name in messages, escaped
   if (!std::ifstream(path).good())
-    throw ModelError("cannot open model file '" + path + "': check the path (an export per docs/model-contract.md, "
+    throw ModelError("cannot open model file '" + shown + "': check the path (an export per docs/model-contract.md, "
                      "or `sam2-amg make-synthetic-model FILE` for a test model)");
+  // Sizes before inflating: a small file whose metadata inflates to gigabytes is refused unread.
+  if (const std::string why = model_archive_problem(path); !why.empty())
+    throw ModelError("'" + shown + "' is not a model archive sam2-amg reads: " + why);
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->device = choose_device(options.device);
@@ -163,28 +176,28 @@ Sam2Model Sam2Model::load(const std::string& path, const ModelOptions& options) 
   } catch (const std::exception& e) {  // e.g. the compiler's ErrorReport for an unknown operator
     throw ModelError(unloadable_model_message(path, e.what()));
   }
-  impl->metadata = parse_metadata(extra[kMetadataFile], path);
-  impl->dtype = dtype_of(impl->metadata.precision, path);
+  impl->metadata = parse_metadata(extra[kMetadataFile], shown);
+  impl->dtype = dtype_of(impl->metadata.precision, shown);
   const std::string wanted = enum_name(options.precision);
   if (options.precision != Precision::kAuto && wanted != impl->metadata.precision)
-    throw ModelError(path + " was exported in " + impl->metadata.precision + ", not " + wanted + "; export it in " +
+    throw ModelError(shown + " was exported in " + impl->metadata.precision + ", not " + wanted + "; export it in " +
                      wanted + " or use --precision auto");
   if (options.threads > 0) at::set_num_threads(options.threads);
   const std::string& traced = impl->metadata.device;
   if (traced == "cuda" && !impl->device.is_cuda())
-    throw ModelError(path + " was exported for CUDA and cannot run on " + impl->device.str() +
+    throw ModelError(shown + " was exported for CUDA and cannot run on " + impl->device.str() +
                      "; run with --device cuda or export a CPU variant");
   if (traced == "cpu" && !impl->device.is_cpu())
-    throw ModelError(path + " was exported for the CPU; run with --device cpu or export a CUDA variant "
+    throw ModelError(shown + " was exported for the CPU; run with --device cpu or export a CUDA variant "
                      "of it");
   for (const MethodSpec& spec : kMethods) {
     auto method = impl->module.find_method(spec.name);
     if (!method)
-      throw ModelError(path + " has no method '" + spec.name + "': expected " + spec.signature +
+      throw ModelError(shown + " has no method '" + spec.name + "': expected " + spec.signature +
                        " (see docs/model-contract.md)");
     const size_t n_args = method->function().getSchema().arguments().size();
     if (n_args != spec.n_args)
-      throw ModelError(path + ": method '" + spec.name + "' takes " + std::to_string(n_args - 1) +
+      throw ModelError(shown + ": method '" + spec.name + "' takes " + std::to_string(n_args - 1) +
                        " arguments, expected " + spec.signature);
   }
   impl->module.eval();
@@ -207,7 +220,7 @@ Sam2Model Sam2Model::load(const std::string& path, const ModelOptions& options) 
                           : options.pad_batches == ModelOptions::PadBatches::kOn;
   at::globalContext().setAllowTF32CuBLAS(options.matmul_tf32);
   Sam2Model model(std::move(impl));
-  probe_model(model, path);  // shapes and dtypes of one tiny call of each graph
+  probe_model(model, shown, options.probe_mask_input);  // one tiny call of each graph the run will use
   return model;
 }
 
@@ -284,6 +297,9 @@ ImageEmbedding Sam2Model::encode(const at::Tensor& input) const {
   // The embeddings stay in the model's dtype: the decoder takes them as they are, every batch.
   const auto out =
       tuple_outputs(impl_->module.get_method("encode_image")({input}), 3, "encode_image", /*to_float=*/false);
+  require_finite(out[0], "encode_image", "image_embed");
+  require_finite(out[1], "encode_image", "feat_s0");
+  require_finite(out[2], "encode_image", "feat_s1");
   ImageEmbedding e{out[0], out[1], out[2], {}};
   if (impl_->fast) e.decoder_context = impl_->fast->prepare(e.image_embed);
   return e;
@@ -378,6 +394,8 @@ DecoderOutput Sam2Model::predict_points(const ImageEmbedding& embedding, const a
     method = "predict_masks_with_mask_input";
   }
   const auto out = tuple_outputs(impl_->module.get_method(method)(args), 2, method, /*to_float=*/true);
+  require_finite(out[0], method, "low_res_logits");
+  require_finite(out[1], method, "iou");
   if (b > n) return {out[0].slice(0, 0, n), out[1].slice(0, 0, n)};
   return {out[0], out[1]};
 }

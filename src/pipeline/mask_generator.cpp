@@ -261,7 +261,9 @@ PreparedImage borrowed(const ImageU8& image) {
 
 MaskGenerator::MaskGenerator(const std::string& model_path, const AmgConfig& config, const ModelOptions& options) {
   config.validate();
-  impl_ = std::unique_ptr<Impl>(new Impl{Sam2Model::load(model_path, options), config, point_grids_for(config)});
+  ModelOptions load_options = options;
+  load_options.probe_mask_input = load_options.probe_mask_input || config.use_m2m;  // every method the run calls
+  impl_ = std::unique_ptr<Impl>(new Impl{Sam2Model::load(model_path, load_options), config, point_grids_for(config)});
 }
 MaskGenerator::MaskGenerator(MaskGenerator&&) noexcept = default;
 MaskGenerator::~MaskGenerator() = default;

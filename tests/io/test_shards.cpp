@@ -99,10 +99,32 @@ TEST_CASE("The shard comes from the flag, Slurm or Kubernetes", "[io][shards]") 
   CHECK(shard_done_path("out/masks.json", {42, 1000}) == "out/masks.shard-00042-of-01000.done.json");
 }
 
+namespace {
+
+// A shard's identity as run_job records it: shard `s` of a run of `inputs` inputs.
+ShardIdentity identity(const Shard& s, std::size_t inputs, std::size_t assigned) {
+  return {s.index, s.count, "inputs-digest", inputs, assigned};
+}
+
+// Commits shard `s` of `out` as a run would: its done marker, after `images` inputs.
+void commit(const std::string& out, const Shard& s, const Provenance& p, std::size_t images) {
+  OutputPaths paths;
+  paths.shard = s;
+  paths.done_marker = shard_done_path(out, s);
+  commit_shard(paths, p, RunEnd{}, {images, 0, 0});
+}
+
+}  // namespace
+
 TEST_CASE("merge renumbers ids in input order and refuses unfinished shards", "[io][shards][merge]") {
   TempDir dir;
   const std::string out = dir.file("m.json");
   const Provenance prov{"1", "m.pt", "sha", "", "apply"};
+  auto shard_prov = [&](int i) {
+    Provenance p = prov;
+    p.shard = identity({i, 2}, 4, 2);
+    return p;
+  };
   const ImageU8 img = make_image(4, 4, kBlack, {});
   auto rec = [](std::uint32_t ones) {
     MaskRecord r;
@@ -113,7 +135,7 @@ TEST_CASE("merge renumbers ids in input order and refuses unfinished shards", "[
   // Shard 0 holds b and d, shard 1 holds a and c: the merge interleaves them by path.
   const std::vector<std::vector<std::pair<std::string, int>>> shards = {{{"b", 2}, {"d", 0}}, {{"a", 1}, {"c", 3}}};
   for (int i = 0; i < 2; ++i) {
-    auto w = make_coco_writer(shard_path(out, {i, 2}), SegmentationFormat::kCompressedRle, prov, false);
+    auto w = make_coco_writer(shard_path(out, {i, 2}), SegmentationFormat::kCompressedRle, shard_prov(i), false);
     for (const auto& [name, n] : shards[i]) {
       std::vector<MaskRecord> rs;
       for (int k = 0; k < n; ++k) rs.push_back(rec(k + 1));
@@ -121,11 +143,11 @@ TEST_CASE("merge renumbers ids in input order and refuses unfinished shards", "[
     }
     w->finish(true);
   }
-  std::ofstream(shard_done_path(out, {0, 2})) << "{}";
+  commit(out, {0, 2}, shard_prov(0), 2);
   MergeReport r = merge_coco_shards(out, 0);
   CHECK(r.incomplete == std::vector<int>{1});
   CHECK_FALSE(fs::exists(out));  // nothing written while a shard is unfinished
-  std::ofstream(shard_done_path(out, {1, 2})) << "{}";
+  commit(out, {1, 2}, shard_prov(1), 2);
   r = merge_coco_shards(out, 0);
   REQUIRE(r.ok());
   CHECK(r.images == 4);
@@ -148,7 +170,7 @@ namespace {
 Provenance shard_provenance(RunConfig config, const std::string& out, const Shard& shard, const std::string& sha) {
   config.io.out = shard_path(out, shard);
   config.io.shard = std::to_string(shard.index) + "/" + std::to_string(shard.count);
-  return {"1", config.io.model, sha, to_yaml(config), "apply"};
+  return {"1", config.io.model, sha, to_yaml(config), "apply", identity(shard, 2, 1)};
 }
 
 // Writes shard `shard` of a run with one image `name`, and its done marker.
@@ -156,7 +178,7 @@ void write_shard(const std::string& out, const Shard& shard, const Provenance& p
   auto w = make_coco_writer(shard_path(out, shard), SegmentationFormat::kCompressedRle, p, false);
   w->write({{"/d/" + name, name, ""}, 4, 4}, make_image(4, 4, kBlack, {}), {});
   w->finish(true);
-  std::ofstream(shard_done_path(out, shard)) << "{}";
+  commit(out, shard, p, 1);
 }
 
 std::string usage_error_of(const std::function<void()>& f) {
