@@ -178,7 +178,7 @@ int run_bench(const RunConfig& config, const BenchOptions& options) {
   ScratchDir scratch;
   const SegmentationFormat format = segmentation_format(config.amg.output_mode, io.polygons);
   const Provenance provenance{SAM2AMG_VERSION, io.model, "", to_yaml(config, YamlKeys::kRecorded), enum_name(io.exif),
-                              runtime_versions()};
+                              ShardIdentity{}, runtime_versions()};
 
   // Warm-up: first-call costs (allocator, kernels, profiling) are not what a long run pays.
   if (options.warmup > 0) {
