@@ -196,7 +196,9 @@ void MaskGenerator::set_warning_handler(std::function<void(const std::string&)> 
 
 // ref: automatic_mask_generator.py:224-249 _generate_masks: a run is the selection of its
 // own setting from its own candidates.
-std::vector<MaskRecord> MaskGenerator::generate(const ImageU8& image, FilterFunnel* funnel, StageTimes* times) const {
+// LibTorch's failures leave as typed errors (host memory: the image's; device: retry).
+std::vector<MaskRecord> MaskGenerator::generate(const ImageU8& image, FilterFunnel* funnel, StageTimes* times) const
+try {
   check_image(image);
   check_image_memory(image_memory_estimate(image.width, image.height, impl_->decoder_batch(),
                                            impl_->config.multimask_output && !impl_->config.use_m2m ? 3 : 1,
@@ -218,10 +220,13 @@ std::vector<MaskRecord> MaskGenerator::generate(const ImageU8& image, FilterFunn
   if (has_mask_filters(impl_->config)) apply_mask_filters(records, impl_->config, image.width, image.height, &f);
   if (funnel) *funnel = f;
   return records;
+} catch (...) {
+  rethrow_as_typed_error();
 }
 
 std::vector<std::vector<MaskRecord>> MaskGenerator::sweep(const ImageU8& image,
-                                                          const std::vector<SweepSetting>& settings) const {
+                                                          const std::vector<SweepSetting>& settings) const
+try {
   check_image(image);
   const AmgConfig& config = impl_->config;
   if (config.min_mask_region_area > 0 && config.min_mask_region_mode == SmallRegionMode::kSam1FullRes)
@@ -249,6 +254,8 @@ std::vector<std::vector<MaskRecord>> MaskGenerator::sweep(const ImageU8& image,
     if (has_mask_filters(config)) apply_mask_filters(results.back(), config, image.width, image.height);
   }
   return results;
+} catch (...) {
+  rethrow_as_typed_error();
 }
 
 CropBoxes MaskGenerator::Impl::crop_boxes_for(const ImageU8& image) const {
