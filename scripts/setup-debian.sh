@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the build dependencies of sam2-amg from Debian 12 packages; with --tests also what the
-# tests start (a throw-away single-node Slurm: slurmctld, slurmd, munge); with --fuzz clang for
+# tests need (a throw-away single-node Slurm: slurmctld, slurmd, munge; strace; PyTorch for the
+# exporter's tests), so that none of them skips; with --fuzz clang for
 # scripts/fuzz.sh (libFuzzer).
 # Usage: bash scripts/setup-debian.sh [--tests] [--fuzz]      (as root, or with sudo available)
 set -euo pipefail
@@ -18,7 +19,9 @@ for arg in "$@"; do
   case "$arg" in
     --tests)
       # python3-torch runs the exporter's tests (it shares Debian's libtorch with the build).
-      $SUDO apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge python3-torch > /dev/null ;;
+      # strace: the atomic-commit test traces fsync and rename; git: the --version test.
+      $SUDO apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge python3-torch strace git \
+        > /dev/null ;;
     --fuzz)
       # libFuzzer and clang's sanitizer runtimes are in libclang-rt-14-dev, only recommended by clang.
       $SUDO apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev > /dev/null ;;

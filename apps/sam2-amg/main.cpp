@@ -11,7 +11,6 @@
 
 #include "cli.h"
 #include "common/printable.h"
-#include "image_failure.h"
 #include "common/error.h"
 #include "io/run_config.h"
 #include "model/synthetic_model.h"
@@ -94,12 +93,8 @@ int main(int argc, char** argv) {
     spdlog::error("file system error: {}", printable(e.what()));  // it names files
     return static_cast<int>(ExitCode::kOutput);
   } catch (const std::exception& e) {
-    // Untyped: a device failure may pass (75, retry); anything else is a bug to report (1).
-    const int code = cli::untyped_failure_exit_code(e);
-    if (code == static_cast<int>(ExitCode::kTransient))
-      spdlog::error("device failure: {}; retry with --resume", e.what());
-    else
-      spdlog::error("internal error: {}; please report it", e.what());
-    return code;
+    // Untyped: device failures arrive typed (DeviceError), so this is a bug to report.
+    spdlog::error("internal error: {}; please report it", e.what());
+    return static_cast<int>(ExitCode::kInternal);
   }
 }

@@ -14,4 +14,13 @@ bool is_out_of_memory(const std::string& what);
 /// errors start with it (before a C++ backtrace).
 std::string error_line(const std::string& what);
 
+/// Rethrows the exception being handled (call it in a catch block only) as the typed error that
+/// LibTorch's message makes it, so that no other layer reads LibTorch's texts:
+///   - the host ran out of memory (std::bad_alloc, LibTorch's CPU allocator): ImageError, exit 4,
+///     the image's failure (a smaller image or batch avoids it, a retry of the same does not);
+///   - CUDA, cuDNN or cuBLAS failed, or the device ran out of memory: DeviceError, exit 75 (a busy
+///     device may be free later).
+/// Typed errors, and every other exception, are rethrown as they are.
+[[noreturn]] void rethrow_as_typed_error();
+
 }  // namespace sam2amg

@@ -316,8 +316,10 @@ std::vector<MaskRecord> MaskGenerator::generate(const ImageU8& image, FilterFunn
 
 // ref: automatic_mask_generator.py:224-249 _generate_masks: a run is the selection of its
 // own setting from its own candidates.
+// LibTorch's failures leave as typed errors (host memory: the image's; device: retry).
 std::vector<MaskRecord> MaskGenerator::generate(const PreparedImage& prepared, FilterFunnel* funnel,
-                                                StageTimes* times) const {
+                                                StageTimes* times) const
+try {
   const ImageU8& image = prepared.image();
   check_image(image);
   check_image_memory(image_memory_estimate(image.width, image.height, impl_->decoder_batch(),
@@ -362,10 +364,13 @@ std::vector<MaskRecord> MaskGenerator::generate(const PreparedImage& prepared, F
     times->device_events = times->device_events || clock->uses_device_events();
   }
   return records;
+} catch (...) {
+  rethrow_as_typed_error();
 }
 
 std::vector<std::vector<MaskRecord>> MaskGenerator::sweep(const ImageU8& image,
-                                                          const std::vector<SweepSetting>& settings) const {
+                                                          const std::vector<SweepSetting>& settings) const
+try {
   check_image(image);
   const AmgConfig& config = impl_->config;
   if (config.min_mask_region_area > 0 && config.min_mask_region_mode == SmallRegionMode::kSam1FullRes)
@@ -394,6 +399,8 @@ std::vector<std::vector<MaskRecord>> MaskGenerator::sweep(const ImageU8& image,
     if (has_mask_filters(config)) apply_mask_filters(results.back(), config, image.width, image.height);
   }
   return results;
+} catch (...) {
+  rethrow_as_typed_error();
 }
 
 CropBoxes MaskGenerator::Impl::crop_boxes_for(const ImageU8& image) const {

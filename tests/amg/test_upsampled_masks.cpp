@@ -54,13 +54,17 @@ Reference reference_stats(const at::Tensor& low_res, std::int64_t h, std::int64_
 }  // namespace
 
 TEST_CASE("The fused CPU kernel reproduces this LibTorch's generic upsampling", "[amg][fused]") {
-  // On x86-64 LibTorch builds (Debian's 1.13 among them) the fused kernel matches bit for bit;
-  // elsewhere the ATen fallback keeps results exact, and the tests below still compare.
-  if (!fused_cpu_kernel_matches(UpsampleLayout::kGeneric))
-    WARN("the fused CPU kernel does not match this LibTorch; the chunked ATen path is used");
-  else
-    SUCCEED("fused kernel active");
   CHECK_FALSE(fused_cpu_kernel_matches(UpsampleLayout::kChannelsLast));
+#if SAM2AMG_EXPECT_FUSED_KERNEL
+  // x86-64 with Debian's LibTorch (tests/CMakeLists.txt): the kernel matches bit for bit, and a
+  // LibTorch change that turned it off would make every run about 100x slower.
+  CHECK(fused_cpu_kernel_matches(UpsampleLayout::kGeneric));
+#else
+  // Elsewhere the ATen fallback keeps results exact (the tests below still compare), but the
+  // kernel's speed is not there: say so in CTest's skipped count.
+  if (!fused_cpu_kernel_matches(UpsampleLayout::kGeneric))
+    SAM2AMG_SKIP("the fused CPU kernel does not match this LibTorch; the chunked ATen path is used");
+#endif
 }
 
 TEST_CASE("upsampled_mask_stats equals thresholding the upsampled logits", "[amg][fused]") {

@@ -20,23 +20,15 @@ using nlohmann::json;
 
 namespace {
 
-// A folder of small images and a synthetic model, shared by the tests below.
-struct Corpus {
-  TempDir dir;
-  std::string model = dir.file("synthetic.pt");
-  std::string images = dir.file("in");
-  Corpus(int n_images) {
-    REQUIRE(run_command(cli_binary() + " make-synthetic-model " + model + " 2>/dev/null") == 0);
-    fs::create_directory(images);
+// A folder of small images (the CLI fixture's model and command lines), shared by the tests below.
+struct Corpus : CliFixture {
+  explicit Corpus(int n_images) {
     for (int i = 0; i < n_images; ++i) {
       const int s = 8 * (i % 4);
       char name[32];
-      std::snprintf(name, sizeof name, "/img%02d.png", i);
-      write_image_rgb(images + name, make_image(64, 48, kBlack, {{4 + s, 4, 30 + s, 20, kRed}, {20, 28, 60, 44, kBlue}}));
+      std::snprintf(name, sizeof name, "img%02d.png", i);
+      add_image(name, make_image(64, 48, kBlack, {{4 + s, 4, 30 + s, 20, kRed}, {20, 28, 60, 44, kBlue}}));
     }
-  }
-  std::string run(const std::string& args) const {
-    return cli_binary() + " --model " + model + " --device " + test_device() + " --points-per-side 8 " + args;
   }
 };
 
@@ -99,7 +91,7 @@ TEST_CASE("A folder with broken files: each reported, nothing else lost", "[cli]
   std::ofstream(c.images + "/cut.png", std::ios::binary) << good.substr(0, good.size() / 2);
 
   const std::string out = c.dir.file("masks.json");
-  const int rc = run_command(c.run("--input " + c.images + " --out " + out + " 2> " + c.dir.file("log.txt")));
+  const int rc = run_command(c.command("--input " + c.images + " --out " + out + " 2> " + c.dir.file("log.txt")));
   CHECK(rc == 4);  // some inputs bad: do not retry
   const std::string log = slurp(c.dir.file("log.txt"));
   CHECK(log.find("empty.png': empty file") != std::string::npos);
@@ -121,7 +113,7 @@ TEST_CASE("A folder with broken files: each reported, nothing else lost", "[cli]
 TEST_CASE("The COCO file and the amg.py PNG folders hold the same masks", "[cli][e2e]") {
   Corpus c(2);
   const std::string out = c.dir.file("masks.json"), dir = c.dir.file("png"), yolo = c.dir.file("labels");
-  REQUIRE(run_command(c.run("-q --input " + c.images + " --out " + out + " --out-dir " + dir + " --yolo " + yolo)) == 0);
+  REQUIRE(run_command(c.command("-q --input " + c.images + " --out " + out + " --out-dir " + dir + " --yolo " + yolo)) == 0);
   const json j = json::parse(slurp(out));
   for (const json& img : j["images"]) {
     const std::string stem = fs::path(img["file_name"].get<std::string>()).stem().string();
@@ -161,7 +153,7 @@ TEST_CASE("The COCO file and the amg.py PNG folders hold the same masks", "[cli]
 
 TEST_CASE("JSON lines on stdout with nothing else there, paths from stdin", "[cli][e2e]") {
   Corpus c(3);
-  const std::string cmd = "ls " + c.images + "/*.png | " + c.run("--input - --jsonl -") + " > " + c.dir.file("out.jsonl") +
+  const std::string cmd = "ls " + c.images + "/*.png | " + c.command("--input - --jsonl -") + " > " + c.dir.file("out.jsonl") +
                           " 2> " + c.dir.file("err.txt");
   REQUIRE(run_command(cmd) == 0);
   std::istringstream lines(slurp(c.dir.file("out.jsonl")));
@@ -188,23 +180,23 @@ TEST_CASE("A killed run resumes to the same COCO file as an uninterrupted one", 
   Corpus c(12);
   // Same output path for every run: the path is part of the config each output records.
   const std::string whole = c.dir.file("whole.json"), part = c.dir.file("part.json");
-  REQUIRE(run_command(c.run("-q --input " + c.images + " --out " + part)) == 0);
+  REQUIRE(run_command(c.command("-q --input " + c.images + " --out " + part)) == 0);
   fs::rename(part, whole);
 
   // SIGKILL once three images are journalled: no chance to clean up.
   const std::string journal = part + ".partial.jsonl";
-  const std::string kill_script = c.run("-q --input " + c.images + " --out " + part) + " & pid=$!; " +
+  const std::string kill_script = c.command("-q --input " + c.images + " --out " + part) + " & pid=$!; " +
                                   "while [ \"$(cat " + journal + " 2>/dev/null | wc -l)\" -lt 3 ]; do sleep 0.05; done; " +
                                   "kill -9 $pid; wait $pid; exit 0";
   REQUIRE(run_command("bash -c '" + kill_script + "'") == 0);
   CHECK_FALSE(fs::exists(part));
-  REQUIRE(run_command(c.run("-q --resume --input " + c.images + " --out " + part + " 2> " + c.dir.file("r.txt"))) == 0);
+  REQUIRE(run_command(c.command("-q --resume --input " + c.images + " --out " + part + " 2> " + c.dir.file("r.txt"))) == 0);
   CHECK(slurp(part) == slurp(whole));
   CHECK_FALSE(fs::exists(journal));
 
   // SIGTERM: the current image finishes, a valid file is written, exit 143; --resume completes.
   fs::remove(part);
-  const std::string term_script = c.run("-q --input " + c.images + " --out " + part) + " & pid=$!; " +
+  const std::string term_script = c.command("-q --input " + c.images + " --out " + part) + " & pid=$!; " +
                                   "while [ \"$(cat " + journal + " 2>/dev/null | wc -l)\" -lt 2 ]; do sleep 0.05; done; " +
                                   "kill -TERM $pid; wait $pid; exit $?";
   CHECK(run_command("bash -c '" + term_script + "'") == 143);
@@ -213,7 +205,7 @@ TEST_CASE("A killed run resumes to the same COCO file as an uninterrupted one", 
   CHECK(partial["images"].size() < 12);
   CHECK(partial["info"]["sam2_amg"]["run"]["complete"] == false);  // the file says it is not the whole run
   CHECK(partial["info"]["sam2_amg"]["run"]["stopped_by"] == "SIGTERM");
-  REQUIRE(run_command(c.run("-q --resume --input " + c.images + " --out " + part)) == 0);
+  REQUIRE(run_command(c.command("-q --resume --input " + c.images + " --out " + part)) == 0);
   CHECK(slurp(part) == slurp(whole));
 }
 
@@ -251,7 +243,7 @@ TEST_CASE("A point grid list with no grid is an error naming where it was given"
 TEST_CASE("Stats are written per image and summed, tune matches full runs", "[cli][funnel]") {
   Corpus c(2);
   const std::string out = c.dir.file("masks.json");
-  REQUIRE(run_command(c.run("--stats --progress none --input " + c.images + " --out " + out + " 2> " +
+  REQUIRE(run_command(c.command("--stats --progress none --input " + c.images + " --out " + out + " 2> " +
                             c.dir.file("log.txt"))) == 0);
   const json j = json::parse(slurp(out));
   for (const json& img : j["images"]) {
@@ -263,7 +255,7 @@ TEST_CASE("Stats are written per image and summed, tune matches full runs", "[cl
   CHECK(log.find("candidates              384") != std::string::npos);  // 2 images x 192
 
   // tune: one row per combination; each count equals a separate run's.
-  REQUIRE(run_command(c.run("tune -q --input " + c.images + " --pred-iou-thresh-values 0,0.8 " +
+  REQUIRE(run_command(c.command("tune -q --input " + c.images + " --pred-iou-thresh-values 0,0.8 " +
                             "--stability-score-thresh-values 0,0.95 > " + c.dir.file("table.txt"))) == 0);
   std::istringstream table(slurp(c.dir.file("table.txt")));
   std::string header;
@@ -277,7 +269,7 @@ TEST_CASE("Stats are written per image and summed, tune matches full runs", "[cl
     long long masks;
     f >> row >> p >> s >> o >> b >> masks;
     const std::string one = c.dir.file("one.json");
-    REQUIRE(run_command(c.run("-q --overwrite --input " + c.images + " --out " + one + " --pred-iou-thresh " + std::to_string(p) +
+    REQUIRE(run_command(c.command("-q --overwrite --input " + c.images + " --out " + one + " --pred-iou-thresh " + std::to_string(p) +
                               " --stability-score-thresh " + std::to_string(s))) == 0);
     CHECK(json::parse(slurp(one))["annotations"].size() == static_cast<size_t>(masks));
   }
@@ -288,7 +280,7 @@ TEST_CASE("Output filters: flags and YAML, the funnel, provenance and resume", "
   // Each image: black background 2016 px, blue 640 px, red 416 px.
   Corpus c(2);
   const std::string plain = c.dir.file("plain.json");
-  REQUIRE(run_command(c.run("-q --stats --input " + c.images + " --out " + plain)) == 0);
+  REQUIRE(run_command(c.command("-q --stats --input " + c.images + " --out " + plain)) == 0);
   const json p = json::parse(slurp(plain));
   const std::string recorded = p["info"]["sam2_amg"]["config"];
   // Off: the recorded config and the funnel are what they were before the filters existed.
@@ -302,7 +294,7 @@ TEST_CASE("Output filters: flags and YAML, the funnel, provenance and resume", "
 
   // min_area drops the red mask only; sort_by area puts the background first.
   const std::string filtered = c.dir.file("f.json");
-  REQUIRE(run_command(c.run("-q --stats --min-area 500 --sort-by area --input " + c.images + " --out " + filtered)) ==
+  REQUIRE(run_command(c.command("-q --stats --min-area 500 --sort-by area --input " + c.images + " --out " + filtered)) ==
           0);
   const json f = json::parse(slurp(filtered));
   for (const json& img : f["images"]) {
@@ -322,13 +314,13 @@ TEST_CASE("Output filters: flags and YAML, the funnel, provenance and resume", "
   // The fraction form (0.15 of 3072 px = 460.8 px) gives the same masks; YAML keys work too.
   std::ofstream(c.dir.file("filters.yaml")) << "min_area_fraction: 0.15\nsort_by: area\n";
   const std::string frac = c.dir.file("frac.json");
-  REQUIRE(run_command(c.run("-q --config " + c.dir.file("filters.yaml") + " --input " + c.images + " --out " + frac)) ==
+  REQUIRE(run_command(c.command("-q --config " + c.dir.file("filters.yaml") + " --input " + c.images + " --out " + frac)) ==
           0);
   CHECK(json::parse(slurp(frac))["annotations"] == f["annotations"]);
 
   // max_masks_per_image by area keeps the largest; the printed config lists every filter.
   std::ofstream(c.dir.file("top.yaml")) << "max_masks_per_image: 1\nmax_masks_by: area\n";
-  REQUIRE(run_command(c.run("-q --config " + c.dir.file("top.yaml") + " --input " + c.images + " --jsonl " +
+  REQUIRE(run_command(c.command("-q --config " + c.dir.file("top.yaml") + " --input " + c.images + " --jsonl " +
                             c.dir.file("top.jsonl"))) == 0);
   std::istringstream lines(slurp(c.dir.file("top.jsonl")));
   int n = 0;
@@ -340,7 +332,7 @@ TEST_CASE("Output filters: flags and YAML, the funnel, provenance and resume", "
     CHECK(j["annotations"][0]["area"] == 2016);
   }
   CHECK(n == 2);
-  REQUIRE(run_command(c.run("--config " + c.dir.file("top.yaml") + " --print-config > " + c.dir.file("eff.yaml"))) ==
+  REQUIRE(run_command(c.command("--config " + c.dir.file("top.yaml") + " --print-config > " + c.dir.file("eff.yaml"))) ==
           0);
   const std::string eff = slurp(c.dir.file("eff.yaml"));
   for (const char* line : {"\nmin_area: 0\n", "\nmax_area_fraction: 0.0\n", "\nmax_masks_per_image: 1\n",
@@ -348,12 +340,12 @@ TEST_CASE("Output filters: flags and YAML, the funnel, provenance and resume", "
     CHECK(eff.find(line) != std::string::npos);
 
   // Resume refuses outputs of another filter (and continues those of the same one).
-  CHECK(run_command(c.run("-q --resume --config " + c.dir.file("top.yaml") + " --max-masks-per-image 2 --input " +
+  CHECK(run_command(c.command("-q --resume --config " + c.dir.file("top.yaml") + " --max-masks-per-image 2 --input " +
                           c.images + " --jsonl " + c.dir.file("top.jsonl") + " 2> " + c.dir.file("e.txt"))) == 2);
   CHECK(slurp(c.dir.file("e.txt")).find("holds results of another model or config") != std::string::npos);
   CHECK(run_command(
-            c.run("-q --resume --input " + c.images + " --jsonl " + c.dir.file("top.jsonl") + " 2> /dev/null")) == 2);
-  CHECK(run_command(c.run("-q --resume --config " + c.dir.file("top.yaml") + " --input " + c.images + " --jsonl " +
+            c.command("-q --resume --input " + c.images + " --jsonl " + c.dir.file("top.jsonl") + " 2> /dev/null")) == 2);
+  CHECK(run_command(c.command("-q --resume --config " + c.dir.file("top.yaml") + " --input " + c.images + " --jsonl " +
                           c.dir.file("top.jsonl"))) == 0);
 
   // Marked as extensions in --help.
@@ -378,7 +370,7 @@ TEST_CASE("A closed stdout cannot leak JSON lines into other outputs", "[cli][e2
   const std::string out = c.dir.file("m.json");
   // stdout closed: standard streams are reopened on /dev/null before any output file is opened,
   // so the COCO journal (which would otherwise take descriptor 1) gets no JSON lines.
-  REQUIRE(run_command(c.run("-q --input " + c.images + " --out " + out + " --jsonl - >&- 2>/dev/null")) == 0);
+  REQUIRE(run_command(c.command("-q --input " + c.images + " --out " + out + " --jsonl - >&- 2>/dev/null")) == 0);
   const json j = json::parse(slurp(out));
   CHECK(j["images"].size() == 2);
   for (const json& a : j["annotations"]) CHECK(a.contains("category_id"));

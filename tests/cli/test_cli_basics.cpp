@@ -133,11 +133,13 @@ TEST_CASE("Bash completion lists every flag --help lists, for the run and each s
 }
 
 TEST_CASE("Dry run: lists inputs and outputs, loads the model, writes nothing", "[cli][dry-run]") {
-  TempDir dir;
-  // Everything the run could touch lives under work/; the listings go beside it.
-  const std::string work = dir.file("work"), model = work + "/m.pt", images = work + "/in";
+  CliFixture f;
+  const TempDir& dir = f.dir;
+  // Everything the run could touch lives under work/ (the model too); the listings go beside it.
+  const std::string work = dir.file("work"), images = work + "/in";
   fs::create_directories(images);
-  REQUIRE(run_command(cli_binary() + " make-synthetic-model " + model + " 2>/dev/null") == 0);
+  f.own_model("work/m.pt");
+  const std::string model = f.model;
   write_image_rgb(images + "/a.png", make_image(32, 24, kBlack, {{4, 4, 20, 20, kRed}}));
   write_image_rgb(images + "/b.jpg", make_image(32, 24, kBlack, {{4, 4, 20, 20, kRed}}));
   write_image_rgb(images + "/C.JPG", make_image(32, 24, kBlack, {{4, 4, 20, 20, kRed}}));
@@ -169,6 +171,27 @@ TEST_CASE("Dry run: lists inputs and outputs, loads the model, writes nothing", 
   CHECK(any_case.find("b.jpg") != std::string::npos);
   CHECK(any_case.find("C.JPG") != std::string::npos);
   CHECK(any_case.find("a.png") == std::string::npos);
+}
+
+TEST_CASE("make-synthetic-model writes the synthetic model the tests use", "[cli][synthetic]") {
+  // The subcommand's own test: the other CLI tests take the model from CliFixture.
+  TempDir dir;
+  const std::string written = dir.file("sub/synthetic.pt");
+  CHECK(run_command(cli_binary() + " make-synthetic-model " + written + " 2> " + dir.file("e.txt")) == 5);
+  CHECK(slurp(dir.file("e.txt")).find("sub/synthetic.pt") != std::string::npos);  // no such folder: named
+  fs::create_directories(dir.file("sub"));
+  REQUIRE(run_command(cli_binary() + " make-synthetic-model " + written + " 2>/dev/null") == 0);
+  CHECK(slurp(written) == slurp(synthetic_model_path()));
+  // And it segments: the two rectangles and the background of the fixture's image.
+  CliFixture f;
+  f.add_image("a.png");
+  const CliResult r = f.capture(f.command_with_model(written, "-q --input " + f.images + " --jsonl -"));
+  REQUIRE(r.rc == 0);
+  CHECK(r.out.find("\"type\":\"image\"") != std::string::npos);
+  size_t masks = 0;
+  for (size_t at = r.out.find("\"segmentation\""); at != std::string::npos; at = r.out.find("\"segmentation\"", at + 1))
+    ++masks;
+  CHECK(masks == 3);
 }
 
 TEST_CASE("merge --help lists the options merge uses", "[cli]") {

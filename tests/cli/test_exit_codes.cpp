@@ -17,31 +17,18 @@ using namespace sam2amg::test;
 
 namespace {
 
-struct Outcome {
-  int rc;
-  std::string err;  // the binary's standard error
-};
+using Outcome = CliResult;  // rc, and err: the binary's standard error
 
-// A synthetic model, models that fail in the decoder, and a folder of small images.
-struct Setup {
-  TempDir dir;
-  std::string model = dir.file("synthetic.pt");
-  std::string images = dir.file("in");
+// The CLI fixture (models that fail in the decoder beside its own) and a folder of small images.
+struct Setup : CliFixture {
   Setup() {
-    write_synthetic_model(model);
-    std::filesystem::create_directory(images);
-    for (int i = 0; i < 24; ++i)
-      write_image_rgb(images + "/img" + std::to_string(100 + i) + ".png",
-                      make_image(64, 48, kBlack, {{4, 4, 30, 20, kRed}, {20, 28, 60, 44, kBlue}}));
+    points_per_side = 16;
+    for (int i = 0; i < 24; ++i) add_image("img" + std::to_string(100 + i) + ".png");
   }
   std::string bin(const std::string& model_path, const std::string& args) const {
-    return cli_binary() + " --model " + model_path + " --device " + test_device() + " --points-per-side 16 " + args;
+    return command_with_model(model_path, args);
   }
-  Outcome run(const std::string& command) const {
-    const std::string err = dir.file("err.txt");
-    const int rc = run_command(command + " > /dev/null 2> " + err);
-    return {rc, slurp(err)};
-  }
+  Outcome run(const std::string& command_line) const { return capture(command_line); }
   // Starts a run, sends `signal` once one image is journalled, and waits for the run to end.
   Outcome interrupt(const std::string& signal) const {
     const std::string out = dir.file(signal + ".json"), err = dir.file("err.txt");
@@ -50,7 +37,7 @@ struct Setup {
                                "kill -0 $pid 2>/dev/null; do sleep 0.02; done; kill -" + signal + " $pid; wait $pid";
     std::ofstream(dir.file("interrupt.sh")) << script;
     const int rc = run_command("bash " + dir.file("interrupt.sh"));
-    return {rc, slurp(err)};
+    return {rc, "", slurp(err)};
   }
 };
 

@@ -19,23 +19,22 @@ namespace {
 
 const std::string kRecipe = std::string(SAM2AMG_SOURCE_DIR) + "/scripts/k8s/sam2-amg-indexed-job.yaml";
 
-struct Pod {
-  TempDir dir;
+// The CLI fixture's dataset and its own copy of the model (a test breaks it), as a pod sees them.
+struct Pod : CliFixture {
   YAML::Node job = YAML::LoadFile(kRecipe);
   YAML::Node container = job["spec"]["template"]["spec"]["containers"][0];
-  std::string model = dir.file("model.pt"), images = dir.file("images"), out = dir.file("out/masks.json");
+  std::string out = dir.file("out/masks.json");
 
   explicit Pod(int n_images, int size) {
-    REQUIRE(run_command(cli_binary() + " make-synthetic-model " + model + " 2>/dev/null") == 0);
-    fs::create_directories(images);
+    own_model("model.pt");
     fs::create_directories(dir.file("out"));
     for (int i = 0; i < n_images; ++i)
-      write_image_rgb(images + "/im" + std::to_string(i) + ".png",
-                      make_image(size, size * 3 / 4, kBlack, {{size / 8, size / 8, size / 2, size / 2, kRed}}));
+      add_image("im" + std::to_string(i) + ".png",
+                make_image(size, size * 3 / 4, kBlack, {{size / 8, size / 8, size / 2, size / 2, kRed}}));
   }
   // The container's command line, with its environment: the recipe's variables, the paths of
   // this dataset, one shard, and the binary under test as `sam2-amg` on the PATH.
-  std::string command() const {
+  std::string container_command() const {
     REQUIRE(container["command"][0].as<std::string>() == "/bin/sh");
     REQUIRE(container["command"][1].as<std::string>() == "-c");
     std::ofstream(dir.file("pod.sh")) << container["args"][0].as<std::string>();
@@ -68,7 +67,7 @@ std::vector<int> fail_index_codes(const YAML::Node& job) {
 TEST_CASE("Kubernetes recipe: exit 4 (shard committed, some images unreadable) is a pod success", "[cli][k8s]") {
   Pod pod(3, 64);
   std::ofstream(pod.images + "/broken.png") << "not a PNG";
-  REQUIRE(run_command(pod.command()) == 0);
+  REQUIRE(run_command(pod.container_command()) == 0);
   CHECK(fs::exists(pod.marker()));
   CHECK(slurp(pod.dir.file("pod.log")).find("broken.png") != std::string::npos);
   // sam2-amg itself exits 4 on this input: the recipe is what makes it a success.
@@ -82,14 +81,14 @@ TEST_CASE("Kubernetes recipe: exit 4 (shard committed, some images unreadable) i
   // A model error goes through the wrapper unchanged (exit 3).
   fs::remove(pod.model);
   std::ofstream(pod.model) << "not a model";
-  CHECK(run_command(pod.command()) == 3);
+  CHECK(run_command(pod.container_command()) == 3);
 }
 
 TEST_CASE("Kubernetes recipe: SIGTERM to the pod reaches sam2-amg, which stops with valid output", "[cli][k8s]") {
   Pod pod(6, 384);
   const std::string journal = pod.dir.file("out/masks.shard-00000-of-00001.json.partial.jsonl");
   // Eviction: the kubelet sends SIGTERM to the container's first process, the shell.
-  const std::string script = pod.command() + " & pid=$!; while [ \"$(cat " + journal +
+  const std::string script = pod.container_command() + " & pid=$!; while [ \"$(cat " + journal +
                              " 2>/dev/null | wc -l)\" -lt 1 ]; do sleep 0.02; done; kill -TERM $pid; wait $pid";
   std::ofstream(pod.dir.file("evict.sh")) << script;
   CHECK(run_command("bash " + pod.dir.file("evict.sh")) == 143);
@@ -98,6 +97,6 @@ TEST_CASE("Kubernetes recipe: SIGTERM to the pod reaches sam2-amg, which stops w
   CHECK_FALSE(fs::exists(pod.marker()));
   CHECK(fs::exists(pod.dir.file("out/masks.shard-00000-of-00001.json")));
   // The replacement pod resumes and commits the shard.
-  REQUIRE(run_command(pod.command()) == 0);
+  REQUIRE(run_command(pod.container_command()) == 0);
   CHECK(fs::exists(pod.marker()));
 }

@@ -13,20 +13,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Pictures {
-  TempDir dir;
-  std::string model = dir.file("synthetic.pt");
-  std::string images = dir.file("in");
+// The CLI fixture with two images, one in a sub-folder.
+struct Pictures : CliFixture {
   Pictures() {
-    REQUIRE(run_command(cli_binary() + " make-synthetic-model " + model + " 2>/dev/null") == 0);
-    fs::create_directories(images + "/sub");
-    write_image_rgb(images + "/a.png", make_image(64, 48, kBlack, {{8, 8, 40, 30, kRed}}));
-    write_image_rgb(images + "/sub/b.png", make_image(80, 60, kBlack, {{10, 10, 70, 50, kBlue}}));
+    flags = "-q --progress none";
+    add_image("a.png", make_image(64, 48, kBlack, {{8, 8, 40, 30, kRed}}));
+    add_image("sub/b.png", make_image(80, 60, kBlack, {{10, 10, 70, 50, kBlue}}));
   }
-  int run(const std::string& args) const {
-    return run_command(cli_binary() + " -q --progress none --model " + model + " --device " + test_device() +
-                       " --points-per-side 8 --input " + images + " --recursive " + args + " 2> " +
-                       dir.file("err.txt"));
+  // A run over all of them; its standard error in err.txt.
+  int overlays(const std::string& args) const {
+    return run_command(command("--input " + images + " --recursive " + args) + " 2> " + dir.file("err.txt"));
   }
 };
 
@@ -35,7 +31,7 @@ struct Pictures {
 TEST_CASE("Overlay folder: a picture per image beside --out or --jsonl, resumable", "[cli][overlay]") {
   Pictures p;
   const std::string ov = p.dir.file("ov");
-  REQUIRE(p.run("--out " + p.dir.file("m.json") + " --overlay-dir " + ov) == 0);
+  REQUIRE(p.overlays("--out " + p.dir.file("m.json") + " --overlay-dir " + ov) == 0);
   // Named like the per-image outputs: relative path, stem, .overlay.png; the image's size.
   const cv::Mat a = cv::imread(ov + "/a.overlay.png"), b = cv::imread(ov + "/sub/b.overlay.png");
   REQUIRE(!a.empty());
@@ -49,13 +45,13 @@ TEST_CASE("Overlay folder: a picture per image beside --out or --jsonl, resumabl
   CHECK_FALSE(fs::exists(ov + "/.sam2amg-overlays.lock"));
 
   // Existing overlays are refused without --resume or --overwrite (exit 2), with a JSONL output too.
-  CHECK(p.run("--jsonl " + p.dir.file("x.jsonl") + " --overlay-dir " + ov) == 2);
+  CHECK(p.overlays("--jsonl " + p.dir.file("x.jsonl") + " --overlay-dir " + ov) == 2);
   CHECK(slurp(p.dir.file("err.txt")).find("a.overlay.png") != std::string::npos);
   CHECK_FALSE(fs::exists(p.dir.file("x.jsonl")));
   // --resume redoes an image whose overlay is missing, and only that one.
   fs::remove(ov + "/sub/b.overlay.png");
   const auto a_time = fs::last_write_time(ov + "/a.overlay.png");
-  REQUIRE(p.run("--out " + p.dir.file("m.json") + " --overlay-dir " + ov + " --resume") == 0);
+  REQUIRE(p.overlays("--out " + p.dir.file("m.json") + " --overlay-dir " + ov + " --resume") == 0);
   CHECK(fs::exists(ov + "/sub/b.overlay.png"));
   CHECK(fs::last_write_time(ov + "/a.overlay.png") == a_time);
 }
@@ -63,24 +59,24 @@ TEST_CASE("Overlay folder: a picture per image beside --out or --jsonl, resumabl
 TEST_CASE("Overlays in --out-dir with --overlay, overlay options without an overlay refused", "[cli][overlay]") {
   Pictures p;
   const std::string out = p.dir.file("out");
-  REQUIRE(p.run("--out-dir " + out + " --output-mode coco_rle --overlay --overlay-scores") == 0);
+  REQUIRE(p.overlays("--out-dir " + out + " --output-mode coco_rle --overlay --overlay-scores") == 0);
   CHECK(fs::exists(out + "/a.json"));
   CHECK(fs::exists(out + "/a.overlay.png"));
   CHECK(fs::exists(out + "/sub/b.overlay.png"));
-  CHECK(p.run("--jsonl " + p.dir.file("y.jsonl") + " --overlay-scores") == 2);
-  CHECK(p.run("--jsonl " + p.dir.file("y.jsonl") + " --overlay") == 2);
+  CHECK(p.overlays("--jsonl " + p.dir.file("y.jsonl") + " --overlay-scores") == 2);
+  CHECK(p.overlays("--jsonl " + p.dir.file("y.jsonl") + " --overlay") == 2);
   // An overlay folder that would write over an input is refused.
-  CHECK(p.run("--jsonl " + p.dir.file("z.jsonl") + " --overlay-dir " + p.images) == 0);
+  CHECK(p.overlays("--jsonl " + p.dir.file("z.jsonl") + " --overlay-dir " + p.images) == 0);
   write_image_rgb(p.images + "/c.overlay.png", make_image(8, 8, kBlack, {}));
   write_image_rgb(p.images + "/c.png", make_image(8, 8, kBlack, {}));
-  CHECK(p.run("--jsonl " + p.dir.file("w.jsonl") + " --overlay-dir " + p.images + " --overwrite") == 2);
+  CHECK(p.overlays("--jsonl " + p.dir.file("w.jsonl") + " --overlay-dir " + p.images + " --overwrite") == 2);
   CHECK(slurp(p.dir.file("err.txt")).find("is also an input") != std::string::npos);
 }
 
 TEST_CASE("tune draws the chosen rows into --overlay-dir", "[cli][overlay]") {
   Pictures p;
   const std::string ov = p.dir.file("rows");
-  REQUIRE(p.run("tune --pred-iou-thresh-values 0.5,0.9 --overlay-dir " + ov + " --overlay-rows 2 > " +
+  REQUIRE(p.overlays("tune --pred-iou-thresh-values 0.5,0.9 --overlay-dir " + ov + " --overlay-rows 2 > " +
                 p.dir.file("table.txt")) == 0);
   CHECK(fs::exists(ov + "/a.row2.png"));
   CHECK(fs::exists(ov + "/sub/b.row2.png"));

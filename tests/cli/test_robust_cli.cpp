@@ -19,21 +19,9 @@ using nlohmann::json;
 
 namespace {
 
-struct RobustCorpus {
-  TempDir dir;
-  std::string model = dir.file("synthetic.pt");
-  std::string images = dir.file("in");
-  RobustCorpus() {
-    REQUIRE(run_command(cli_binary() + " make-synthetic-model " + model + " 2>/dev/null") == 0);
-    fs::create_directory(images);
-  }
-  void image(const std::string& name) const {
-    write_image_rgb(images + "/" + name, make_image(64, 48, kBlack, {{4, 4, 30, 20, kRed}, {20, 28, 60, 44, kBlue}}));
-  }
-  std::string run(const std::string& args) const {
-    return cli_binary() + " --progress none --model " + model + " --device " + test_device() + " --points-per-side 8 " +
-           args;
-  }
+// The CLI fixture, without progress output.
+struct RobustCorpus : CliFixture {
+  RobustCorpus() { flags = "--progress none"; }
 };
 
 // A noisy photo as JPEG bytes (a scan long enough to damage in the middle).
@@ -59,7 +47,7 @@ std::vector<std::string> lines_of(const std::string& text) {
 
 TEST_CASE("Damaged JPEGs are skipped and named (exit 4), codec messages only through the log", "[cli][corrupt]") {
   RobustCorpus c;
-  c.image("good.png");
+  c.add_image("good.png");
   const std::string jpg = noisy_jpeg();
   const size_t mid = jpg.size() / 2;
   std::string zeroed = jpg;
@@ -69,7 +57,7 @@ TEST_CASE("Damaged JPEGs are skipped and named (exit 4), codec messages only thr
   std::ofstream(c.images + "/cut.jpg", std::ios::binary) << cut;
   const std::string out = c.dir.file("m.json");
 
-  CHECK(run_command(c.run("--input " + c.images + " --out " + out + " 2> " + c.dir.file("e1.txt"))) == 4);
+  CHECK(run_command(c.command("--input " + c.images + " --out " + out + " 2> " + c.dir.file("e1.txt"))) == 4);
   const std::string err = slurp(c.dir.file("e1.txt"));
   INFO(err);
   for (const std::string& line : lines_of(err)) CHECK(line.rfind("[", 0) == 0);  // nothing raw from libjpeg
@@ -89,7 +77,7 @@ TEST_CASE("Damaged JPEGs are skipped and named (exit 4), codec messages only thr
   CHECK(unreadable[1]["reason"].get<std::string>().find("damaged image data") != std::string::npos);
 
   // Accepted on request (flag or YAML key): read, with the damage logged against the file.
-  CHECK(run_command(c.run("--overwrite --accept-corrupt-images --input " + c.images + " --out " + out + " 2> " +
+  CHECK(run_command(c.command("--overwrite --accept-corrupt-images --input " + c.images + " --out " + out + " 2> " +
                           c.dir.file("e2.txt"))) == 0);
   const std::string accepted = slurp(c.dir.file("e2.txt"));
   for (const std::string& line : lines_of(accepted)) CHECK(line.rfind("[", 0) == 0);
@@ -98,19 +86,19 @@ TEST_CASE("Damaged JPEGs are skipped and named (exit 4), codec messages only thr
                       "anyway: --accept-corrupt-images)") != std::string::npos);
   CHECK(json::parse(slurp(out))["images"].size() == 3);
   std::ofstream(c.dir.file("run.yaml")) << "accept_corrupt_images: true\n";
-  CHECK(run_command(c.run("--config " + c.dir.file("run.yaml") + " --overwrite --input " + c.images + " --out " + out +
+  CHECK(run_command(c.command("--config " + c.dir.file("run.yaml") + " --overwrite --input " + c.images + " --out " + out +
                           " 2>/dev/null")) == 0);
   CHECK(json::parse(slurp(out))["images"].size() == 3);
 }
 
 TEST_CASE("Dangling links and link loops in a folder input are logged at -v and counted", "[cli][skipped]") {
   RobustCorpus c;
-  c.image("good.png");
-  c.image("new\nline.png");
+  c.add_image("good.png");
+  c.add_image("new\nline.png");
   fs::create_symlink(c.images + "/gone.png", c.images + "/dangling.png");
   fs::create_symlink(c.images + "/loop.png", c.images + "/loop.png");
   const std::string out = c.dir.file("m.json");
-  REQUIRE(run_command(c.run("-v --input " + c.images + " --out " + out + " 2> " + c.dir.file("e.txt"))) == 0);
+  REQUIRE(run_command(c.command("-v --input " + c.images + " --out " + out + " 2> " + c.dir.file("e.txt"))) == 0);
   const std::string err = slurp(c.dir.file("e.txt"));
   INFO(err);
   CHECK(err.find("not an input: '" + c.images + "/dangling.png': dangling symbolic link") != std::string::npos);
@@ -128,10 +116,10 @@ TEST_CASE("Dangling links and link loops in a folder input are logged at -v and 
 
 TEST_CASE("A full disk never leaves a torn JSON line, the run exits 5 and resumes", "[cli][torn]") {
   RobustCorpus c;
-  for (int i = 0; i < 8; ++i) c.image("img" + std::to_string(i) + ".png");
+  for (int i = 0; i < 8; ++i) c.add_image("img" + std::to_string(i) + ".png");
   const std::string jsonl = c.dir.file("m.jsonl");
   // ulimit -f counts 1024-byte blocks: room for a few lines of ~1.3 KB, not all eight.
-  CHECK(run_command("bash -c 'ulimit -f 6; " + c.run("--input " + c.images + " --jsonl " + jsonl) + "' 2> " +
+  CHECK(run_command("bash -c 'ulimit -f 6; " + c.command("--input " + c.images + " --jsonl " + jsonl) + "' 2> " +
                     c.dir.file("e.txt")) == 5);
   const std::string data = slurp(jsonl);
   INFO(slurp(c.dir.file("e.txt")));
@@ -142,20 +130,18 @@ TEST_CASE("A full disk never leaves a torn JSON line, the run exits 5 and resume
   for (const std::string& line : lines) CHECK_NOTHROW(json::parse(line));
   CHECK(slurp(c.dir.file("e.txt")).find("cannot write '" + jsonl + "'") != std::string::npos);
   // With room again, --resume completes the file.
-  REQUIRE(run_command(c.run("-q --resume --input " + c.images + " --jsonl " + jsonl)) == 0);
+  REQUIRE(run_command(c.command("-q --resume --input " + c.images + " --jsonl " + jsonl)) == 0);
   CHECK(lines_of(slurp(jsonl)).size() == 1 + 8);
 }
 
 TEST_CASE("The atomic commit syncs the file before the rename and the folder after it", "[cli][fsync]") {
-  if (run_command("strace -o /dev/null true 2>/dev/null") != 0) {
-    WARN("strace cannot run here: not checked");
-    return;
-  }
+  if (run_command("strace -o /dev/null true 2>/dev/null") != 0)
+    SAM2AMG_SKIP("strace cannot run here (scripts/setup-debian.sh --tests installs it)");
   RobustCorpus c;
-  c.image("a.png");
+  c.add_image("a.png");
   const std::string out = c.dir.file("m.json");
   REQUIRE(run_command("strace -f -e trace=fsync,rename,renameat,renameat2 -o " + c.dir.file("trace.txt") + " " +
-                      c.run("-q --input " + c.images + " --out " + out)) == 0);
+                      c.command("-q --input " + c.images + " --out " + out)) == 0);
   const auto calls = lines_of(slurp(c.dir.file("trace.txt")));
   size_t rename_at = calls.size();
   for (size_t i = 0; i < calls.size(); ++i)

@@ -17,20 +17,11 @@ using nlohmann::json;
 
 namespace {
 
-// A synthetic model and a folder `in` of small images with the given names.
-struct SafetyCorpus {
-  TempDir dir;
-  std::string model = dir.file("synthetic.pt");
-  std::string images = dir.file("in");
+// The CLI fixture (quiet) with a folder `in` of small images with the given names.
+struct SafetyCorpus : CliFixture {
   explicit SafetyCorpus(const std::vector<std::string>& names) {
-    REQUIRE(run_command(cli_binary() + " make-synthetic-model " + model + " 2>/dev/null") == 0);
-    fs::create_directory(images);
-    for (const std::string& name : names)
-      write_image_rgb(images + "/" + name, make_image(64, 48, kBlack, {{4, 4, 30, 20, kRed}, {20, 28, 60, 44, kBlue}}));
-  }
-  std::string run(const std::string& args, int points_per_side = 8) const {
-    return cli_binary() + " -q --model " + model + " --device " + test_device() + " --points-per-side " +
-           std::to_string(points_per_side) + " " + args;
+    flags = "-q";
+    for (const std::string& name : names) add_image(name);
   }
 };
 
@@ -40,7 +31,7 @@ TEST_CASE("Inputs named '...png' and '..png' write inside --out-dir and touch no
   SafetyCorpus c({"...png", "..png", "plain.png"});
   std::ofstream(c.dir.file("canary.txt")) << "outside";
   const std::string out = c.dir.file("out");
-  REQUIRE(run_command(c.run("--input " + c.images + " --out-dir " + out)) == 0);
+  REQUIRE(run_command(c.command("--input " + c.images + " --out-dir " + out)) == 0);
   CHECK(slurp(c.dir.file("canary.txt")) == "outside");
   CHECK(fs::exists(c.model));
   for (const char* stem : {"%2E%2E", "%2E", "plain"}) {
@@ -48,7 +39,7 @@ TEST_CASE("Inputs named '...png' and '..png' write inside --out-dir and touch no
     CHECK(slurp(out + "/" + stem + "/metadata.csv").find("\n2,") != std::string::npos);  // three masks
   }
   // The RLE modes: "<stem>.json" files, also inside.
-  REQUIRE(run_command(c.run("--output-mode coco_rle --input " + c.images + " --out-dir " + c.dir.file("rle"))) == 0);
+  REQUIRE(run_command(c.command("--output-mode coco_rle --input " + c.images + " --out-dir " + c.dir.file("rle"))) == 0);
   CHECK(json::parse(slurp(c.dir.file("rle/%2E%2E.json")))["image"]["file_name"] == "...png");
   CHECK(json::parse(slurp(c.dir.file("rle/%2E.json")))["image"]["file_name"] == "..png");
   CHECK(slurp(c.dir.file("canary.txt")) == "outside");
@@ -81,9 +72,9 @@ TEST_CASE("A second run on the same outputs fails at once with exit 2, the first
           "[cli][safety][lock]") {
   SafetyCorpus c(numbered(40));
   const std::string out = c.dir.file("m.json"), dir = c.dir.file("d"), jsonl = c.dir.file("m.jsonl");
-  const std::string first = c.run("--input " + c.images + " --out " + out + " --out-dir " + dir + " --jsonl " + jsonl, 16);
+  const std::string first = c.command("--input " + c.images + " --out " + out + " --out-dir " + dir + " --jsonl " + jsonl, 16);
   // --overwrite: without the lock nothing would stop the second run.
-  const std::string second = c.run("--overwrite --input " + c.images);
+  const std::string second = c.command("--overwrite --input " + c.images);
   const std::string during = second + " --out " + out + " 2> " + c.dir.file("e1.txt") + "; r1=$?; " + second +
                              " --out-dir " + dir + " 2> " + c.dir.file("e2.txt") + "; r2=$?; " + second + " --jsonl " +
                              jsonl + " 2> " + c.dir.file("e3.txt") + "; r3=$?; echo $r1 $r2 $r3 > " +
@@ -106,7 +97,7 @@ TEST_CASE("A second run on the same outputs fails at once with exit 2, the first
 TEST_CASE("A journal removed mid-run is an error (exit 5), never an empty file and exit 0", "[cli][safety]") {
   SafetyCorpus c(numbered(40));
   const std::string out = c.dir.file("m.json");
-  const std::string first = c.run("--input " + c.images + " --out " + out + " 2> " + c.dir.file("err.txt"), 16);
+  const std::string first = c.command("--input " + c.images + " --out " + out + " 2> " + c.dir.file("err.txt"), 16);
   CHECK(run_during(first, out + ".partial.jsonl", 3, "rm " + out + ".partial.jsonl", c.dir.file("rc.txt"),
                    c.dir.file("alive.txt")) == 5);
   REQUIRE(slurp(c.dir.file("alive.txt")) == "yes\n");
@@ -122,7 +113,7 @@ TEST_CASE("Outputs that name an input or each other, and existing outputs, are r
   SafetyCorpus c({"a.png", "b.png"});
   const std::string input = c.images + "/a.png";
   const std::string a_bytes = slurp(input);
-  const std::string base = c.run("--input " + c.images);
+  const std::string base = c.command("--input " + c.images);
   auto refused = [&](const std::string& args, const std::string& message) {
     INFO(args);
     CHECK(run_command(base + " " + args + " 2> " + c.dir.file("e.txt")) == 2);
@@ -134,7 +125,7 @@ TEST_CASE("Outputs that name an input or each other, and existing outputs, are r
   refused("--jsonl " + c.images + "/../in/b.png", "is also an input");
   refused("--out " + c.dir.file("x.json") + " --jsonl " + c.dir.file("x.json"), "is also --out");
   std::ofstream(c.dir.file("list.txt")) << input << "\n";
-  CHECK(run_command(c.run("--input-list " + c.dir.file("list.txt") + " --jsonl " + c.dir.file("list.txt") +
+  CHECK(run_command(c.command("--input-list " + c.dir.file("list.txt") + " --jsonl " + c.dir.file("list.txt") +
                           " 2>/dev/null")) == 2);
   CHECK(slurp(input) == a_bytes);
   CHECK(slurp(c.dir.file("list.txt")) == input + "\n");
@@ -167,7 +158,7 @@ TEST_CASE("Outputs that name an input or each other, and existing outputs, are r
 TEST_CASE("Impossible values and a folder as --config fail before any work with exit 2", "[cli][safety][values]") {
   SafetyCorpus c({"a.png"});
   const std::string out = c.dir.file("m.json");
-  const std::string base = c.run("--input " + c.images + " --out " + out);
+  const std::string base = c.command("--input " + c.images + " --out " + out);
   CHECK(run_command(base + " --pred-iou-thresh 2 2> " + c.dir.file("e1.txt")) == 2);
   CHECK(slurp(c.dir.file("e1.txt")).find("pred_iou_thresh = 2: expected a value in [0, 1]") != std::string::npos);
   CHECK(run_command(base + " --stability-score-thresh 1.5 2>/dev/null") == 2);
@@ -188,14 +179,14 @@ TEST_CASE("Impossible values and a folder as --config fail before any work with 
 
 TEST_CASE("An image that needs more memory than there is is skipped, named, exit 4, the run goes on",
           "[cli][safety][memlimit]") {
-  if (test_device() != "cpu") return;  // the address-space limit below is for the CPU
+  if (test_device() != "cpu") SAM2AMG_SKIP("the address-space limit it sets is for the CPU; the device is " + test_device());
   SafetyCorpus c({"small.png"});
   // 4000 x 4000: the reference post-processing upsamples 64 x 3 float masks of 16 M pixels
   // (12 GB) per decoder batch; the address space is limited to 4 GB.
   write_image_rgb(c.images + "/big.png", make_image(4000, 4000, kBlack, {{0, 0, 2000, 4000, kRed}}));
   const std::string out = c.dir.file("m.json");
   const int rc = run_command("bash -c 'ulimit -v 4000000; " +
-                             c.run("--postprocess reference --input " + c.images + " --out " + out, 4) + "' 2> " +
+                             c.command("--postprocess reference --input " + c.images + " --out " + out, 4) + "' 2> " +
                              c.dir.file("err.txt"));
   const std::string err = slurp(c.dir.file("err.txt"));
   INFO(err);
@@ -211,15 +202,15 @@ TEST_CASE("Resuming refuses --jsonl and --out-dir outputs of another config (exi
           "[cli][safety][resume]") {
   SafetyCorpus c({"a.png"});
   const std::string jsonl = c.dir.file("m.jsonl"), dir = c.dir.file("d");
-  REQUIRE(run_command(c.run("--input " + c.images + " --jsonl " + jsonl + " --out-dir " + dir)) == 0);
+  REQUIRE(run_command(c.command("--input " + c.images + " --jsonl " + jsonl + " --out-dir " + dir)) == 0);
   fs::copy_file(c.images + "/a.png", c.images + "/b.png");  // the input folder grows
   const std::string lines = slurp(jsonl), meta = slurp(dir + "/a/metadata.csv");
   // Another points_per_side: its results must not be appended to the first run's.
-  CHECK(run_command(c.run("--resume --input " + c.images + " --jsonl " + jsonl, 4) + " 2> " + c.dir.file("e1.txt")) ==
+  CHECK(run_command(c.command("--resume --input " + c.images + " --jsonl " + jsonl, 4) + " 2> " + c.dir.file("e1.txt")) ==
         2);
   CHECK(slurp(c.dir.file("e1.txt")).find("--jsonl '" + jsonl + "' holds results of another model or config") !=
         std::string::npos);
-  CHECK(run_command(c.run("--resume --input " + c.images + " --out-dir " + dir, 4) + " 2> " + c.dir.file("e2.txt")) ==
+  CHECK(run_command(c.command("--resume --input " + c.images + " --out-dir " + dir, 4) + " 2> " + c.dir.file("e2.txt")) ==
         2);
   CHECK(slurp(c.dir.file("e2.txt")).find("--out-dir '" + dir + "' holds results of another model or config") !=
         std::string::npos);
@@ -227,7 +218,7 @@ TEST_CASE("Resuming refuses --jsonl and --out-dir outputs of another config (exi
   CHECK_FALSE(fs::exists(dir + "/b"));
   // The same settings resume: b is added, a kept.
   INFO(slurp(c.dir.file("e3.txt")));
-  REQUIRE(run_command(c.run("--resume --input " + c.images + " --jsonl " + jsonl + " --out-dir " + dir) + " 2> " +
+  REQUIRE(run_command(c.command("--resume --input " + c.images + " --jsonl " + jsonl + " --out-dir " + dir) + " 2> " +
                       c.dir.file("e3.txt")) == 0);
   const std::string resumed = slurp(jsonl);
   CHECK(resumed.rfind(lines, 0) == 0);
@@ -247,7 +238,7 @@ TEST_CASE("Colliding names and a grown input set: a resumed --out-dir refuses (e
   const std::string dir = c.dir.file("d"), a = c.images + "/a", b = c.images + "/b", list = c.dir.file("list.txt");
   std::ofstream(list) << a << "/x.png\n" << b << "/x.png\n";
   const std::string args = "--input-list " + list + " --out-dir " + dir + " --output-mode coco_rle";
-  REQUIRE(run_command(c.run(args)) == 0);
+  REQUIRE(run_command(c.command(args)) == 0);
   auto recorded_path = [&](const std::string& file) {
     std::string first = slurp(file);
     first = first.substr(0, first.find('\n'));
@@ -260,14 +251,14 @@ TEST_CASE("Colliding names and a grown input set: a resumed --out-dir refuses (e
   // A third image that sorts first: "x.png" would now be its name, but holds a's masks.
   write_image_rgb(c.images + "/0/x.png", make_image(64, 48, kBlack, {{10, 10, 50, 40, kGreen}}));
   std::ofstream(list, std::ios::app) << c.images << "/0/x.png\n";
-  CHECK(run_command(c.run("--resume " + args) + " 2> " + c.dir.file("e.txt")) == 2);
+  CHECK(run_command(c.command("--resume " + args) + " 2> " + c.dir.file("e.txt")) == 2);
   const std::string err = slurp(c.dir.file("e.txt"));
   INFO(err);
   CHECK(err.find("holds the masks of '" + a + "/x.png', not of '" + c.images + "/0/x.png'") != std::string::npos);
   CHECK(slurp(dir + "/x.png.json") == before);
   CHECK_FALSE(fs::exists(dir + "/x.png~3.json"));
   // --overwrite starts over: every name is right again.
-  REQUIRE(run_command(c.run("--overwrite " + args)) == 0);
+  REQUIRE(run_command(c.command("--overwrite " + args)) == 0);
   CHECK(recorded_path(dir + "/x.png.json") == c.images + "/0/x.png");
   CHECK(recorded_path(dir + "/x.png~3.json") == b + "/x.png");
 }
@@ -288,7 +279,7 @@ TEST_CASE("Shards sharing --out-dir name colliding stems as one run does", "[cli
   REQUIRE(split > 0);
   const std::string dir = c.dir.file("d");
   for (int k = 0; k < 3; ++k)
-    REQUIRE(run_command(c.run("--input " + c.images + " --out-dir " + dir + " --output-mode coco_rle --shard " +
+    REQUIRE(run_command(c.command("--input " + c.images + " --out-dir " + dir + " --output-mode coco_rle --shard " +
                               std::to_string(k) + "/3")) == 0);
   // Sixteen outputs, each recording its own input.
   for (const InputFile& in : inputs) {

@@ -28,22 +28,16 @@ json load(const std::string& path) {
   return json::parse(in);
 }
 
-// A dataset of 16 small images with a synthetic model.
-struct Dataset {
-  TempDir dir;
-  std::string model = dir.file("synthetic.pt");
-  std::string images = dir.file("in");
+// A dataset of 16 small images with the CLI fixture's model, run on the CPU.
+struct Dataset : CliFixture {
   Dataset() {
-    REQUIRE(run_command(cli_binary() + " make-synthetic-model " + model + " 2>/dev/null") == 0);
-    fs::create_directory(images);
+    flags = "-q --progress none";
+    device = "cpu";
     for (int i = 0; i < 16; ++i)
-      write_image_rgb(images + "/im" + std::to_string(i) + ".png",
-                      make_image(64, 48, kBlack, {{4 + i, 4, 30 + i, 20, kRed}, {20, 28, 60 - i, 44, kBlue}}));
+      add_image("im" + std::to_string(i) + ".png",
+                make_image(64, 48, kBlack, {{4 + i, 4, 30 + i, 20, kRed}, {20, 28, 60 - i, 44, kBlue}}));
   }
-  std::string cmd(const std::string& out) const {
-    return cli_binary() + " -q --progress none --model " + model + " --device cpu --points-per-side 8 --input " +
-           images + " --out " + out;
-  }
+  std::string cmd(const std::string& out) const { return command("--input " + images + " --out " + out); }
   // The shard (of n) with the most images, so that killing it mid-way leaves work to resume.
   int busiest_shard(int n) const {
     IoOptions io;
@@ -125,10 +119,7 @@ TEST_CASE("A Slurm job array of 4 shards, one killed and requeued, merges to a s
   const std::string starter = std::string(SAM2AMG_SOURCE_DIR) + "/tests/cluster/local-slurm.sh";
   const int started = run_command(starter + " start " + cluster + " > " + d.dir.file("slurm-env.txt") + " 2> " +
                                   d.dir.file("slurm-err.txt"));
-  if (started != 0) {
-    WARN("SKIPPED: a local Slurm could not be started here: " << slurp(d.dir.file("slurm-err.txt")));
-    return;
-  }
+  if (started != 0) SAM2AMG_SKIP("a local Slurm could not be started here: " + slurp(d.dir.file("slurm-err.txt")));
   struct Stop {
     std::string cmd;
     ~Stop() { run_command(cmd); }

@@ -31,7 +31,11 @@ try:
     import torch.nn.functional as F
     from torch import nn
 except ImportError:
-    print("SKIP: PyTorch is not importable by", sys.executable)
+    reason = "PyTorch is not importable by " + sys.executable
+    print("SKIP:", reason)
+    if os.environ.get("SAM2AMG_SKIP_LOG"):  # scripts/run-tests.sh lists the skips with reasons
+        with open(os.environ["SAM2AMG_SKIP_LOG"], "a") as log:
+            log.write("export_sam2_py: " + reason + "\n")
     sys.exit(77)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))

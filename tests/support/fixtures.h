@@ -1,5 +1,6 @@
 #pragma once
-/// Test fixtures: temporary folders, palette images with known objects, the synthetic model.
+/// Test fixtures: temporary folders, palette images with known objects, the synthetic model, and
+/// the CLI tests' fixture (CliFixture).
 #include <array>
 #include <cstdint>
 #include <string>
@@ -46,7 +47,7 @@ ImageU8 four_object_scene();
 /// Device for model and pipeline tests: $SAM2AMG_TEST_DEVICE (e.g. "cuda"), else "cpu".
 std::string test_device();
 
-/// Path of a synthetic model written once per test process (make-synthetic-model).
+/// Path of a synthetic model written once per test process (write_synthetic_model).
 const std::string& synthetic_model_path();
 
 /// Intersection over union of two RLE masks of the same size.
@@ -60,5 +61,60 @@ std::string cli_binary();
 
 /// A file's bytes.
 std::string slurp(const std::string& path);
+
+/// What one command line did: its exit status and what it printed.
+struct CliResult {
+  int rc = -1;
+  std::string out;  ///< standard output
+  std::string err;  ///< standard error
+};
+
+/// The fixture of the CLI tests (tests/cli/*; defined in support/cli_fixture.cpp, which only the
+/// test_cli executable builds, as it writes images with the io layer): a fresh folder, the
+/// synthetic model, a folder of input images and the binary's command lines. Derive a test's
+/// dataset from it, or use it as it is:
+///
+///   CliFixture f;                                   // f.dir, f.model, f.images (= f.file("in"))
+///   f.add_image("a.png");                           // the 64x48 two-object image
+///   f.add_image("sub/b.png", make_image(...));      // any image (folders are created)
+///   const CliResult r = f.run("--input " + f.images + " --out " + f.file("m.json"));
+///   CHECK(r.rc == 0);                               // r.out, r.err: what it printed
+///   run_command(f.command("...") + " & pid=$!; ..."); // the command line, for shell scripts
+///
+/// command(args) is `<sam2-amg> <flags> --model <model> --device <device> --points-per-side <n>
+/// <args>`, with the members below as set by the test. The model is synthetic_model_path(),
+/// written once per test process and shared: a test that changes the model file takes its own
+/// copy (own_model()).
+class CliFixture {
+ public:
+  CliFixture();
+
+  TempDir dir;
+  std::string model = synthetic_model_path();
+  std::string images = dir.file("in");  ///< created, empty
+  std::string flags;                    ///< before --model, e.g. "-q --progress none"
+  std::string device = test_device();
+  int points_per_side = 8;
+
+  std::string file(const std::string& name) const { return dir.file(name); }
+  /// Writes `image` as a PNG at `images`/`name`, creating its folders.
+  void add_image(const std::string& name, const ImageU8& image) const;
+  /// The 64x48 image of a red and a blue rectangle on black (3 masks at 8 points per side).
+  void add_image(const std::string& name) const;
+  /// A copy of the synthetic model at dir/`name`, which the test may change; `model` becomes it.
+  const std::string& own_model(const std::string& name = "synthetic.pt");
+
+  /// The command line of a run (see above); `model_path` and `points_per_side` replace the members'.
+  std::string command(const std::string& args) const;
+  std::string command(const std::string& args, int points_per_side) const;
+  std::string command_with_model(const std::string& model_path, const std::string& args) const;
+  /// Runs `command_line` in the shell, standard output and error captured.
+  CliResult capture(const std::string& command_line) const;
+  /// capture(command(args)).
+  CliResult run(const std::string& args) const { return capture(command(args)); }
+
+ private:
+  TempDir captured_;  // capture()'s files, outside `dir`
+};
 
 }  // namespace sam2amg::test
