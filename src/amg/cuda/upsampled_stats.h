@@ -1,6 +1,6 @@
 #pragma once
 /// Launches of the fused CUDA statistics kernels (upsampled_stats.cu). Plain C++: raw device
-/// pointers, a cudaStream_t passed as void*, and the CUDA error code as int (0 = success), so
+/// pointers, a cudaStream_t passed as void*, and the CUDA status code as int (0 = success), so
 /// that callers need neither the CUDA headers nor nvcc. The per-pixel arithmetic is
 /// amg/upsample_field.h. All launches are asynchronous on `stream`.
 #include <cstdint>
