@@ -281,16 +281,20 @@ void MaskGenerator::set_warning_handler(std::function<void(const std::string&)> 
 
 std::vector<std::pair<std::string, std::string>> MaskGenerator::execution_paths() const {
   const bool cpu = impl_->model.device().is_cpu();
-  std::string kernel = "unknown";  // the CUDA kernel's query is not wired yet
+  std::string kernel;
   if (impl_->postprocess == Postprocess::kReference)
     kernel = "none (reference design)";
   else if (cpu)
     kernel = fused_cpu_kernel_matches(impl_->upsample_layout()) ? "cpu fused kernel" : "aten fallback";
+  else
+    kernel = cuda_stats_path();  // "kernel", "fallback (why)", ... (amg/upsampled_masks.h)
+  const DecoderPath decoder = impl_->model.decoder_path();
   return {{"preprocess", impl_->model.preprocesses_on_device() ? "device (fast mode)" : "cpu, in the decode workers"},
           {"postprocess", enum_name(impl_->postprocess)},
           {"postprocess_kernel", kernel},
-          {"decoder", "unknown"},
-          {"decoder_graph", cpu ? "eager" : "unknown"}};
+          {"decoder", decoder.str()},
+          {"decoder_graph", decoder.cuda_graph ? "cuda graph (" + std::to_string(decoder.graph_replays) + " replays)"
+                                               : "eager"}};
 }
 
 PreparedImage MaskGenerator::prepare(std::shared_ptr<const ImageU8> image) const {
@@ -572,6 +576,9 @@ void MaskGenerator::Impl::finish_crop(MaskData& data, const CropBoxXyxy& crop_bo
 // activations (the image embedding is repeated per prompt, 4 MiB each) and its (B, 4, 256, 256)
 // logits within a fixed memory budget. Up to the bound the batches are the reference's.
 std::int64_t MaskGenerator::Impl::decoder_batch() const {
+  // A fast export takes as many prompts as device memory allows (records do not depend on it:
+  // every prompt is decoded on its own); the exact form keeps the reference's batches.
+  if (const std::int64_t fast = model.preferred_prompt_batch(); fast > 0) return std::min(fast, batch_limit);
   const std::int64_t bound = model.device().is_cuda() ? kMaxDecoderBatchCuda : kMaxDecoderBatchCpu;
   return std::min<std::int64_t>({config.points_per_batch, bound, batch_limit});
 }

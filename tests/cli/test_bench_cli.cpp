@@ -21,7 +21,7 @@ TEST_CASE("bench reports device waits per image, the stage clock and the paths",
   write_image_rgb(images + "/a.png", four_object_scene());
   write_image_rgb(images + "/b.png", make_image(96, 64, kBlack, {{8, 8, 40, 40, kRed}, {50, 10, 90, 60, kGreen}}));
   const std::string cmd = cli_binary() + " bench --model " + synthetic_model_path() + " --device " + test_device() +
-                          " --points-per-side 8 --input " + images + " --repeat 2 --warmup 0 --json " +
+                          " --points-per-side 8 --input " + images + " --repeat 2 --warmup 0 --bench-json " +
                           dir.file("bench.json") + " > " + dir.file("out.txt") + " 2>&1";
   REQUIRE(run_command(cmd) == 0);
   std::ifstream in(dir.file("bench.json"));
@@ -49,7 +49,8 @@ TEST_CASE("bench reports device waits per image, the stage clock and the paths",
   }
   const json& paths = j.at("paths");
   CHECK(paths.at("postprocess") == "fused");
-  CHECK(paths.at("decoder") == "unknown");  // not wired yet: says so rather than guessing
+  CHECK(paths.at("decoder") == "exact");  // the synthetic model is an exact (fp32) export
+  CHECK(paths.at("decoder_graph") == "eager");
   if (test_device() == "cpu") {
     CHECK(paths.at("preprocess") == "cpu, in the decode workers");
     CHECK(paths.at("postprocess_kernel") == "cpu fused kernel");

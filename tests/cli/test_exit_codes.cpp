@@ -46,6 +46,7 @@ struct Scenario {
   const char* situation;
   const char* phrase;  // expected in standard error
   std::function<Outcome(const Setup&)> run;
+  const char* absent = "";  // must not be in standard error (when not empty)
 };
 
 const std::vector<Scenario>& scenarios() {
@@ -55,7 +56,7 @@ const std::vector<Scenario>& scenarios() {
       {1, "the model's decoder raises an unexpected error mid-run", "internal error",
        [](const Setup& s) {
          const std::string model = s.dir.file("broken.pt");
-         write_synthetic_model(model, /*fail_from_batch=*/2, "simulated model failure");
+         write_synthetic_model(model, /*fail_from_batch=*/3, "simulated model failure");  // past the probe's 1 and 2
          return s.run(s.bin(model, "--input " + s.images + "/img100.png --out " + s.dir.file("broken.json")));
        }},
       {2, "a parameter out of range", "pred_iou_thresh = 2: expected a value in [0, 1]",
@@ -88,6 +89,15 @@ const std::vector<Scenario>& scenarios() {
          write_synthetic_model(model, /*fail_from_batch=*/1);
          return s.run(s.bin(model, "--input " + s.images + " --out " + s.dir.file("oom.json")));
        }},
+      {141, "the reader of --jsonl - closed the pipe", "model:",
+       [](const Setup& s) {
+         const std::string err = s.dir.file("pipe-err.txt");
+         std::ofstream(s.dir.file("pipe.sh")) << s.bin(s.model, "--input " + s.images + " --jsonl -") << " 2> " << err
+                                              << " | head -n 1 > /dev/null; exit ${PIPESTATUS[0]}\n";
+         const int rc = run_command("bash " + s.dir.file("pipe.sh"));
+         return Outcome{rc, "", slurp(err)};
+       },
+       "[error]"},
       {130, "SIGINT", "interrupted by signal 2", [](const Setup& s) { return s.interrupt("INT"); }},
       {138, "SIGUSR1", "interrupted by signal 10", [](const Setup& s) { return s.interrupt("USR1"); }},
       {143, "SIGTERM", "interrupted by signal 15", [](const Setup& s) { return s.interrupt("TERM"); }},
@@ -122,6 +132,7 @@ TEST_CASE("Each exit code comes from a real scenario, with its message", "[cli][
     INFO(o.err);
     CHECK(o.rc == s.code);
     CHECK(o.err.find(s.phrase) != std::string::npos);
+    if (*s.absent) CHECK(o.err.find(s.absent) == std::string::npos);
   }
 }
 

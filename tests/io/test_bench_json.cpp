@@ -64,7 +64,7 @@ TEST_CASE("bench JSON: device waits, stage clock and paths", "[io][bench]") {
   CHECK(j.at("images").at(1).at("device_syncs").is_null());
 }
 
-TEST_CASE("bench JSON: unknown sync count is null; the reference's summary has none of our fields", "[io][bench]") {
+TEST_CASE("bench JSON: unknown sync count is null, and the reference's summary has none of our fields", "[io][bench]") {
   BenchReport r = sample();
   r.loop.device_syncs_per_image = -1;
   r.has_reference = true;
