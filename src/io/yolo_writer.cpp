@@ -80,8 +80,7 @@ class YoloWriter : public MaskWriter {
   void write(const ImageInfo& info, const ImageU8&, const std::vector<MaskRecord>& records) override {
     const std::string& label = labels_.at(info.input.path);
     const std::string path = path_inside(dir_, label);
-    std::error_code ec;
-    fs::create_directories(fs::path(path).parent_path(), ec);
+    make_folders_inside(dir_, fs::path(path).parent_path().string());  // never through a link
     write_file_atomically(path, label_text(records, info.width, info.height));
     manifest()->write({{"type", "image"},
                       {"image", {{"file_name", info.input.name}, {"path", info.input.path}, {"width", info.width},

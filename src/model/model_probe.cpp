@@ -58,6 +58,7 @@ void probe_model(const Sam2Model& model, const std::string& path, bool mask_inpu
   ImageEmbedding e;
   try {
     e = model.encode(at::zeros({1, 3, s, s}, at::TensorOptions().dtype(dtype).device(model.device())));
+    model.check_outputs_finite();
   } catch (const ModelError&) {
     throw;
   } catch (const ImageError& err) {  // non-finite outputs
@@ -81,6 +82,7 @@ void probe_model(const Sam2Model& model, const std::string& path, bool mask_inpu
         const at::Tensor points = at::full({b, 2}, static_cast<double>(s) / 2, at::kFloat);
         d = with_mask ? model.predict_points(e, points, at::zeros({b, 1, s / 4, s / 4}, at::kFloat))
                       : model.predict_points(e, points);
+        model.check_outputs_finite();
       } catch (const ModelError&) {
         throw;
       } catch (const ImageError& err) {  // non-finite outputs, found by predict_points

@@ -133,11 +133,6 @@ std::vector<at::Tensor> tuple_outputs(const c10::IValue& v, size_t n, const char
 
 // A NaN or infinite output would become masks with null scores, or silently drop every mask:
 // the image fails by name instead (exit 4; at load the probe makes it exit 3).
-void require_finite(const at::Tensor& t, const char* method, const char* output) {
-  if (!at::isfinite(t).all().item<bool>())
-    throw ImageError(std::string("the model returned NaN or infinite values (") + method + "'s " + output +
-                     ")");
-}
 
 }  // namespace
 
@@ -149,6 +144,20 @@ struct Sam2Model::Impl {
   std::string path;
   bool pad_batches = false;
   mutable int64_t largest_batch = 0;  // the decoder shape tail batches are padded to
+  // Outputs that held NaN or inf, noted on the device per call and read once per image (a read
+  // per call would make the host wait for every decoder batch on CUDA): flag i is names[i].
+  mutable at::Tensor nonfinite;
+  mutable std::vector<std::string> nonfinite_names;
+  void note_finite(const at::Tensor& t, const std::string& method, const char* output) const {
+    const std::string name = method + "'s " + output;
+    size_t i = std::find(nonfinite_names.begin(), nonfinite_names.end(), name) - nonfinite_names.begin();
+    if (i == nonfinite_names.size()) {
+      nonfinite_names.push_back(name);
+      const at::Tensor slot = at::zeros({1}, at::TensorOptions().dtype(at::kBool).device(device));
+      nonfinite = nonfinite.defined() ? at::cat({nonfinite, slot}) : slot;
+    }
+    nonfinite.select(0, static_cast<int64_t>(i)).logical_or_(at::isfinite(t).all().logical_not());
+  }
   std::unique_ptr<FastDecoder> fast;  // fast exports (metadata decoder: fast)
 };
 
@@ -297,9 +306,9 @@ ImageEmbedding Sam2Model::encode(const at::Tensor& input) const {
   // The embeddings stay in the model's dtype: the decoder takes them as they are, every batch.
   const auto out =
       tuple_outputs(impl_->module.get_method("encode_image")({input}), 3, "encode_image", /*to_float=*/false);
-  require_finite(out[0], "encode_image", "image_embed");
-  require_finite(out[1], "encode_image", "feat_s0");
-  require_finite(out[2], "encode_image", "feat_s1");
+  impl_->note_finite(out[0], "encode_image", "image_embed");
+  impl_->note_finite(out[1], "encode_image", "feat_s0");
+  impl_->note_finite(out[2], "encode_image", "feat_s1");
   ImageEmbedding e{out[0], out[1], out[2], {}};
   if (impl_->fast) e.decoder_context = impl_->fast->prepare(e.image_embed);
   return e;
@@ -356,11 +365,13 @@ DecoderOutput Sam2Model::predict_points(const ImageEmbedding& embedding, const a
     const auto fopts = at::TensorOptions().dtype(at::kFloat).device(impl_->device);
     const at::Tensor pts = point_coords.to(fopts);
     const at::Tensor coords = at::cat({pts.unsqueeze(1), at::zeros({n, 1, 2}, fopts)}, 1);
-    const at::Tensor labels = at::tensor({1, -1}, at::TensorOptions().dtype(at::kInt).device(impl_->device))
-                                  .unsqueeze(0)
-                                  .expand({n, 2})
-                                  .contiguous();
-    return impl_->fast->run(embedding, coords, labels);
+    // Built on the device (a host-built tensor would be a blocking copy per call on CUDA).
+    at::Tensor labels = at::ones({n, 2}, at::TensorOptions().dtype(at::kInt).device(impl_->device));
+    labels.select(1, 1).fill_(-1);
+    DecoderOutput d = impl_->fast->run(embedding, coords, labels);
+    impl_->note_finite(d.low_res_logits, "predict_masks_prepared", "low_res_logits");
+    impl_->note_finite(d.iou_preds, "predict_masks_prepared", "iou");
+    return d;
   }
   // A batch smaller than one already run repeats its last prompt up to that size; the extra
   // rows are dropped below (every prompt is decoded independently of the others).
@@ -394,10 +405,30 @@ DecoderOutput Sam2Model::predict_points(const ImageEmbedding& embedding, const a
     method = "predict_masks_with_mask_input";
   }
   const auto out = tuple_outputs(impl_->module.get_method(method)(args), 2, method, /*to_float=*/true);
-  require_finite(out[0], method, "low_res_logits");
-  require_finite(out[1], method, "iou");
+  impl_->note_finite(out[0], method, "low_res_logits");
+  impl_->note_finite(out[1], method, "iou");
   if (b > n) return {out[0].slice(0, 0, n), out[1].slice(0, 0, n)};
   return {out[0], out[1]};
+}
+
+NonfiniteOutputs Sam2Model::take_nonfinite_outputs() const {
+  NonfiniteOutputs out{impl_->nonfinite, impl_->nonfinite_names};
+  impl_->nonfinite = at::Tensor();
+  impl_->nonfinite_names.clear();
+  return out;
+}
+
+void throw_if_nonfinite(const NonfiniteOutputs& noted, const at::Tensor& host_flags) {
+  if (!host_flags.defined()) return;
+  const at::Tensor flags = host_flags.to(at::kBool).contiguous();
+  for (int64_t i = 0; i < flags.numel(); ++i)
+    if (flags.data_ptr<bool>()[i])
+      throw ImageError("the model returned NaN or infinite values (" + noted.names.at(static_cast<size_t>(i)) + ")");
+}
+
+void Sam2Model::check_outputs_finite() const {
+  const NonfiniteOutputs noted = take_nonfinite_outputs();
+  if (noted.flags.defined()) throw_if_nonfinite(noted, noted.flags.cpu());
 }
 
 std::int64_t Sam2Model::preferred_prompt_batch() const { return impl_->fast ? impl_->fast->max_batch() : 0; }

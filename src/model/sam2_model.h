@@ -46,6 +46,18 @@ struct DecoderOutput {
   at::Tensor iou_preds;       ///< (B, 4), sigmoid-ed
 };
 
+/// Model outputs that held NaN or inf, as noted on the device since the last take: `flags` is a
+/// (K,) bool tensor on the model's device (undefined when nothing was noted), `names[i]` what
+/// flag i is ("predict_masks's iou").
+struct NonfiniteOutputs {
+  at::Tensor flags;
+  std::vector<std::string> names;
+};
+
+/// Throws ImageError naming the first output flagged in `host_flags` (`noted.flags`, read to
+/// the host by the caller, which owns the read); nothing when none is.
+void throw_if_nonfinite(const NonfiniteOutputs& noted, const at::Tensor& host_flags);
+
 class Sam2Model {
  public:
   /// Loads and checks a model file. Throws ModelError naming the missing method, metadata key
@@ -95,6 +107,12 @@ class Sam2Model {
   /// allows (a whole grid in one decoder call), whatever points_per_batch says; 0 for the exact
   /// form (the caller's points_per_batch keeps the reference's batches).
   std::int64_t preferred_prompt_batch() const;
+
+  /// NaN/inf in encode/predict outputs is noted on the device, never read per call: the caller
+  /// takes the flags once per image (and reads them with its counted read), or calls
+  /// check_outputs_finite (one host read; ImageError naming the output).
+  NonfiniteOutputs take_nonfinite_outputs() const;
+  void check_outputs_finite() const;
   DecoderPath decoder_path() const;
 
   const ModelMetadata& metadata() const;

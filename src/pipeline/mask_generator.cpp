@@ -38,6 +38,13 @@ struct PreparedImage::Inputs {
 
 namespace {
 
+// NaN/inf in any of the image's model outputs: ImageError (exit 4 for the image), found with one
+// counted read of the flags the model noted on the device.
+void check_model_outputs_finite(const Sam2Model& model) {
+  const NonfiniteOutputs noted = model.take_nonfinite_outputs();
+  if (noted.flags.defined()) throw_if_nonfinite(noted, read_to_host(noted.flags));
+}
+
 // The candidates of one crop, before the settings-dependent selection: every row passed the
 // IoU filter of at least one setting; `data.keep` marks those that also passed its stability
 // filter and the crop-edge filter (which no setting changes). `data.stability_scores` has one
@@ -332,6 +339,7 @@ try {
                      physical_memory_bytes());
   c10::InferenceMode guard;
   reset_host_reads();
+  impl_->model.take_nonfinite_outputs();  // an earlier, failed image's
   const at::Device device = impl_->model.device();
   std::optional<DeviceSyncCounter> syncs;
   std::optional<StageClock> clock;
@@ -350,11 +358,17 @@ try {
   DeviceCounts counts(device);
   std::vector<CropCandidates> cands = impl_->candidates(image, prepared.inputs_.get(), crops, pass, f, counts);
   MaskData data = impl_->select(std::move(cands), pass, pass.settings[0], image.height, image.width, f);
+  // The model's non-finite-output flags travel in the records' one read, after the counts.
+  const NonfiniteOutputs noted = impl_->model.take_nonfinite_outputs();
   std::vector<std::int64_t> c;
-  std::vector<MaskRecord> records = records_from(data, counts.counts, &c);
+  std::vector<MaskRecord> records = records_from(
+      data, noted.flags.defined() ? at::cat({counts.counts, noted.flags.to(at::kLong)}) : counts.counts, &c);
   f.after_pred_iou = c.at(DeviceCounts::kAfterPredIou);
   f.after_stability = c.at(DeviceCounts::kAfterStability);
   f.after_crop_edge = c.at(DeviceCounts::kAfterCropEdge);
+  // NaN/inf in any of the image's model outputs: the image fails (exit 4), its records unused.
+  if (noted.flags.defined())
+    throw_if_nonfinite(noted, at::tensor(std::vector<std::int64_t>(c.begin() + DeviceCounts::kCount, c.end())));
   // The extension filters, after every step of the reference.
   if (has_mask_filters(impl_->config)) apply_mask_filters(records, impl_->config, image.width, image.height, &f);
   if (funnel) *funnel = f;
@@ -395,7 +409,9 @@ try {
   const CropBoxes crops = impl_->crop_boxes_for(image);
   FilterFunnel unused;
   DeviceCounts counts(impl_->model.device());
+  impl_->model.take_nonfinite_outputs();
   const std::vector<CropCandidates> cands = impl_->candidates(image, nullptr, crops, pass, unused, counts);
+  check_model_outputs_finite(impl_->model);
   for (const SweepSetting& s : settings) {
     MaskData data = impl_->select(cands, pass, s, image.height, image.width, unused);
     results.push_back(records_from(data));
