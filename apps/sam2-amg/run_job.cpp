@@ -46,6 +46,18 @@ const char* signal_name(int sig) {
   return "a signal";
 }
 
+// What the run's outputs record of it. `all_inputs`: the whole run's; `assigned`: the shard's count.
+Provenance run_provenance(const RunConfig& config, const OutputPaths& paths, const std::optional<Shard>& shard,
+                          const std::vector<InputFile>& all_inputs, size_t assigned, const std::string& model_sha256) {
+  RunConfig recorded = config;
+  recorded.io = recorded_io(config.io, paths);
+  // A shard records what it is, so that merge can prove it is the shard its name says, of this run.
+  ShardIdentity identity;
+  if (shard) identity = {shard->index, shard->count, inputs_sha256(all_inputs), all_inputs.size(), assigned};
+  return Provenance{SAM2AMG_VERSION, config.io.model, model_sha256, to_yaml(recorded, YamlKeys::kRecorded),
+                    enum_name(config.io.exif), identity, runtime_versions()};
+}
+
 }  // namespace
 
 int run_job(const RunConfig& config, const JobOptions& options) {
@@ -55,7 +67,7 @@ int run_job(const RunConfig& config, const JobOptions& options) {
 
   // A shard works on its own subset; a requeued shard resumes, and a committed one is done.
   const std::optional<Shard> shard = resolve_shard(io.shard, io.shard_count);
-  const OutputPaths paths = plan_outputs(io, shard);
+  const OutputPaths paths = plan_outputs(io, shard, config.amg.output_mode);
   // Before any work: this run alone writes its outputs, and they clobber nothing.
   OutputGuard guard(paths, inputs, io.input_list);
   // Per-image names come from the whole input list, so shards sharing --out-dir never collide.
@@ -73,13 +85,7 @@ int run_job(const RunConfig& config, const JobOptions& options) {
   std::future<std::string> model_sha256 = std::async(std::launch::async, [&] { return sha256_file_cached(io.model); });
   MaskGenerator generator = make_generator(config);
   spdlog::info("model: {}", generator.describe());
-  RunConfig recorded = config;
-  recorded.io = recorded_io(io, paths);
-  // A shard records what it is, so that merge can prove it is the shard its name says, of this run.
-  ShardIdentity identity;
-  if (shard) identity = {shard->index, shard->count, inputs_sha256(all_inputs), all_inputs.size(), inputs.size()};
-  const Provenance provenance{SAM2AMG_VERSION, io.model, model_sha256.get(), to_yaml(recorded, YamlKeys::kRecorded),
-                              enum_name(io.exif), identity, runtime_versions()};
+  const Provenance provenance = run_provenance(config, paths, shard, all_inputs, inputs.size(), model_sha256.get());
   RunOutputs outputs(paths, config.amg.output_mode, segmentation_format(config.amg.output_mode, io.polygons),
                      OverlayStyle{io.overlay_scores}, provenance, all_inputs, &guard);
 
@@ -147,10 +153,15 @@ int dry_run(const RunConfig& config) {
   const IoOptions& io = config.io;
   std::vector<InputFile> inputs = require_io(Subcommand::kRun, io);
   const std::optional<Shard> shard = resolve_shard(io.shard, io.shard_count);
-  const OutputPaths paths = plan_outputs(io, shard);
+  const OutputPaths paths = plan_outputs(io, shard, config.amg.output_mode);
   check_outputs(paths, inputs, io.input_list);
+  const std::vector<InputFile> all_inputs = inputs;
   if (shard) inputs = inputs_of_shard(inputs, *shard);
   const MaskGenerator generator = make_generator(config);
+  // Resuming: the writers' checks of what they would continue (another model or config: exit 2).
+  if (paths.resume)
+    check_resumable_outputs(paths, run_provenance(config, paths, shard, all_inputs, inputs.size(),
+                                                  sha256_file_cached(io.model)));
 
   // The listing is the result: stdout. Every row of the outputs table, overlays named per input.
   const std::vector<OutputRow> table = output_table(paths, inputs);

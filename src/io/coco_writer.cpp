@@ -58,18 +58,22 @@ class CocoWriter : public MaskWriter {
     json anns = json::array();
     for (const MaskRecord& r : records) anns.push_back(coco_annotation(r, 0, 0, format_));
     const auto name = file_names_.find(info.input.path);
-    json image{{"file_name", name == file_names_.end() ? info.input.name : name->second}, {"path", info.input.path}, {"width", info.width}, {"height", info.height}};
+    // "input": the input's identity (input_identity_json), which resuming a finished file reads
+    // back; COCO readers ignore the keys they do not know.
+    const json identity = input_identity_json(info.input);
+    json image{{"file_name", name == file_names_.end() ? info.input.name : name->second}, {"path", info.input.path},
+               {"width", info.width}, {"height", info.height}, {"input", identity}};
     if (info.funnel) image["funnel"] = funnel_json(*info.funnel);
     if (!journal_) {
       journal_.emplace(journal_path_, /*append=*/false);
       journal_->write(run_record(provenance_));
-      if (!finished_.empty()) seed_journal_from_finished_file();
+      if (!finished_.empty() || !stale_.empty()) seed_journal_from_finished_file();
     }
     journal_->write({{"type", "image"},
                      {"image", std::move(image)},
                      {"annotations", std::move(anns)},
                      {"sam2_amg", image_provenance_json(provenance_, info.input)},
-                     {"input", input_identity_json(info.input)}});
+                     {"input", identity}});
     done_.insert(input_key(info.input));
   }
 
@@ -101,18 +105,14 @@ class CocoWriter : public MaskWriter {
   // Resuming a finished file (its journal is gone): its settings must be this run's, and its
   // images count as done. Nothing is rewritten unless this run adds an image.
   void read_finished_file() {
-    std::ifstream in(path_, std::ios::binary);
-    std::string first;
-    if (!in || !std::getline(in, first) || first.empty()) return;
-    const std::string head = "{\"info\": ";
-    if (first.rfind(head, 0) != 0 || first.back() != ',')
-      throw UsageError("--out '" + printable(path_) + "' is not a COCO file sam2-amg wrote; rerun with --overwrite to "
-                       "replace it");
-    const json info = json::parse(first.substr(head.size(), first.size() - head.size() - 1), nullptr, false);
-    check_resumable(info.is_object() ? info.value("sam2_amg", json()) : json(), provenance_,
-                    "--out '" + printable(path_) + "'");
+    if (!check_finished_coco_file(path_, provenance_)) return;
+    // By the recorded identity (a name that is not UTF-8 keeps its bytes); an image rewritten
+    // since is not done, and its old entry is left out when the file is written again.
     read_finished_lines([&](const std::string& section, const json& j) {
-      if (section == "images") finished_.insert(recorded_input_key(json(), j.value("path", std::string())));
+      if (section != "images") return;
+      const json identity = j.value("input", json());
+      const std::string key = recorded_input_key(identity, j.value("path", std::string()));
+      (recorded_input_changed(identity) ? stale_ : finished_).insert(key);
     });
   }
 
@@ -125,9 +125,11 @@ class CocoWriter : public MaskWriter {
         json image = j;
         const std::int64_t id = image.value("id", std::int64_t{0});
         image.erase("id");
+        const json identity = image.value("input", json());
+        if (stale_.count(recorded_input_key(identity, image.value("path", std::string())))) return;
         InputFile input{image.value("path", std::string()), image.value("file_name", std::string()), ""};
         images[id] = {{"type", "image"}, {"image", std::move(image)}, {"annotations", json::array()},
-                      {"sam2_amg", image_provenance_json(provenance_, input)}};
+                      {"sam2_amg", image_provenance_json(provenance_, input)}, {"input", identity}};
       } else if (section == "annotations") {
         const auto it = images.find(j.value("image_id", std::int64_t{0}));
         if (it == images.end()) return;
@@ -139,9 +141,10 @@ class CocoWriter : public MaskWriter {
     });
     for (auto& [id, line] : images) {
       journal_->write(line);
-      done_.insert(recorded_input_key(json(), line["image"].value("path", std::string())));
+      done_.insert(recorded_input_key(line["input"], line["image"].value("path", std::string())));
     }
     finished_.clear();
+    stale_.clear();
   }
 
  public:
@@ -149,7 +152,7 @@ class CocoWriter : public MaskWriter {
   void finish(bool complete) override {
     const bool has_journal = journal_.has_value();
     // A finished file resumed with nothing new to add stays as it is, byte for byte.
-    if (!has_journal && !finished_.empty()) return;
+    if (!has_journal && (!finished_.empty() || !stale_.empty())) return;
     journal_.reset();
     json run = provenance_json(provenance_);
     run["run"] = run_end_json(run_end_);
@@ -182,10 +185,36 @@ class CocoWriter : public MaskWriter {
   std::set<std::string> done_;
   std::map<std::string, std::string> file_names_;  ///< input path -> file_name (coco_file_names)
   std::set<std::string> finished_;  ///< inputs in a finished file this run resumes (no journal)
+  std::set<std::string> stale_;     ///< inputs in that file rewritten since: recomputed, old entry dropped
   RunEnd run_end_;
 };
 
 }  // namespace
+
+bool check_finished_coco_file(const std::string& path, const Provenance& provenance) {
+  std::ifstream in(path, std::ios::binary);
+  std::string first;
+  if (!in || !std::getline(in, first) || first.empty()) return false;
+  const std::string head = "{\"info\": ";
+  if (first.rfind(head, 0) != 0 || first.back() != ',')
+    throw UsageError("--out '" + printable(path) + "' is not a COCO file sam2-amg wrote; rerun with --overwrite to "
+                     "replace it");
+  const json info = json::parse(first.substr(head.size(), first.size() - head.size() - 1), nullptr, false);
+  check_resumable(info.is_object() ? info.value("sam2_amg", json()) : json(), provenance,
+                  "--out '" + printable(path) + "'");
+  return true;
+}
+
+void check_coco_resumable(const std::string& path, const Provenance& provenance) {
+  const std::string journal = coco_journal_path(path);
+  // As the writer resumes: the journal when it holds a run record, else the finished file.
+  std::ifstream in(journal, std::ios::binary);
+  std::string first;
+  if (in && std::getline(in, first) && !in.eof())
+    check_run_lines_resumable(journal, provenance, "'" + printable(journal) + "'");
+  else
+    check_finished_coco_file(path, provenance);
+}
 
 std::string coco_journal_path(const std::string& path) { return path + ".partial.jsonl"; }
 

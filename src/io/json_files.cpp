@@ -201,9 +201,29 @@ void sync_parent_folder(const std::string& path) {
 }
 
 JsonLinesFile::JsonLinesFile(std::string path, bool append) : path_(std::move(path)) {
-  fd_ = path_ == "-" ? STDOUT_FILENO
-                     : ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (append ? 0 : O_TRUNC), 0644);
-  if (fd_ < 0) throw OutputError(path_, std::strerror(errno));
+  if (path_ == "-") {
+    fd_ = STDOUT_FILENO;
+    return;
+  }
+  // Never through a symbolic link (O_NOFOLLOW). A new file is created new (O_EXCL): a regular
+  // file there (one the guard let this run replace) is unlinked first rather than truncated, so
+  // another name of it (a hard link) keeps its content.
+  constexpr int kFlags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW;
+  fd_ = ::open(path_.c_str(), kFlags | O_CREAT | (append ? 0 : O_EXCL), 0644);
+  if (fd_ < 0 && !append && errno == EEXIST) {
+    struct stat st {};
+    if (::lstat(path_.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::unlink(path_.c_str()) == 0)
+      fd_ = ::open(path_.c_str(), kFlags | O_CREAT | O_EXCL, 0644);
+    else
+      errno = ELOOP;  // a symbolic link or something else that is not a file: not replaced
+  }
+  if (fd_ < 0) {
+    const int err = errno;
+    struct stat st {};
+    if (err == ELOOP || (::lstat(path_.c_str(), &st) == 0 && S_ISLNK(st.st_mode)))
+      throw OutputError(path_, "is a symbolic link or not a regular file; sam2-amg does not write through it");
+    throw OutputError(path_, std::strerror(err));
+  }
 }
 
 JsonLinesFile::~JsonLinesFile() { close(); }

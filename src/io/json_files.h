@@ -54,6 +54,8 @@ class AtomicFile {
 /// An append-only JSON-lines file (or standard output for "-"). Each line goes out in one
 /// write(2); when the disk is full (or a size limit hit) the file is cut back to its last
 /// complete line before OutputError is thrown, so it never holds a torn line but from a kill.
+/// Opened with O_NOFOLLOW (a symbolic link at `path` is an OutputError, never written through);
+/// without `append` the file is created new (O_EXCL), a regular file there unlinked first.
 class JsonLinesFile {
  public:
   JsonLinesFile(std::string path, bool append);

@@ -75,24 +75,26 @@ namespace {
 // image.
 struct ImageIndex {
   struct Entry {
-    std::string key;
+    std::string path;  // the path's bytes, the order of the merged file
     int shard;
     std::streamoff offset;
   };
   std::vector<Entry> entries;
-  std::map<std::string, int> owner;  // path -> the shard holding it
+  std::map<std::string, int> owner;  // input key -> the shard holding it
 
-  void add(const std::string& key, int shard, std::streamoff offset, const std::string& output) {
-    const auto [it, fresh] = owner.emplace(key, shard);
+  // One image entry or line: `identity` its recorded "input" (null from an older version), `path`
+  // its recorded path. Images are the same input by their canonical key, however spelled.
+  void add(const json& identity, const std::string& path, int shard, std::streamoff offset, const std::string& output) {
+    const auto [it, fresh] = owner.emplace(recorded_input_key(identity, path), shard);
     if (!fresh)
-      throw UsageError("shard " + std::to_string(shard) + " ('" + printable(output) + "') holds '" + printable(key) +
+      throw UsageError("shard " + std::to_string(shard) + " ('" + printable(output) + "') holds '" + printable(path) +
                        "', which shard " + std::to_string(it->second) +
                        " holds too: merging would write it twice; rerun the shards with the same --input");
-    entries.push_back({key, shard, offset});
+    entries.push_back({recorded_input_path(identity, path), shard, offset});
   }
   void sort() {
     // An unsharded run processes inputs sorted by path; so does the merged file.
-    std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.key < b.key; });
+    std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.path < b.path; });
   }
 };
 
@@ -137,9 +139,10 @@ MergeReport merge_coco_shards(const std::string& out, int expected_count) {
       for (json& a : shard["annotations"]) anns[a["image_id"].get<std::int64_t>()].push_back(std::move(a));
       for (json& img : shard["images"]) {
         const std::int64_t id = img["id"].get<std::int64_t>();
-        const std::string key = img.value("path", img.value("file_name", std::string()));
+        const std::string path = img.value("path", img.value("file_name", std::string()));
+        const json identity = img.value("input", json());
         json line{{"image", img}, {"annotations", anns.count(id) ? std::move(anns[id]) : json::array()}};
-        index.add(key, i, tmp.tellp(), outputs.at(i));
+        index.add(identity, path, i, tmp.tellp(), outputs.at(i));
         tmp << dump_json(line) << '\n';
       }
     }
@@ -214,7 +217,7 @@ MergeReport merge_jsonl_shards(const std::string& out, int expected_count, const
         continue;  // readers skip other types; so does merge
       ++images;
       report.annotations += static_cast<std::int64_t>(line.value("annotations", json::array()).size());
-      index.add(line["image"].value("path", std::string()), i, at, path);
+      index.add(line.value("input", json()), line["image"].value("path", std::string()), i, at, path);
     }
     check_shard_output(record["sam2_amg"], markers[static_cast<size_t>(i)], images, i, path);
     provenances.push_back(record["sam2_amg"]);

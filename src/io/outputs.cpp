@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/printable.h"
 #include "io/json_files.h"
+#include "io/provenance.h"
 #include "io/run_config.h"
 #include "io/shard_identity.h"
 
@@ -86,9 +87,10 @@ std::string shard_done_path(const std::string& path, const Shard& shard) {
   return (p.parent_path() / (p.stem().string() + "." + shard_label(shard) + kDoneSuffix)).string();
 }
 
-OutputPaths plan_outputs(const IoOptions& io, const std::optional<Shard>& shard) {
+OutputPaths plan_outputs(const IoOptions& io, const std::optional<Shard>& shard, OutputMode output_mode) {
   OutputPaths p;
   p.shard = shard;
+  p.mask_folders = output_mode == OutputMode::kBinaryMask;
   p.coco = io.out;
   p.out_dir = io.out_dir;
   p.jsonl = io.jsonl;
@@ -228,7 +230,8 @@ void check_existing_outputs(const OutputPaths& paths, const std::vector<OutputRo
                                  ? row.flag + " '" + printable(row.path) + "'"
                                  : "'" + printable(row.path) + "' (" + row.flag + "'s " + row.what + ")";
     throw UsageError(name + " " + row.earlier_means +
-                     ": give --resume to continue the run that wrote it, or --overwrite to replace it");
+                     (row.per_image ? ": move it away, or give --overwrite to replace it"
+                                    : ": give --resume to continue the run that wrote it, or --overwrite to replace it"));
   }
 }
 
@@ -297,6 +300,15 @@ OutputRow folder_row(const std::string& flag, const std::string& what, const std
   return r;
 }
 
+OutputRow per_image_row(const std::string& flag, const std::string& what, const std::string& path) {
+  OutputRow r = file_row(flag, what, path, OutputRow::Role::kSideFile, OutputRow::Writer::kNone,
+                         OutputRow::Earlier::kExists, "exists, and no earlier run of this output wrote it");
+  r.per_image = true;
+  r.create_parents = false;           // the writer makes sub-folders as it goes
+  r.remove_if_never_started = false;  // written only once the run has started
+  return r;
+}
+
 }  // namespace
 
 std::vector<OutputRow> output_table(const OutputPaths& paths, const std::vector<InputFile>& inputs) {
@@ -330,6 +342,11 @@ std::vector<OutputRow> output_table(const OutputPaths& paths, const std::vector<
                          Writer::kNone, Earlier::kExists, "holds an earlier run's outputs"));
     t.back().checked_for_names = false;  // inside the folder checked above
     t.push_back(lock_row("--out-dir", paths.out_dir + "/" + folder_lock));
+    // Without an earlier run's run.json, an existing target is another's file (resume: the
+    // per-image writer refuses one that records no image of this run).
+    for (const auto& [input, stem] : output_stems(inputs))
+      t.push_back(per_image_row("--out-dir", (paths.mask_folders ? "mask folder of " : "masks of ") + printable(input),
+                                path_inside(paths.out_dir, stem + (paths.mask_folders ? "" : ".json"))));
   }
   if (!paths.yolo.empty()) {
     t.push_back(folder_row("--yolo", "YOLO labels", paths.yolo, Writer::kYolo));
@@ -337,6 +354,9 @@ std::vector<OutputRow> output_table(const OutputPaths& paths, const std::vector<
                          "holds an earlier run's labels"));
     t.back().checked_for_names = false;
     t.push_back(lock_row("--yolo", paths.yolo + "/" + folder_lock));
+    // Labels that are there already (ground truth, another tool's) are never replaced unasked.
+    for (const auto& [input, label] : yolo_label_names(inputs))
+      t.push_back(per_image_row("--yolo", "label of " + printable(input), path_inside(paths.yolo, label)));
   }
   if (!paths.overlay_dir.empty()) {
     OutputRow folder = folder_row("--overlay-dir", "overlays", paths.overlay_dir, Writer::kOverlay);
@@ -369,6 +389,27 @@ std::string mask_output_flags() { return "--out FILE.json, --out-dir DIR, --json
 
 void check_outputs(const OutputPaths& paths, const std::vector<InputFile>& inputs, const std::string& input_list) {
   check_all(paths, output_table(paths, inputs), inputs, input_list, /*existing=*/true);
+}
+
+void check_resumable_outputs(const OutputPaths& paths, const Provenance& provenance) {
+  if (!paths.resume) return;
+  for (const OutputRow& row : output_table(paths, {})) {
+    switch (row.writer) {
+      case OutputRow::Writer::kCoco: check_coco_resumable(row.path, provenance); break;
+      case OutputRow::Writer::kPerImage:
+        if (!paths.shard) check_per_image_resumable(row.path, provenance);  // as RunOutputs opens it
+        break;
+      case OutputRow::Writer::kJsonl:
+        if (row.kind != OutputRow::Kind::kStdout)
+          check_run_lines_resumable(row.path, provenance, "--jsonl '" + printable(row.path) + "'");
+        break;
+      case OutputRow::Writer::kYolo:
+        check_run_lines_resumable(paths.yolo_manifest, provenance, "'" + printable(paths.yolo_manifest) + "'");
+        break;
+      case OutputRow::Writer::kNone:
+      case OutputRow::Writer::kOverlay: break;
+    }
+  }
 }
 
 OutputGuard::OutputGuard(const OutputPaths& paths, const std::vector<InputFile>& inputs,
@@ -468,9 +509,14 @@ RunOutputs::RunOutputs(const OutputPaths& paths, OutputMode output_mode, Segment
       case OutputRow::Writer::kYolo:
         writers_.push_back(make_yolo_writer(row.path, paths_.yolo_manifest, provenance, inputs, paths_.resume));
         break;
-      case OutputRow::Writer::kOverlay:
-        writers_.push_back(make_overlay_writer(row.path, inputs, overlay_style));
+      case OutputRow::Writer::kOverlay: {
+        // Labels carry the ids of the masks' files beside them: --out-dir's <i>.png count from 0,
+        // every annotation list's `id` from 1.
+        OverlayStyle style = overlay_style;
+        style.first_id = !paths_.out_dir.empty() && output_mode == OutputMode::kBinaryMask ? 0 : 1;
+        writers_.push_back(make_overlay_writer(row.path, inputs, style));
         break;
+      }
     }
   }
   // "<stem>/" or "<stem>.json" in --out-dir, "<stem>.overlay.png", "<name>.txt" in --yolo.
@@ -512,8 +558,10 @@ std::string RunOutputs::name_problem(const InputFile& input, bool stats) const {
 RunOutputs::~RunOutputs() = default;
 
 bool RunOutputs::done(const InputFile& input) const {
-  bool all_done = paths_.resume;
-  for (const auto& w : writers_) all_done = all_done && w->done(input);
+  if (!paths_.resume) return false;
+  // Every writer looks, even after one said no: each refuses a target it did not write.
+  bool all_done = true;
+  for (const auto& w : writers_) all_done = w->done(input) && all_done;
   return all_done;
 }
 

@@ -46,11 +46,14 @@ struct OutputPaths {
   std::string done_marker;  ///< the shard's commit marker; empty when not sharded
   bool resume = false;      ///< a shard always resumes, so a requeued one continues
   bool overwrite = false;   ///< existing outputs may be replaced
+  bool mask_folders = true; ///< --out-dir writes <stem>/ mask folders (binary_mask), else <stem>.json
 };
 
 /// Maps the I/O options and the shard to the output paths. The marker goes next to the COCO
 /// file, else into the output folder, else next to the JSONL file, else into the YOLO folder.
-OutputPaths plan_outputs(const IoOptions& io, const std::optional<Shard>& shard);
+/// `output_mode` names --out-dir's per-image targets (mask folders or JSON files).
+OutputPaths plan_outputs(const IoOptions& io, const std::optional<Shard>& shard,
+                         OutputMode output_mode = OutputMode::kBinaryMask);
 
 /// The I/O options as this process ran them (its own files, resume off): the config recorded in
 /// the outputs' provenance, which reproduces them.
@@ -114,6 +117,9 @@ struct OutputRow {
   /// A run that never started removes this file if it did not exist before (locks: released).
   bool remove_if_never_started = true;
   bool checked_for_names = true;  ///< may not name an input, the input list or another output
+  /// A per-image target (an --out-dir file or mask folder, a YOLO label): an existing one that no
+  /// earlier run of this output recorded is another's file, refused without --overwrite.
+  bool per_image = false;
 };
 
 /// The run's outputs table, from its output paths (and the inputs, which name the overlays).
@@ -132,6 +138,11 @@ std::string mask_output_flags();
 /// the writers' own checks of the inputs (two inputs sharing a YOLO label). For --dry-run, and the
 /// guard's first step, so both refuse alike. Throws UsageError or OutputError.
 void check_outputs(const OutputPaths& paths, const std::vector<InputFile>& inputs, const std::string& input_list);
+
+/// With --resume (or a shard), the checks the writers make of what they would continue, reading
+/// only: an output recorded by another model or config is refused (UsageError naming the settings
+/// that differ), as the run would refuse it. For --dry-run.
+void check_resumable_outputs(const OutputPaths& paths, const Provenance& provenance);
 
 /// Guards a run's outputs, before any work and for the whole run: every check of check_outputs,
 /// then the parents of every output created (or, failing one, none: the run refuses up front),

@@ -25,9 +25,10 @@ int line_width_for(int short_side) { return std::max(1, static_cast<int>(std::lr
 double font_scale_for(int short_side) { return std::max(0.4, short_side / 700.0); }
 
 std::string label_text(size_t i, const MaskRecord& r, const OverlayStyle& style) {
-  if (!style.scores) return std::to_string(i);
+  const long long id = static_cast<long long>(i) + style.first_id;
+  if (!style.scores) return std::to_string(id);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%zu %.2f/%.2f", i, r.predicted_iou, r.stability_score);
+  std::snprintf(buf, sizeof buf, "%lld %.2f/%.2f", id, r.predicted_iou, r.stability_score);
   return buf;
 }
 
@@ -110,7 +111,7 @@ Overlay render_overlay(const ImageU8& image, const std::vector<MaskRecord>& reco
   // outline pixels and label position for the passes below.
   std::vector<cv::Rect> bounds(records.size());
   std::vector<std::vector<cv::Point>> outlines(records.size());
-  std::vector<cv::Point> label_at(records.size());
+  std::vector<std::vector<cv::Point>> label_at(records.size());  // one per connected part
   for (size_t k : order) {
     if (records[k].segmentation.h != h || records[k].segmentation.w != w)
       throw OutputError("overlay", "a mask's size differs from its image's");
@@ -137,12 +138,22 @@ Overlay render_overlay(const ImageU8& image, const std::vector<MaskRecord>& reco
       for (int x = 0; x < roi.width; ++x)
         if (mr[x] && !ir[x]) outlines[k].emplace_back(roi.x + x, roi.y + y);
     }
-    // The label goes where the mask is thickest: its pixel farthest from the outside.
-    cv::Mat dist;
+    // A label on each part, where the part is thickest: its pixel farthest from the outside.
+    cv::Mat dist, parts;
     cv::distanceTransform(m, dist, cv::DIST_L2, 3);
-    cv::Point best;
-    cv::minMaxLoc(dist, nullptr, nullptr, nullptr, &best);
-    label_at[k] = {roi.x + best.x - 1, roi.y + best.y - 1};
+    const int n_parts = cv::connectedComponents(m, parts, 8, CV_32S);
+    std::vector<float> best_dist(static_cast<size_t>(std::max(n_parts, 1)), -1.0f);
+    std::vector<cv::Point> best(best_dist.size());
+    for (int y = 0; y < m.rows; ++y)
+      for (int x = 0; x < m.cols; ++x) {
+        const int part = parts.at<int>(y, x);
+        if (part > 0 && dist.at<float>(y, x) > best_dist[size_t(part)]) {
+          best_dist[size_t(part)] = dist.at<float>(y, x);
+          best[size_t(part)] = {x, y};
+        }
+      }
+    for (int part = 1; part < n_parts; ++part)
+      label_at[k].emplace_back(roi.x + best[size_t(part)].x - 1, roi.y + best[size_t(part)].y - 1);
   }
 
   // Outlines over every fill.
@@ -158,36 +169,38 @@ Overlay render_overlay(const ImageU8& image, const std::vector<MaskRecord>& reco
   for (size_t k : order) {
     if (bounds[k].empty()) continue;
     const std::string text = label_text(k, records[k], style);
-    int baseline = 0;
-    const cv::Size size = cv::getTextSize(text, kFont, o.font_scale, edge, &baseline);
-    // Strokes reach about edge/2 beyond getTextSize's box (anti-aliasing a little more): a
-    // margin of `edge` on every side holds them.
-    const int box_w = size.width + 2 * edge, box_h = size.height + baseline + 2 * edge;
-    // Centred on the chosen pixel and moved inside the image; where that covers a label already
-    // drawn, the first free place a few label sizes away that is still on the mask.
-    auto box_at = [&](cv::Point p) {
-      return cv::Rect(std::clamp(p.x - box_w / 2, 0, std::max(0, w - box_w)),
-                      std::clamp(p.y - box_h / 2, 0, std::max(0, h - box_h)), box_w, box_h);
-    };
-    auto free = [&](const cv::Rect& r) {
-      return std::none_of(placed.begin(), placed.end(), [&](const cv::Rect& q) { return (r & q).area() > 0; });
-    };
-    cv::Rect box = box_at(label_at[k]);
-    for (int step = 1; step <= 3 && !free(box); ++step)
-      for (const cv::Point d : {cv::Point(0, box_h), cv::Point(0, -box_h), cv::Point(box_w, 0), cv::Point(-box_w, 0)}) {
-        const cv::Point p = label_at[k] + d * step;
-        if (p.x < 0 || p.y < 0 || p.x >= w || p.y >= h || !rle_at(records[k].segmentation, p.x, p.y)) continue;
-        if (free(box_at(p))) {
-          box = box_at(p);
-          break;
+    for (const cv::Point& at : label_at[k]) {
+      int baseline = 0;
+      const cv::Size size = cv::getTextSize(text, kFont, o.font_scale, edge, &baseline);
+      // Strokes reach about edge/2 beyond getTextSize's box (anti-aliasing a little more): a
+      // margin of `edge` on every side holds them.
+      const int box_w = size.width + 2 * edge, box_h = size.height + baseline + 2 * edge;
+      // Centred on the chosen pixel and moved inside the image; where that covers a label already
+      // drawn, the first free place a few label sizes away that is still on the mask.
+      auto box_at = [&](cv::Point p) {
+        return cv::Rect(std::clamp(p.x - box_w / 2, 0, std::max(0, w - box_w)),
+                        std::clamp(p.y - box_h / 2, 0, std::max(0, h - box_h)), box_w, box_h);
+      };
+      auto free = [&](const cv::Rect& r) {
+        return std::none_of(placed.begin(), placed.end(), [&](const cv::Rect& q) { return (r & q).area() > 0; });
+      };
+      cv::Rect box = box_at(at);
+      for (int step = 1; step <= 3 && !free(box); ++step)
+        for (const cv::Point d : {cv::Point(0, box_h), cv::Point(0, -box_h), cv::Point(box_w, 0), cv::Point(-box_w, 0)}) {
+          const cv::Point p = at + d * step;
+          if (p.x < 0 || p.y < 0 || p.x >= w || p.y >= h || !rle_at(records[k].segmentation, p.x, p.y)) continue;
+          if (free(box_at(p))) {
+            box = box_at(p);
+            break;
+          }
         }
-      }
-    placed.push_back(box);
-    const int x0 = box.x, y0 = box.y;
-    const cv::Point origin(x0 + edge, y0 + edge + size.height);
-    cv::putText(out, text, origin, kFont, o.font_scale, cv::Scalar(20, 20, 20), edge, cv::LINE_AA);
-    cv::putText(out, text, origin, kFont, o.font_scale, cv::Scalar(255, 255, 255), thickness, cv::LINE_AA);
-    o.labels.push_back({k, text, x0, y0, std::min(w, x0 + box_w), std::min(h, y0 + box_h)});
+      placed.push_back(box);
+      const int x0 = box.x, y0 = box.y;
+      const cv::Point origin(x0 + edge, y0 + edge + size.height);
+      cv::putText(out, text, origin, kFont, o.font_scale, cv::Scalar(20, 20, 20), edge, cv::LINE_AA);
+      cv::putText(out, text, origin, kFont, o.font_scale, cv::Scalar(255, 255, 255), thickness, cv::LINE_AA);
+      o.labels.push_back({k, text, x0, y0, std::min(w, x0 + box_w), std::min(h, y0 + box_h)});
+    }
   }
   return o;
 }

@@ -19,6 +19,10 @@ namespace sam2amg {
 /// What an overlay shows besides fills, outlines and ids.
 struct OverlayStyle {
   bool scores = false;  ///< append "predicted_iou/stability_score" (two decimals) to each id
+  /// The id of the image's first mask: 1, the `id` of the SA-1B and JSON-lines annotations (and
+  /// the mask's position among its image's COCO annotations); 0 beside --out-dir's mask folders,
+  /// whose `<i>.png` and metadata.csv ids count from 0.
+  int first_id = 1;
 };
 
 /// Where one mask's label went, in image pixels: [x0, x1) x [y0, y1), inside the image.
@@ -28,7 +32,7 @@ struct OverlayLabel {
   int x0 = 0, y0 = 0, x1 = 0, y1 = 0;
 };
 
-/// A rendered overlay, with what was drawn where (for tests and for anyone placing more marks).
+/// A rendered overlay (one label per connected part of each mask), with what was drawn where (for tests and for anyone placing more marks).
 struct Overlay {
   ImageU8 image;
   int line_width = 1;     ///< outline thickness in pixels, from the image size
@@ -42,9 +46,10 @@ std::array<std::uint8_t, 3> overlay_colour(size_t i);
 
 /// Draws `records` over `image`. Fills: each mask's pixels become (pixel + colour) / 2, largest
 /// mask first so smaller ones stay visible. Outlines: the mask's border pixels (its contour,
-/// line_width thick, inward) in its colour. Labels: the mask's index in `records` (its position
-/// in the image's list: i.png, metadata.csv's id, the i-th annotation), white with a dark edge,
-/// centred on the mask pixel farthest from the mask's border and moved inside the image. Line
+/// line_width thick, inward) in its colour. Labels: the mask's id (style.first_id plus its index
+/// in `records`: the id its output carries), one on each connected part of the mask (8-connected),
+/// white with a dark edge, centred on the part's pixel farthest from its border and moved inside
+/// the image. Line
 /// width and font scale grow with the image's short side, so labels read at any size.
 Overlay render_overlay(const ImageU8& image, const std::vector<MaskRecord>& records, const OverlayStyle& style = {});
 

@@ -82,14 +82,9 @@ class PerImageWriter : public MaskWriter {
     fs::create_directories(dir_, ec);
     if (ec) throw OutputError(dir_, ec.message());
     const std::string run_json = per_image_run_record_path(dir_);
-    if (resume && fs::exists(run_json, ec)) {
-      // Resuming continues the same run: per-image files of another model or config stay apart;
-      // settings that cannot change the masks may differ.
-      std::ifstream in(run_json);
-      const json earlier = json::parse(in, nullptr, false);
-      accepted_config_ = check_resumable(earlier.is_discarded() ? json() : earlier, provenance_,
-                                         "--out-dir '" + printable(dir_) + "'");
-    }
+    // Resuming continues the same run: per-image files of another model or config stay apart;
+    // settings that cannot change the masks may differ.
+    if (resume) accepted_config_ = check_per_image_resumable(dir_, provenance_);
     for (size_t i = 0; i < inputs.size(); ++i) image_ids_[inputs[i].path] = static_cast<int64_t>(i) + 1;
   }
 
@@ -113,7 +108,7 @@ class PerImageWriter : public MaskWriter {
     make_folders_inside(dir_, fs::path(target_path).parent_path().string());  // never through a link
     // Extras first: the main output is the commit that resume looks for.
     const std::string& stem = stems_.at(info.input.path);
-    if (overlay_) write_overlay(path_inside(dir_, stem + ".overlay.jpg"), image, records);
+    if (overlay_) write_overlay(path_inside(dir_, stem + ".overlay.jpg"), image, records, OverlayStyle{false, png_ ? 0 : 1});
     if (info.funnel)
       write_file_atomically(path_inside(dir_, stem + ".stats.json"),
                        dump_json({{"file_name", info.input.name}, {"funnel", funnel_json(*info.funnel)}}) + "\n");
@@ -227,6 +222,15 @@ class PerImageWriter : public MaskWriter {
 }  // namespace
 
 std::string per_image_run_record_path(const std::string& dir) { return dir + "/run.json"; }
+
+std::string check_per_image_resumable(const std::string& dir, const Provenance& provenance) {
+  const std::string run_json = per_image_run_record_path(dir);
+  std::error_code ec;
+  if (!fs::exists(run_json, ec)) return "";
+  std::ifstream in(run_json);
+  const json earlier = json::parse(in, nullptr, false);
+  return check_resumable(earlier.is_discarded() ? json() : earlier, provenance, "--out-dir '" + printable(dir) + "'");
+}
 
 std::unique_ptr<MaskWriter> make_per_image_writer(const std::string& dir, OutputMode output_mode,
                                                   SegmentationFormat format, bool overlay,

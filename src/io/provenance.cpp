@@ -262,8 +262,30 @@ bool image_output_matches(const json& recorded, const json& identity, const Prov
 
 json run_record(const Provenance& p) { return {{"type", "run"}, {"sam2_amg", provenance_json(p)}}; }
 
+void check_run_lines_resumable(const std::string& path, const Provenance& p, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  std::string first;
+  if (!in) return;
+  const bool complete = static_cast<bool>(std::getline(in, first)) && !in.eof();
+  if (!complete && (first.empty() || first.rfind(kRunRecordStart, 0) == 0)) return;
+  const json record = json::parse(first, nullptr, false);
+  if (!record.is_object() || record.value("type", std::string()) != "run")
+    throw UsageError(what + " does not start with a sam2-amg run record (another tool's file, or an older "
+                     "version's)" + redo_hint());
+  check_resumable(record.value("sam2_amg", json()), p, what);
+}
+
+bool recorded_input_changed(const json& identity) { return content_changed(identity); }
+
+std::string recorded_input_path(const json& identity, const std::string& recorded_path) {
+  if (identity.is_object() && identity.contains("path_bytes") && identity["path_bytes"].is_string())
+    return unescape_bytes(identity["path_bytes"].get<std::string>());
+  return recorded_path;
+}
+
 bool resume_run_lines(const std::string& path, const Provenance& p, const std::string& what,
-                      const std::function<void(const std::string& key, const json& line)>& done) {
+                      const std::function<void(const std::string& key, const json& line)>& done,
+                      const std::function<void(const std::string& key)>& dropped) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return false;
   std::string first;
@@ -279,7 +301,7 @@ bool resume_run_lines(const std::string& path, const Provenance& p, const std::s
   // Complete lines are kept up to the first torn or foreign one; lines of rewritten inputs are
   // dropped, and then the file is written anew without them.
   std::string kept = first + "\n";
-  bool dropped = false;
+  bool any_dropped = false;
   std::uintmax_t good = kept.size();
   for (std::string s; std::getline(in, s);) {
     if (in.eof()) break;  // no newline: a torn line
@@ -296,14 +318,15 @@ bool resume_run_lines(const std::string& path, const Provenance& p, const std::s
     good += s.size() + 1;
     const json identity = line.value("input", json());
     if (content_changed(identity)) {
-      dropped = true;
+      any_dropped = true;
+      if (dropped) dropped(recorded_input_key(identity, line["image"].value("path", std::string())));
       continue;
     }
     kept += s + "\n";
     done(recorded_input_key(identity, line["image"].value("path", std::string())), line);
   }
   in.close();
-  if (dropped) {
+  if (any_dropped) {
     write_file_atomically(path, kept);
     return true;
   }

@@ -100,8 +100,21 @@ nlohmann::json run_record(const Provenance& p);
 /// dropped from the file, so that its image is recomputed once, never held twice. Throws UsageError naming `what` when the
 /// file holds results of another model or config, or has no run record (another tool's file, or
 /// an older version's).
+/// `dropped` (when given) is called with the input key of each line dropped so.
 bool resume_run_lines(const std::string& path, const Provenance& p, const std::string& what,
-                      const std::function<void(const std::string& key, const nlohmann::json& line)>& done);
+                      const std::function<void(const std::string& key, const nlohmann::json& line)>& done,
+                      const std::function<void(const std::string& key)>& dropped = {});
+
+/// The check resume_run_lines makes of a JSON-lines file's run record, reading only: nothing
+/// changes. Throws UsageError as resume_run_lines does; a file with nothing to resume passes.
+void check_run_lines_resumable(const std::string& path, const Provenance& p, const std::string& what);
+
+/// True when the input a recorded identity (input_identity_json) names was rewritten since: its
+/// size or modification time differ now. A file that is gone, or a record without them, is not.
+bool recorded_input_changed(const nlohmann::json& identity);
+
+/// The path bytes a recorded identity holds (its "path_bytes", unescaped), else `recorded_path`.
+std::string recorded_input_path(const nlohmann::json& identity, const std::string& recorded_path);
 
 /// The provenance of a merged file, from its shards' (provenance_json each, in shard order). The
 /// shards must share the model (SHA-256) and the config, apart from what only says where a shard

@@ -153,4 +153,12 @@ std::string yolo_manifest_path(const std::string& dir, const std::string& shard_
 /// The per-image writer's record of the run: "<dir>/run.json".
 std::string per_image_run_record_path(const std::string& dir);
 
+/// The checks each writer makes when it resumes, reading only (for --dry-run): the recorded run
+/// of another model or config is refused (UsageError naming the settings). The COCO writer's: its
+/// journal's run record, else its finished file's (true when there is one).
+bool check_finished_coco_file(const std::string& path, const Provenance& provenance);
+void check_coco_resumable(const std::string& path, const Provenance& provenance);
+/// The per-image writer's: `dir`'s run.json; returns the config_sha256 it recorded ("" when none).
+std::string check_per_image_resumable(const std::string& dir, const Provenance& provenance);
+
 }  // namespace sam2amg

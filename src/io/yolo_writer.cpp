@@ -68,25 +68,38 @@ class YoloWriter : public MaskWriter {
     if (ec) throw OutputError(dir_, ec.message());
     // The labels cannot hold provenance (every line is read as numbers): the manifest does, one
     // line per label written, after it.
-    appending_ = resume && resume_run_lines(manifest_path_, provenance_, "'" + printable(manifest_path_) + "'",
-                                            [&](const std::string& key, const json&) { done_.insert(key); });
+    appending_ = resume && resume_run_lines(
+                               manifest_path_, provenance_, "'" + printable(manifest_path_) + "'",
+                               [&](const std::string& key, const json&) { done_.insert(key), recorded_.insert(key); },
+                               [&](const std::string& key) { recorded_.insert(key); });
   }
 
+  // Resuming: a label that exists but that the manifest never recorded was not written by this
+  // output's runs (ground truth, another tool's): refused, never replaced (exit 2, before any work).
   bool done(const InputFile& input) const override {
     std::error_code ec;
-    return done_.count(input_key(input)) > 0 && fs::exists(path_inside(dir_, labels_.at(input.path)), ec);
+    const std::string path = path_inside(dir_, labels_.at(input.path));
+    const bool exists = fs::exists(fs::symlink_status(path, ec));
+    if (exists && !recorded_.count(input_key(input)))
+      throw UsageError("--yolo: '" + printable(path) + "' exists, and '" + printable(manifest_path_) +
+                       "' does not record writing it (a label sam2-amg did not write?): move it away, or give "
+                       "--overwrite to replace it");
+    return exists && done_.count(input_key(input)) > 0;
   }
 
   void write(const ImageInfo& info, const ImageU8&, const std::vector<MaskRecord>& records) override {
     const std::string& label = labels_.at(info.input.path);
     const std::string path = path_inside(dir_, label);
     make_folders_inside(dir_, fs::path(path).parent_path().string());  // never through a link
-    write_file_atomically(path, label_text(records, info.width, info.height));
+    // The manifest line first: a label on disk is always one the manifest records (resume
+    // refuses any other), and a line without its label is only written again.
     manifest()->write({{"type", "image"},
                       {"image", {{"file_name", info.input.name}, {"path", info.input.path}, {"width", info.width},
                                  {"height", info.height}, {"label", label}}},
                       {"sam2_amg", image_provenance_json(provenance_, info.input)},
                       {"input", input_identity_json(info.input)}});
+    recorded_.insert(input_key(info.input));
+    write_file_atomically(path, label_text(records, info.width, info.height));
     done_.insert(input_key(info.input));
   }
 
@@ -109,6 +122,7 @@ class YoloWriter : public MaskWriter {
   bool appending_ = false;
   std::optional<JsonLinesFile> manifest_;
   std::set<std::string> done_;
+  std::set<std::string> recorded_;  ///< every input the manifest records a label of (done or rewritten since)
 };
 
 }  // namespace

@@ -51,7 +51,7 @@ TEST_CASE("Overlay of a known mask: blended fill, outline on its border, id insi
   const auto c = overlay_colour(0);
   REQUIRE(o.labels.size() == 1);
   const OverlayLabel& label = o.labels[0];
-  CHECK(label.text == "0");
+  CHECK(label.text == "1");  // the `id` its annotation carries
   CHECK(inside_image(label, image));
   // The label overlaps its mask, and its text is drawn (white pixels).
   CHECK(label.x0 < rect.x1);
@@ -105,12 +105,12 @@ TEST_CASE("Overlay ids: one per mask, scores on request, always inside the image
   REQUIRE(scored.labels.size() == 4);
   for (const OverlayLabel& l : scored.labels) {
     CHECK(inside_image(l, image));
-    if (l.mask == 1) CHECK(l.text == "1 0.88/1.00");
-    if (l.mask == 3) CHECK(l.text == "3 0.99/0.98");
+    if (l.mask == 1) CHECK(l.text == "2 0.88/1.00");
+    if (l.mask == 3) CHECK(l.text == "4 0.99/0.98");
   }
   for (const OverlayLabel& l : plain.labels) {
     CHECK(inside_image(l, image));
-    CHECK(l.text == std::to_string(l.mask));
+    CHECK(l.text == std::to_string(l.mask + 1));
   }
   // Distinct colours for the masks.
   CHECK(overlay_colour(0) != overlay_colour(1));
