@@ -77,8 +77,10 @@ class YoloWriter : public MaskWriter {
   // Resuming: a label that exists but that the manifest never recorded was not written by this
   // output's runs (ground truth, another tool's): refused, never replaced (exit 2, before any work).
   bool done(const InputFile& input) const override {
+    const auto label = labels_.find(input.path);
+    if (label == labels_.end()) return false;  // not one of the run's inputs
     std::error_code ec;
-    const std::string path = path_inside(dir_, labels_.at(input.path));
+    const std::string path = path_inside(dir_, label->second);
     const bool exists = fs::exists(fs::symlink_status(path, ec));
     if (exists && !recorded_.count(input_key(input)))
       throw UsageError("--yolo: '" + printable(path) + "' exists, and '" + printable(manifest_path_) +

@@ -134,7 +134,7 @@ TEST_CASE("A finished COCO file records each input's identity: a name that is no
   CHECK(b == 1);
 }
 
-TEST_CASE("--dry-run --resume against an output of other settings exits 2, as the run does", "[cli][dry-run][gaps]") {
+TEST_CASE("Dry run with --resume against an output of other settings exits 2, as the run does", "[cli][dry-run][gaps]") {
   CliFixture f;
   f.flags = "-q --progress none";
   f.add_image("a.png");
