@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <iterator>
 
 #include "common/error.h"
 #include "common/printable.h"
@@ -166,9 +167,24 @@ bool non_empty(const std::string& path) {
   return !fs::is_regular_file(st) || fs::file_size(path, ec) > 0;
 }
 
+// True when a folder between `folder` and `path` (inside it) is a symbolic link or not a folder:
+// the writer refuses to write there (exit 5, naming it), so what lies beyond is not looked at.
+bool behind_a_link(const std::string& folder, const std::string& path) {
+  std::error_code ec;
+  const fs::path relative = fs::path(path).lexically_relative(folder);
+  fs::path at = folder;
+  for (auto it = relative.begin(); it != relative.end() && std::next(it) != relative.end(); ++it) {
+    at /= *it;
+    const fs::file_status st = fs::symlink_status(at, ec);
+    if (fs::exists(st) && (fs::is_symlink(st) || !fs::is_directory(st))) return true;
+  }
+  return false;
+}
+
 // An existing output that marks an earlier run.
 bool earlier_present(const OutputRow& row) {
   std::error_code ec;
+  if (row.per_image && behind_a_link(row.folder, row.path)) return false;
   switch (row.earlier) {
     case OutputRow::Earlier::kNever: return false;
     case OutputRow::Earlier::kExists: return fs::exists(fs::symlink_status(row.path, ec));
@@ -268,7 +284,7 @@ void check_all(const OutputPaths& paths, const std::vector<OutputRow>& table, co
   check_writer_inputs(table, inputs);
   if (existing) check_existing_outputs(paths, table);
   for (const OutputRow& row : table)
-    if (row.kind != OutputRow::Kind::kStdout && row.role != OutputRow::Role::kLock)
+    if (row.kind != OutputRow::Kind::kStdout && row.role != OutputRow::Role::kLock && !row.per_image)  // its folder's
       check_writable(row.path, row.role == OutputRow::Role::kOutput ? row.flag : row.flag + "'s " + row.what);
 }
 
@@ -300,10 +316,13 @@ OutputRow folder_row(const std::string& flag, const std::string& what, const std
   return r;
 }
 
-OutputRow per_image_row(const std::string& flag, const std::string& what, const std::string& path) {
-  OutputRow r = file_row(flag, what, path, OutputRow::Role::kSideFile, OutputRow::Writer::kNone,
-                         OutputRow::Earlier::kExists, "exists, and no earlier run of this output wrote it");
+OutputRow per_image_row(const std::string& flag, const std::string& what, const std::string& folder,
+                        const std::string& relative) {
+  OutputRow r = file_row(flag, what, path_inside(folder, relative), OutputRow::Role::kSideFile,
+                         OutputRow::Writer::kNone, OutputRow::Earlier::kExists,
+                         "exists, and no earlier run of this output wrote it");
   r.per_image = true;
+  r.folder = folder;
   r.create_parents = false;           // the writer makes sub-folders as it goes
   r.remove_if_never_started = false;  // written only once the run has started
   return r;
@@ -346,7 +365,7 @@ std::vector<OutputRow> output_table(const OutputPaths& paths, const std::vector<
     // per-image writer refuses one that records no image of this run).
     for (const auto& [input, stem] : output_stems(inputs))
       t.push_back(per_image_row("--out-dir", (paths.mask_folders ? "mask folder of " : "masks of ") + printable(input),
-                                path_inside(paths.out_dir, stem + (paths.mask_folders ? "" : ".json"))));
+                                paths.out_dir, stem + (paths.mask_folders ? "" : ".json")));
   }
   if (!paths.yolo.empty()) {
     t.push_back(folder_row("--yolo", "YOLO labels", paths.yolo, Writer::kYolo));
@@ -356,7 +375,7 @@ std::vector<OutputRow> output_table(const OutputPaths& paths, const std::vector<
     t.push_back(lock_row("--yolo", paths.yolo + "/" + folder_lock));
     // Labels that are there already (ground truth, another tool's) are never replaced unasked.
     for (const auto& [input, label] : yolo_label_names(inputs))
-      t.push_back(per_image_row("--yolo", "label of " + printable(input), path_inside(paths.yolo, label)));
+      t.push_back(per_image_row("--yolo", "label of " + printable(input), paths.yolo, label));
   }
   if (!paths.overlay_dir.empty()) {
     OutputRow folder = folder_row("--overlay-dir", "overlays", paths.overlay_dir, Writer::kOverlay);

@@ -120,6 +120,7 @@ struct OutputRow {
   /// A per-image target (an --out-dir file or mask folder, a YOLO label): an existing one that no
   /// earlier run of this output recorded is another's file, refused without --overwrite.
   bool per_image = false;
+  std::string folder;  ///< a per-image target's output folder
 };
 
 /// The run's outputs table, from its output paths (and the inputs, which name the overlays).

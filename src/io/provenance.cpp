@@ -68,7 +68,7 @@ const std::vector<std::string>& run_only_settings() {
   static const std::vector<std::string> keys{"input", "input_list", "recursive", "glob", "glob_ignore_case",
                                              "out", "out_dir", "jsonl", "yolo", "overlay", "overlay_dir",
                                              "overlay_scores", "resume", "overwrite", "device", "threads",
-                                             "postprocess"};
+                                             "postprocess", "stats"};
   return keys;
 }
 
@@ -117,6 +117,7 @@ std::string comparable_yaml(const std::string& yaml, const std::string& source) 
   c.io.device = Device();
   c.io.threads = defaults.threads;
   c.io.postprocess = defaults.postprocess;
+  c.io.stats = defaults.stats;  // counts of the filters, beside the masks: never changes them
   return to_yaml(c);
 }
 

@@ -34,7 +34,7 @@ nlohmann::json image_provenance_json(const Provenance& p, const InputFile& input
 
 /// Settings a run records that cannot change its masks: where the inputs come from (input,
 /// input_list, recursive, glob), where outputs go (out, out_dir, jsonl, yolo, overlays), resume
-/// and overwrite, device, threads and postprocess. Resuming never compares them.
+/// and overwrite, device, threads, postprocess and stats. Resuming never compares them.
 const std::vector<std::string>& run_only_settings();
 
 /// The settings (config keys) whose values differ between a recorded config and this run's, apart

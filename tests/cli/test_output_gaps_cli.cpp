@@ -151,3 +151,51 @@ TEST_CASE("Dry run with --resume against an output of other settings exits 2, as
     CHECK(f.capture(f.command("--resume --input " + f.images + " " + flag, 5)).rc == 2);
   }
 }
+
+TEST_CASE("--stats does not change the masks, so it never blocks a resume", "[cli][resume][gaps]") {
+  CliFixture f;
+  f.flags = "-q --progress none";
+  f.add_image("a.png");
+  const std::string out = f.file("m.json");
+  REQUIRE(f.run("--input " + f.images + " --out " + out).rc == 0);
+  const std::string first = slurp(out);
+  const CliResult r = f.run("--stats --resume --input " + f.images + " --out " + out);
+  CHECK(r.rc == 0);
+  CHECK(r.err.find("stats") == std::string::npos);
+  CHECK(slurp(out) == first);  // nothing recomputed
+}
+
+namespace {
+
+// Runs `args` over 40 images and moves `folder` away once `first` is in it: the run must stop with
+// exit 5 naming the folder, never recreate it.
+void check_folder_moved_mid_run(const std::string& args, const std::string& folder, const std::string& first) {
+  CliFixture f;
+  f.flags = "-q --progress none";
+  f.points_per_side = 16;
+  for (int i = 0; i < 40; ++i)
+    f.add_image("im" + std::to_string(100 + i) + ".png",
+                make_image(96, 96, kBlack, {{2 + i % 9, 4, 48, 48, kRed}, {60, 60, 90, 90, kBlue}}));
+  const std::string err = f.file("err.txt");
+  const std::string script = f.command("--input " + f.images + " " + args) + " 2> " + err +
+                             " & pid=$!; t0=$SECONDS; until [ -e " + first + " ] || [ $((SECONDS - t0)) -gt 120 ]; "
+                             "do sleep 0.02; done; mv " + folder + " " + folder + ".moved; wait $pid; exit $?";
+  std::ofstream(f.file("mv.sh")) << script << "\n";
+  CHECK(run_command("bash " + f.file("mv.sh")) == 5);
+  CHECK(slurp(err).find("was removed or replaced while this run wrote into it") != std::string::npos);
+  CHECK_FALSE(fs::exists(folder));  // not recreated
+}
+
+}  // namespace
+
+TEST_CASE("An --overlay-dir removed mid-run is exit 5, never recreated", "[cli][outputs][gaps]") {
+  TempDir d;
+  const std::string ov = d.file("ov");
+  check_folder_moved_mid_run("--out " + d.file("m.json") + " --overlay-dir " + ov, ov, ov + "/im100.overlay.png");
+}
+
+TEST_CASE("A --yolo folder removed mid-run is exit 5, never recreated", "[cli][outputs][gaps]") {
+  TempDir d;
+  const std::string labels = d.file("labels");
+  check_folder_moved_mid_run("--yolo " + labels, labels, labels + "/im100.txt");
+}
