@@ -1,4 +1,5 @@
-// CliFixture (support/fixtures.h): built into test_cli only, as it writes images with the io layer.
+// CliFixture (support/fixtures.h): built into the executables that link the io layer (test_cli,
+// test_pipeline), as it writes images with it.
 #include <filesystem>
 #include <fstream>
 

@@ -73,10 +73,10 @@ struct CliResult {
   std::string err;  ///< standard error
 };
 
-/// The fixture of the CLI tests (tests/cli/*; defined in support/cli_fixture.cpp, which only the
-/// test_cli executable builds, as it writes images with the io layer): a fresh folder, the
-/// synthetic model, a folder of input images and the binary's command lines. Derive a test's
-/// dataset from it, or use it as it is:
+/// The fixture of every test that runs the binary (tests/cli/*, and tests/model's runs; defined in
+/// support/cli_fixture.cpp, which test_cli and test_pipeline build, as it writes images with the
+/// io layer): a fresh folder, the synthetic model, a folder of input images and the binary's
+/// command lines. Derive a test's dataset from it, or use it as it is:
 ///
 ///   CliFixture f;                                   // f.dir, f.model, f.images (= f.file("in"))
 ///   f.add_image("a.png");                           // the 64x48 two-object image
