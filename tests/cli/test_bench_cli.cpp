@@ -2,29 +2,23 @@
 // device waits per image, the stage clock, the prepare stage and the paths that ran.
 #include <nlohmann/json.hpp>
 
-#include <filesystem>
 #include <fstream>
 
-#include "io/image_reader.h"
 #include "support/catch.h"
 #include "support/fixtures.h"
 
 using namespace sam2amg;
 using namespace sam2amg::test;
-namespace fs = std::filesystem;
 using nlohmann::json;
 
 TEST_CASE("bench reports device waits per image, the stage clock and the paths", "[cli][bench]") {
-  TempDir dir;
-  const std::string images = dir.file("in");
-  fs::create_directory(images);
-  write_image_rgb(images + "/a.png", four_object_scene());
-  write_image_rgb(images + "/b.png", make_image(96, 64, kBlack, {{8, 8, 40, 40, kRed}, {50, 10, 90, 60, kGreen}}));
-  const std::string cmd = cli_binary() + " bench --model " + synthetic_model_path() + " --device " + test_device() +
-                          " --points-per-side 8 --input " + images + " --repeat 2 --warmup 0 --bench-json " +
-                          dir.file("bench.json") + " > " + dir.file("out.txt") + " 2>&1";
-  REQUIRE(run_command(cmd) == 0);
-  std::ifstream in(dir.file("bench.json"));
+  CliFixture f;
+  f.add_image("a.png", four_object_scene());
+  f.add_image("b.png", make_image(96, 64, kBlack, {{8, 8, 40, 40, kRed}, {50, 10, 90, 60, kGreen}}));
+  const CliResult r = f.capture(
+      f.command("bench --input " + f.images + " --repeat 2 --warmup 0 --bench-json " + f.file("bench.json")) + " 2>&1");
+  REQUIRE(r.rc == 0);
+  std::ifstream in(f.file("bench.json"));
   const json j = json::parse(in);
   const json& ims = j.at("images");
   REQUIRE(ims.size() == 2);
@@ -56,7 +50,7 @@ TEST_CASE("bench reports device waits per image, the stage clock and the paths",
     CHECK(paths.at("postprocess_kernel") == "cpu fused kernel");
   }
   // The printed report says the same.
-  const std::string out = slurp(dir.file("out.txt"));
+  const std::string& out = r.out;
   CHECK(out.find("host reads per image") != std::string::npos);
   CHECK(out.find("postprocess_kernel:") != std::string::npos);
 }

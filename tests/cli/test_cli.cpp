@@ -9,7 +9,6 @@
 #include <sstream>
 
 #include "amg/amg_config.h"
-#include "io/image_reader.h"
 #include "support/catch.h"
 #include "support/fixtures.h"
 
@@ -35,9 +34,10 @@ struct Corpus : CliFixture {
 }  // namespace
 
 TEST_CASE("The help text lists every AMG flag with its reference default", "[cli]") {
-  TempDir dir;
-  REQUIRE(run_command(cli_binary() + " --help > " + dir.file("help.txt") + " 2>&1") == 0);
-  const std::string help = slurp(dir.file("help.txt"));
+  CliFixture f;
+  const CliResult r = f.run_binary("--help 2>&1");
+  REQUIRE(r.rc == 0);
+  const std::string& help = r.out;
   const std::vector<std::pair<std::string, std::string>> flags = {
       {"--points-per-side", "32"},        {"--points-per-batch", "64"},
       {"--pred-iou-thresh", "0.8"},       {"--stability-score-thresh", "0.95"},
@@ -59,28 +59,34 @@ TEST_CASE("The help text lists every AMG flag with its reference default", "[cli
 }
 
 TEST_CASE("Config file, flags and --print-config", "[cli][config]") {
-  TempDir dir;
+  CliFixture f;
+  const TempDir& dir = f.dir;
   std::ofstream(dir.file("run.yaml")) << "pred_iou_thresh: 0.5\npoints_per_side: 16\nuse_m2m: true\n";
-  const std::string base = cli_binary() + " --config " + dir.file("run.yaml") + " --print-config";
+  const std::string base = "--config " + dir.file("run.yaml") + " --print-config";
   // Absent flags never override the file; given ones do.
-  REQUIRE(run_command(base + " --points-per-side 8 --no-multimask-output > " + dir.file("eff.yaml")) == 0);
-  const std::string eff = slurp(dir.file("eff.yaml"));
+  const CliResult printed = f.run_binary(base + " --points-per-side 8 --no-multimask-output");
+  REQUIRE(printed.rc == 0);
+  const std::string& eff = printed.out;
+  std::ofstream(dir.file("eff.yaml")) << eff;
   CHECK(eff.find("\npred_iou_thresh: 0.5\n") != std::string::npos);
   CHECK(eff.find("\npoints_per_side: 8\n") != std::string::npos);
   CHECK(eff.find("\nuse_m2m: true\n") != std::string::npos);
   CHECK(eff.find("\nmultimask_output: false\n") != std::string::npos);
   // The printed config reproduces itself.
-  REQUIRE(run_command(cli_binary() + " --config " + dir.file("eff.yaml") + " --print-config > " + dir.file("eff2.yaml")) == 0);
-  CHECK(slurp(dir.file("eff2.yaml")) == eff);
+  const CliResult again = f.run_binary("--config " + dir.file("eff.yaml") + " --print-config");
+  REQUIRE(again.rc == 0);
+  CHECK(again.out == eff);
   // A typo in the file: exit 2, with the line and the closest key.
   std::ofstream(dir.file("bad.yaml")) << "pred_iou_thresh: 0.5\nstability_score_tresh: 0.9\n";
-  CHECK(run_command(cli_binary() + " --config " + dir.file("bad.yaml") + " --print-config 2> " + dir.file("e.txt")) == 2);
-  CHECK(slurp(dir.file("e.txt")).find("bad.yaml:2: unknown key 'stability_score_tresh'; did you mean "
-                                      "'stability_score_thresh'?") != std::string::npos);
+  const CliResult typo = f.run_binary("--config " + dir.file("bad.yaml") + " --print-config");
+  CHECK(typo.rc == 2);
+  CHECK(typo.err.find("bad.yaml:2: unknown key 'stability_score_tresh'; did you mean "
+                      "'stability_score_thresh'?") != std::string::npos);
   // SAM 1 habits: a float --crop-overlap-ratio and --output for the folder.
-  REQUIRE(run_command(cli_binary() + " --crop-overlap-ratio 0.25 --output masks_dir --print-config > " + dir.file("s1.yaml")) == 0);
-  CHECK(slurp(dir.file("s1.yaml")).find("\nout_dir: \"masks_dir\"\n") != std::string::npos);
-  CHECK(slurp(dir.file("s1.yaml")).find("\ncrop_overlap_ratio: 0.25\n") != std::string::npos);
+  const CliResult sam1 = f.run_binary("--crop-overlap-ratio 0.25 --output masks_dir --print-config");
+  REQUIRE(sam1.rc == 0);
+  CHECK(sam1.out.find("\nout_dir: \"masks_dir\"\n") != std::string::npos);
+  CHECK(sam1.out.find("\ncrop_overlap_ratio: 0.25\n") != std::string::npos);
 }
 
 TEST_CASE("A folder with broken files: each reported, nothing else lost", "[cli][e2e]") {
@@ -186,9 +192,8 @@ TEST_CASE("A killed run resumes to the same COCO file as an uninterrupted one", 
   // SIGKILL once three images are journalled: no chance to clean up.
   const std::string journal = part + ".partial.jsonl";
   const std::string kill_script = c.command("-q --input " + c.images + " --out " + part) + " & pid=$!; " +
-                                  "while [ \"$(cat " + journal + " 2>/dev/null | wc -l)\" -lt 3 ]; do sleep 0.05; done; " +
-                                  "kill -9 $pid; wait $pid; exit 0";
-  REQUIRE(run_command("bash -c '" + kill_script + "'") == 0);
+                                  Corpus::wait_for_lines(journal, 3) + "; kill -9 $pid; wait $pid; exit 0";
+  REQUIRE(c.bash(kill_script, "kill.sh") == 0);
   CHECK_FALSE(fs::exists(part));
   REQUIRE(run_command(c.command("-q --resume --input " + c.images + " --out " + part + " 2> " + c.dir.file("r.txt"))) == 0);
   CHECK(slurp(part) == slurp(whole));
@@ -197,9 +202,8 @@ TEST_CASE("A killed run resumes to the same COCO file as an uninterrupted one", 
   // SIGTERM: the current image finishes, a valid file is written, exit 143; --resume completes.
   fs::remove(part);
   const std::string term_script = c.command("-q --input " + c.images + " --out " + part) + " & pid=$!; " +
-                                  "while [ \"$(cat " + journal + " 2>/dev/null | wc -l)\" -lt 2 ]; do sleep 0.05; done; " +
-                                  "kill -TERM $pid; wait $pid; exit $?";
-  CHECK(run_command("bash -c '" + term_script + "'") == 143);
+                                  Corpus::wait_for_lines(journal, 2) + "; kill -TERM $pid; wait $pid; exit $?";
+  CHECK(c.bash(term_script, "term.sh") == 143);
   const json partial = json::parse(slurp(part));
   CHECK(partial["images"].size() >= 2);
   CHECK(partial["images"].size() < 12);
@@ -210,34 +214,34 @@ TEST_CASE("A killed run resumes to the same COCO file as an uninterrupted one", 
 }
 
 TEST_CASE("Invalid values exit with code 2 and a message", "[cli]") {
-  TempDir dir;
-  write_image_rgb(dir.file("a.png"), four_object_scene());
-  const std::string base = cli_binary() + " --model " + dir.file("x.pt") + " --input " + dir.file("a.png") + " --out " +
-                           dir.file("o.json");
-  CHECK(run_command(base + " --box-nms-thresh 2 2>" + dir.file("e1.txt")) == 2);
-  CHECK(slurp(dir.file("e1.txt")).find("box_nms_thresh") != std::string::npos);
-  CHECK(run_command(base + " --output-mode png 2>/dev/null") == 2);
-  CHECK(run_command(base + " --exif sideways 2>/dev/null") == 2);
-  CHECK(run_command(base + " --no-such-flag 2>/dev/null") == 2);
-  CHECK(run_command(cli_binary() + " --input " + dir.path() + " 2>/dev/null") == 2);  // no model, no output
-  CHECK(run_command(base + " 2>" + dir.file("e2.txt")) == 3);                   // model file missing
-  CHECK(slurp(dir.file("e2.txt")).find("x.pt") != std::string::npos);
+  CliFixture f;
+  f.add_image("a.png", four_object_scene());
+  const std::string base = "--model " + f.file("x.pt") + " --input " + f.images + "/a.png --out " + f.file("o.json");
+  const CliResult nms = f.run_binary(base + " --box-nms-thresh 2");
+  CHECK(nms.rc == 2);
+  CHECK(nms.err.find("box_nms_thresh") != std::string::npos);
+  CHECK(f.run_binary(base + " --output-mode png").rc == 2);
+  CHECK(f.run_binary(base + " --exif sideways").rc == 2);
+  CHECK(f.run_binary(base + " --no-such-flag").rc == 2);
+  CHECK(f.run_binary("--input " + f.images).rc == 2);  // no model, no output
+  const CliResult missing = f.run_binary(base);
+  CHECK(missing.rc == 3);  // model file missing
+  CHECK(missing.err.find("x.pt") != std::string::npos);
 }
 
 TEST_CASE("A point grid list with no grid is an error naming where it was given", "[cli][config]") {
-  TempDir dir;
+  CliFixture f;
+  const TempDir& dir = f.dir;
   std::ofstream(dir.file("empty.json")) << "[]\n";
-  REQUIRE(run_command(cli_binary() + " --print-config --point-grids " + dir.file("empty.json") + " > /dev/null 2>" +
-                      dir.file("e1.txt")) == 2);
-  const std::string e1 = slurp(dir.file("e1.txt"));
-  CHECK(e1.find("--point-grids " + dir.file("empty.json") + ": point_grids holds no grid") != std::string::npos);
+  const CliResult e1 = f.run_binary("--print-config --point-grids " + dir.file("empty.json"));
+  REQUIRE(e1.rc == 2);
+  CHECK(e1.err.find("--point-grids " + dir.file("empty.json") + ": point_grids holds no grid") != std::string::npos);
   std::ofstream(dir.file("c.yaml")) << "pred_iou_thresh: 0.7\npoint_grids: []\n";
-  REQUIRE(run_command(cli_binary() + " --print-config --config " + dir.file("c.yaml") + " > /dev/null 2>" +
-                      dir.file("e2.txt")) == 2);
-  CHECK(slurp(dir.file("e2.txt")).find(dir.file("c.yaml") + ":2: point_grids holds no grid") != std::string::npos);
+  const CliResult e2 = f.run_binary("--print-config --config " + dir.file("c.yaml"));
+  REQUIRE(e2.rc == 2);
+  CHECK(e2.err.find(dir.file("c.yaml") + ":2: point_grids holds no grid") != std::string::npos);
   // With points_per_side beside it, an empty list means "no grids" (a printed config says so).
-  CHECK(run_command(cli_binary() + " --print-config --points-per-side 16 --point-grids " + dir.file("empty.json") +
-                    " > /dev/null") == 0);
+  CHECK(f.run_binary("--print-config --points-per-side 16 --point-grids " + dir.file("empty.json")).rc == 0);
 }
 
 TEST_CASE("Stats are written per image and summed, tune matches full runs", "[cli][funnel]") {
@@ -349,8 +353,9 @@ TEST_CASE("Output filters: flags and YAML, the funnel, provenance and resume", "
                           c.dir.file("top.jsonl"))) == 0);
 
   // Marked as extensions in --help.
-  REQUIRE(run_command(cli_binary() + " --help > " + c.dir.file("help.txt") + " 2>&1") == 0);
-  const std::string help = slurp(c.dir.file("help.txt"));
+  const CliResult r = c.run_binary("--help 2>&1");
+  REQUIRE(r.rc == 0);
+  const std::string& help = r.out;
   const size_t group = help.find("Output filters (sam2-amg extensions");
   REQUIRE(group != std::string::npos);
   CHECK(help.find("--max-masks-per-image", group) != std::string::npos);

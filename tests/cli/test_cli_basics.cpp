@@ -8,7 +8,6 @@
 #include <sstream>
 
 #include "amg/amg_config.h"
-#include "io/image_reader.h"
 #include "support/catch.h"
 #include "support/fixtures.h"
 
@@ -22,6 +21,9 @@ std::string output_of(const std::string& command, const std::string& file) {
   run_command(command + " > " + file + " 2>&1");
   return slurp(file);
 }
+
+// What the binary prints for `args`, standard output and error together.
+std::string printed_by(const CliFixture& f, const std::string& args) { return f.run_binary(args + " 2>&1").out; }
 
 // The flags a help text lists: the first column of its option lines ("  -m,--model TEXT ...").
 std::set<std::string> help_flags(const std::string& help) {
@@ -62,8 +64,8 @@ std::map<std::string, std::pair<std::uintmax_t, fs::file_time_type>> tree(const 
 }  // namespace
 
 TEST_CASE("The version line: version, git revision, LibTorch", "[cli][version]") {
-  TempDir dir;
-  const std::string out = output_of(cli_binary() + " --version", dir.file("v.txt"));
+  CliFixture f;
+  const std::string out = printed_by(f, "--version");
   std::smatch m;
   REQUIRE(std::regex_search(out, m, std::regex(R"(^sam2-amg \d+\.\d+\.\d+ \(git ([0-9a-f]{12}(-dirty)?|unknown)\)\n)")));
   CHECK(std::regex_search(out, std::regex(R"(\nLibTorch \d+\.\d+)")));
@@ -96,12 +98,13 @@ TEST_CASE("The git revision is the project's own, else unknown", "[cli][version]
 }
 
 TEST_CASE("Bash completion lists every flag --help lists, for the run and each subcommand", "[cli][completion]") {
-  TempDir dir;
+  CliFixture f;
+  const TempDir& dir = f.dir;
   const std::string script = dir.file("sam2-amg.bash");
-  REQUIRE(run_command(cli_binary() + " completion bash > " + script) == 0);
+  REQUIRE(f.run_binary("completion bash > " + script).rc == 0);
   for (const std::string sub : {"", "tune", "bench", "merge", "make-synthetic-model", "completion"}) {
     INFO("subcommand: " << sub);
-    const std::set<std::string> listed = help_flags(output_of(cli_binary() + " " + sub + " --help", dir.file("h.txt")));
+    const std::set<std::string> listed = help_flags(printed_by(f, sub + " --help"));
     REQUIRE(listed.size() > (sub.empty() ? 40u : 1u));
     std::vector<std::string> words;
     if (!sub.empty()) words.push_back(sub);
@@ -140,34 +143,32 @@ TEST_CASE("Dry run: lists inputs and outputs, loads the model, writes nothing", 
   fs::create_directories(images);
   f.own_model("work/m.pt");
   const std::string model = f.model;
-  write_image_rgb(images + "/a.png", make_image(32, 24, kBlack, {{4, 4, 20, 20, kRed}}));
-  write_image_rgb(images + "/b.jpg", make_image(32, 24, kBlack, {{4, 4, 20, 20, kRed}}));
-  write_image_rgb(images + "/C.JPG", make_image(32, 24, kBlack, {{4, 4, 20, 20, kRed}}));
-  const std::string base = cli_binary() + " --dry-run --model " + model + " --input " + images;
+  for (const char* name : {"/a.png", "/b.jpg", "/C.JPG"})
+    f.add_image(images + name, make_image(32, 24, kBlack, {{4, 4, 20, 20, kRed}}));
+  const std::string base = "--dry-run --model " + model + " --input " + images;
   const std::string outs = " --out " + work + "/new/sub/m.json --out-dir " + work + "/od --jsonl " + work +
                            "/j.jsonl --overlay-dir " + work + "/ov";
   const auto before = tree(work);
-  const std::string listing = output_of(base + outs, dir.file("dry.txt"));
+  const std::string listing = printed_by(f, base + outs);
   INFO(listing);
   CHECK(listing.find("dry run: nothing written") != std::string::npos);
   for (const std::string& name : {"a.png", "b.jpg", "C.JPG", "new/sub/m.json", "/od", "j.jsonl", "ov/a.overlay.png"})
     CHECK(listing.find(name) != std::string::npos);
   CHECK(listing.find("synthetic") != std::string::npos);  // the model was loaded
   // Failures are the run's, with its exit codes, and write nothing either.
-  CHECK(run_command(base + " --out " + model + " 2>/dev/null") == 2);  // exists, no --resume/--overwrite
-  CHECK(run_command(base + " --out " + images + "/a.png 2>/dev/null") == 2);  // an input
+  CHECK(f.run_binary(base + " --out " + model).rc == 2);              // exists, no --resume/--overwrite
+  CHECK(f.run_binary(base + " --out " + images + "/a.png").rc == 2);  // an input
   std::ofstream(dir.file("file")) << "x";
-  CHECK(run_command(base + " --out " + dir.file("file/m.json") + " 2>/dev/null") == 5);  // not a folder
-  CHECK(run_command(cli_binary() + " --dry-run --model " + images + "/a.png --input " + images + " --out " + work +
-                    "/m.json 2>/dev/null") == 3);  // not a model
+  CHECK(f.run_binary(base + " --out " + dir.file("file/m.json")).rc == 5);  // not a folder
+  CHECK(f.run_binary("--dry-run --model " + images + "/a.png --input " + images + " --out " + work + "/m.json").rc ==
+        3);  // not a model
   CHECK(tree(work) == before);
 
   // --glob is case-sensitive unless asked otherwise.
-  const std::string jpg = output_of(base + " --out " + work + "/m.json --glob '*.jpg'", dir.file("g1.txt"));
+  const std::string jpg = printed_by(f, base + " --out " + work + "/m.json --glob '*.jpg'");
   CHECK(jpg.find("b.jpg") != std::string::npos);
   CHECK(jpg.find("C.JPG") == std::string::npos);
-  const std::string any_case =
-      output_of(base + " --out " + work + "/m.json --glob '*.jpg' --glob-ignore-case", dir.file("g2.txt"));
+  const std::string any_case = printed_by(f, base + " --out " + work + "/m.json --glob '*.jpg' --glob-ignore-case");
   CHECK(any_case.find("b.jpg") != std::string::npos);
   CHECK(any_case.find("C.JPG") != std::string::npos);
   CHECK(any_case.find("a.png") == std::string::npos);
@@ -175,15 +176,15 @@ TEST_CASE("Dry run: lists inputs and outputs, loads the model, writes nothing", 
 
 TEST_CASE("make-synthetic-model writes the synthetic model the tests use", "[cli][synthetic]") {
   // The subcommand's own test: the other CLI tests take the model from CliFixture.
-  TempDir dir;
-  const std::string written = dir.file("sub/synthetic.pt");
-  CHECK(run_command(cli_binary() + " make-synthetic-model " + written + " 2> " + dir.file("e.txt")) == 5);
-  CHECK(slurp(dir.file("e.txt")).find("sub/synthetic.pt") != std::string::npos);  // no such folder: named
-  fs::create_directories(dir.file("sub"));
-  REQUIRE(run_command(cli_binary() + " make-synthetic-model " + written + " 2>/dev/null") == 0);
+  CliFixture f;
+  const std::string written = f.file("sub/synthetic.pt");
+  const CliResult no_folder = f.run_binary("make-synthetic-model " + written);
+  CHECK(no_folder.rc == 5);
+  CHECK(no_folder.err.find("sub/synthetic.pt") != std::string::npos);  // no such folder: named
+  fs::create_directories(f.file("sub"));
+  REQUIRE(f.run_binary("make-synthetic-model " + written).rc == 0);
   CHECK(slurp(written) == slurp(synthetic_model_path()));
   // And it segments: the two rectangles and the background of the fixture's image.
-  CliFixture f;
   f.add_image("a.png");
   const CliResult r = f.capture(f.command_with_model(written, "-q --input " + f.images + " --jsonl -"));
   REQUIRE(r.rc == 0);
@@ -195,8 +196,8 @@ TEST_CASE("make-synthetic-model writes the synthetic model the tests use", "[cli
 }
 
 TEST_CASE("merge --help lists the options merge uses", "[cli]") {
-  TempDir dir;
-  const std::string help = output_of(cli_binary() + " merge --help", dir.file("h.txt"));
+  CliFixture f;
+  const std::string help = printed_by(f, "merge --help");
   for (const char* flag : {"--out ", "--out-dir", "--shard-count", "--quiet"}) {
     INFO(flag);
     CHECK(help.find(flag) != std::string::npos);
@@ -204,21 +205,22 @@ TEST_CASE("merge --help lists the options merge uses", "[cli]") {
 }
 
 TEST_CASE("Unknown flags get the closest name, -o is gone, --output is SAM 1's folder", "[cli]") {
-  TempDir dir;
-  const std::string typo = output_of(cli_binary() + " --pred-iou-tresh 0.5 --print-config", dir.file("e.txt"));
+  CliFixture f;
+  const std::string typo = printed_by(f, "--pred-iou-tresh 0.5 --print-config");
   CHECK(typo.find("unknown flag '--pred-iou-tresh'; did you mean '--pred-iou-thresh'?") != std::string::npos);
-  CHECK(run_command(cli_binary() + " --pred-iou-tresh 0.5 --print-config 2>/dev/null") == 2);
-  CHECK(run_command(cli_binary() + " tune --overlay-row 1 --print-config 2>" + dir.file("t.txt")) == 2);
-  CHECK(slurp(dir.file("t.txt")).find("did you mean '--overlay-rows'?") != std::string::npos);
+  CHECK(f.run_binary("--pred-iou-tresh 0.5 --print-config").rc == 2);
+  const CliResult tune = f.run_binary("tune --overlay-row 1 --print-config");
+  CHECK(tune.rc == 2);
+  CHECK(tune.err.find("did you mean '--overlay-rows'?") != std::string::npos);
   // Far from every flag: no guess.
-  CHECK(output_of(cli_binary() + " --zzzzzzzzzzzz", dir.file("z.txt")).find("did you mean") == std::string::npos);
+  CHECK(printed_by(f, "--zzzzzzzzzzzz").find("did you mean") == std::string::npos);
   // -o would read as --output: it is refused with what to use instead.
-  const std::string o = output_of(cli_binary() + " -o m.json --print-config", dir.file("o.txt"));
+  const std::string o = printed_by(f, "-o m.json --print-config");
   CHECK(o.find("--out F.json") != std::string::npos);
   // --output is --out-dir, and --help says so.
-  const std::string printed = output_of(cli_binary() + " --output folder --print-config", dir.file("p.txt"));
+  const std::string printed = printed_by(f, "--output folder --print-config");
   CHECK(printed.find("\nout_dir: \"folder\"\n") != std::string::npos);
-  const std::string help = output_of(cli_binary() + " --help", dir.file("h.txt"));
+  const std::string help = printed_by(f, "--help");
   CHECK(help.find("-o,") == std::string::npos);
   CHECK(help.find("--output is SAM 1 amg.py's name for this folder") != std::string::npos);
 }

@@ -7,7 +7,6 @@
 
 #include "support/catch.h"
 #include "support/fixtures.h"
-#include "io/image_reader.h"
 
 using namespace sam2amg;
 using namespace sam2amg::test;
@@ -16,27 +15,23 @@ namespace {
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-struct Run {
-  int rc;
-  std::string out, err;
+// The CLI fixture at 4 points per side with one small image.
+struct CudaRun : CliFixture {
+  CudaRun() {
+    points_per_side = 4;
+    add_image("a.png", make_image(32, 24, kBlack, {{4, 4, 20, 16, kRed}}));
+  }
 };
-
-Run run(const TempDir& dir, const std::string& args) {
-  const int rc = run_command(cli_binary() + " " + args + " > " + dir.file("out.txt") + " 2> " + dir.file("err.txt"));
-  return {rc, slurp(dir.file("out.txt")), slurp(dir.file("err.txt"))};
-}
 
 }  // namespace
 
 TEST_CASE("A run with --device cuda where it cannot run exits 3 and says why", "[cli][cuda]") {
-  TempDir dir;
-  write_image_rgb(dir.file("a.png"), make_image(32, 24, kBlack, {{4, 4, 20, 16, kRed}}));
-  const std::string base = "--model " + synthetic_model_path() + " --input " + dir.file("a.png") + " --out " +
-                           dir.file("m.json") + " --points-per-side 4 --device ";
-  const std::string version = run(dir, "--version").out;
+  CudaRun f;
+  const std::string version = f.run_binary("--version").out;
   for (const std::string device : {"cuda", "cuda:7"}) {
     INFO(device);
-    const Run r = run(dir, base + device);
+    f.device = device;
+    const CliResult r = f.run("--input " + f.images + "/a.png --out " + f.file("m.json"));
 #if SAM2AMG_TORCH_HAS_CUDA
     // A CUDA build: which reason depends on the machine; cuda:7 fails on any with fewer GPUs.
     if (has(version, "no NVIDIA driver")) {
@@ -53,14 +48,14 @@ TEST_CASE("A run with --device cuda where it cannot run exits 3 and says why", "
     CHECK(r.rc == 3);
     CHECK(has(r.err, "--device " + device + ": this sam2-amg is built against a CPU-only LibTorch ("));
     CHECK(has(r.err, "scripts/setup-cuda.sh"));
-    CHECK_FALSE(std::ifstream(dir.file("m.json")).good());  // refused before any output
+    CHECK_FALSE(std::ifstream(f.file("m.json")).good());  // refused before any output
 #endif
   }
 }
 
 TEST_CASE("The version line and the outputs' provenance name LibTorch, its CUDA and the driver", "[cli][cuda]") {
-  TempDir dir;
-  const std::string version = run(dir, "--version").out;
+  CudaRun f;
+  const std::string version = f.run_binary("--version").out;
   std::smatch m;
   REQUIRE(std::regex_search(
       version, m,
@@ -72,12 +67,10 @@ TEST_CASE("The version line and the outputs' provenance name LibTorch, its CUDA 
   CHECK(cuda == "CPU only (no CUDA in this LibTorch)");
 #endif
 
-  write_image_rgb(dir.file("a.png"), make_image(32, 24, kBlack, {{4, 4, 20, 16, kRed}}));
-  const Run r = run(dir, "--model " + synthetic_model_path() + " --input " + dir.file("a.png") + " --out " +
-                             dir.file("m.json") + " --points-per-side 4 --device " + test_device() + " -v");
+  const CliResult r = f.run("--input " + f.images + "/a.png --out " + f.file("m.json") + " -v");
   REQUIRE(r.rc == 0);
   CHECK(has(r.err, "runtime: LibTorch " + libtorch + ", " + cuda + ", "));
-  const nlohmann::json coco = nlohmann::json::parse(slurp(dir.file("m.json")));
+  const nlohmann::json coco = nlohmann::json::parse(slurp(f.file("m.json")));
   const nlohmann::json& rt = coco.at("info").at("sam2_amg").at("runtime");
   CHECK(rt.at("libtorch") == libtorch);
 #if SAM2AMG_TORCH_HAS_CUDA

@@ -7,7 +7,6 @@
 #include <set>
 #include <sstream>
 
-#include "io/image_reader.h"
 #include "model/synthetic_model.h"
 #include "support/catch.h"
 #include "support/fixtures.h"
@@ -33,10 +32,8 @@ struct Setup : CliFixture {
   Outcome interrupt(const std::string& signal) const {
     const std::string out = dir.file(signal + ".json"), err = dir.file("err.txt");
     const std::string script = bin(model, "--input " + images + " --out " + out) + " 2> " + err + " & pid=$!; " +
-                               "while [ \"$(cat " + out + ".partial.jsonl 2>/dev/null | wc -l)\" -lt 1 ] && " +
-                               "kill -0 $pid 2>/dev/null; do sleep 0.02; done; kill -" + signal + " $pid; wait $pid";
-    std::ofstream(dir.file("interrupt.sh")) << script;
-    const int rc = run_command("bash " + dir.file("interrupt.sh"));
+                               wait_for_lines(out + ".partial.jsonl", 1) + "; kill -" + signal + " $pid; wait $pid";
+    const int rc = bash(script, "interrupt.sh");
     return {rc, "", slurp(err)};
   }
 };
@@ -81,7 +78,7 @@ const std::vector<Scenario>& scenarios() {
          const std::string out = s.dir.file("sharded.json");
          const Outcome first = s.run(s.bin(s.model, "--input " + s.images + "/img100.png --shard 0/2 --out " + out));
          REQUIRE(first.rc == 0);
-         return s.run(cli_binary() + " merge --out " + out);
+         return s.run_binary("merge --out " + out);
        }},
       {75, "the decoder is out of device memory even for one prompt", "out of device memory",
        [](const Setup& s) {
@@ -92,9 +89,9 @@ const std::vector<Scenario>& scenarios() {
       {141, "the reader of --jsonl - closed the pipe", "model:",
        [](const Setup& s) {
          const std::string err = s.dir.file("pipe-err.txt");
-         std::ofstream(s.dir.file("pipe.sh")) << s.bin(s.model, "--input " + s.images + " --jsonl -") << " 2> " << err
-                                              << " | head -n 1 > /dev/null; exit ${PIPESTATUS[0]}\n";
-         const int rc = run_command("bash " + s.dir.file("pipe.sh"));
+         const int rc = s.bash(s.bin(s.model, "--input " + s.images + " --jsonl -") + " 2> " + err +
+                                   " | head -n 1 > /dev/null; exit ${PIPESTATUS[0]}",
+                               "pipe.sh");
          return Outcome{rc, "", slurp(err)};
        },
        "[error]"},

@@ -7,7 +7,6 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "io/image_reader.h"
 #include "io/inputs.h"
 #include "io/outputs.h"
 #include "io/run_config.h"
@@ -22,32 +21,26 @@ using nlohmann::json;
 
 namespace {
 
-// A folder `in` of 12 small images (sub/ holds 4 of them) and the synthetic model.
-struct ShardCorpus {
-  TempDir dir;
-  std::string images = dir.file("in");
+// The CLI fixture (quiet, 4 points per side) with a folder of 12 small images (sub/ holds 4).
+struct ShardCorpus : CliFixture {
   ShardCorpus() {
-    fs::create_directories(images + "/sub");
+    flags = "-q --progress none";
+    points_per_side = 4;
     for (int i = 0; i < 12; ++i)
-      write_image_rgb(images + (i < 4 ? "/sub/im" : "/im") + std::to_string(i) + ".png",
-                      make_image(48, 40, kBlack, {{2 + i, 4, 30, 20, kRed}, {20, 24, 44, 36, kBlue}}));
-  }
-  std::string run(const std::string& args) const {
-    return cli_binary() + " -q --progress none --model " + synthetic_model_path() + " --device " + test_device() +
-           " --points-per-side 4 " + args;
+      add_image(std::string(i < 4 ? "sub/im" : "im") + std::to_string(i) + ".png",
+                make_image(48, 40, kBlack, {{2 + i, 4, 30, 20, kRed}, {20, 24, 44, 36, kBlue}}));
   }
   // Runs every shard of 2; the input of shard `odd` may differ.
   void run_shards(const std::string& outputs, const std::string& odd_args = "", int odd = -1) const {
     for (int i = 0; i < 2; ++i)
-      REQUIRE(run_command(run("--recursive --input " + images + " " + outputs + " --shard " + std::to_string(i) +
-                              "/2 " + (i == odd ? odd_args : ""))) == 0);
+      REQUIRE(run_command(command("--recursive --input " + images + " " + outputs + " --shard " + std::to_string(i) +
+                                  "/2 " + (i == odd ? odd_args : ""))) == 0);
   }
   // merge's exit status; its stderr in `err`.
   int merge(const std::string& args, std::string* err = nullptr) const {
-    const std::string log = dir.file("merge.err");
-    const int rc = run_command(cli_binary() + " merge " + args + " 2> " + log);
-    if (err) *err = slurp(log);
-    return rc;
+    const CliResult r = run_binary("merge " + args);
+    if (err) *err = r.err;
+    return r.rc;
   }
 };
 
@@ -85,7 +78,7 @@ TEST_CASE("merge refuses shards run on different input sets, or another config, 
     c.run_shards("--out " + out);
     fs::remove(shard_path(out, {1, 2}));
     fs::remove(shard_done_path(out, {1, 2}));
-    REQUIRE(run_command(c.run("--input " + c.images + "/sub --out " + out + " --shard 1/2")) == 0);
+    REQUIRE(run_command(c.command("--input " + c.images + "/sub --out " + out + " --shard 1/2")) == 0);
     CHECK(c.merge("--out " + out, &err) == 2);
     CHECK(err.find("shard 1 was run on another set of inputs") != std::string::npos);
     CHECK_FALSE(fs::exists(out));
@@ -107,7 +100,7 @@ TEST_CASE("merge refuses shards run on different input sets, or another config, 
   }
   SECTION("--jsonl: shards merge into one file in input order; a copied shard is refused") {
     const std::string jl = c.dir.file("m.jsonl"), single = c.dir.file("single.jsonl");
-    REQUIRE(run_command(c.run("--recursive --input " + c.images + " --jsonl " + single)) == 0);
+    REQUIRE(run_command(c.command("--recursive --input " + c.images + " --jsonl " + single)) == 0);
     c.run_shards("--jsonl " + jl);
     REQUIRE(c.merge("-q --jsonl " + jl, &err) == 0);
     std::ifstream a(jl), b(single);
@@ -146,8 +139,8 @@ TEST_CASE("The merged file lists every shard's unreadable inputs", "[cli][merge]
   for (const InputFile& in : broken) std::ofstream(in.path) << "not an image";
   const std::string out = c.dir.file("m.json");
   for (int i = 0; i < 2; ++i)
-    CHECK(run_command(c.run("--recursive --input " + c.images + " --out " + out + " --shard " + std::to_string(i) +
-                            "/2 2>/dev/null")) == 4);
+    CHECK(run_command(c.command("--recursive --input " + c.images + " --out " + out + " --shard " + std::to_string(i) +
+                                "/2 2>/dev/null")) == 4);
   REQUIRE(c.merge("-q --out " + out) == 0);
   const json merged = json::parse(slurp(out));
   CHECK(merged["images"].size() == 12);
@@ -160,7 +153,7 @@ TEST_CASE("The merged file lists every shard's unreadable inputs", "[cli][merge]
 TEST_CASE("merge finds the shards of --shard I/100000", "[cli][merge][integrity]") {
   ShardCorpus c;
   const std::string out = c.dir.file("m.json");
-  REQUIRE(run_command(c.run("--recursive --input " + c.images + " --out " + out + " --shard 3/100000")) == 0);
+  REQUIRE(run_command(c.command("--recursive --input " + c.images + " --out " + out + " --shard 3/100000")) == 0);
   CHECK(fs::exists(c.dir.file("m.shard-00003-of-100000.done.json")));
   std::string err;
   // Found, so the other 99999 are reported missing (exit 6), not "no shard outputs" (exit 2).
@@ -176,19 +169,19 @@ TEST_CASE("Config and grid files are read only when regular and below a cap: FIF
   const std::string out = " --input " + c.images + "/im5.png --out " + c.dir.file("o.json");
   const std::string log = c.dir.file("err.txt");
   // timeout: reading a FIFO without a writer would wait forever.
-  CHECK(run_command("timeout 60 " + c.run("--config " + fifo + out + " 2> " + log)) == 2);
+  CHECK(run_command("timeout 60 " + c.command("--config " + fifo + out + " 2> " + log)) == 2);
   CHECK(slurp(log).find("not a regular file (a FIFO)") != std::string::npos);
-  CHECK(run_command("timeout 60 " + c.run("--point-grids " + fifo + out + " 2> " + log)) == 2);
+  CHECK(run_command("timeout 60 " + c.command("--point-grids " + fifo + out + " 2> " + log)) == 2);
   CHECK(slurp(log).find("not a regular file (a FIFO)") != std::string::npos);
   // An endless device: refused before reading (the memory limit stops a reader that tries).
-  CHECK(run_command("bash -c 'ulimit -v 6000000; timeout 60 " + c.run("--config /dev/urandom" + out) + "' 2> " + log) ==
-        2);
+  CHECK(run_command("bash -c 'ulimit -v 6000000; timeout 60 " + c.command("--config /dev/urandom" + out) + "' 2> " +
+                    log) == 2);
   CHECK(slurp(log).find("character device") != std::string::npos);
   // A regular file above the cap.
   const std::string big = c.dir.file("big.yaml");
   { std::ofstream(big) << "points_per_side: 4\n"; }
   fs::resize_file(big, std::uintmax_t{17} << 20);
-  CHECK(run_command("timeout 60 " + c.run("--config " + big + out + " 2> " + log)) == 2);
+  CHECK(run_command("timeout 60 " + c.command("--config " + big + out + " 2> " + log)) == 2);
   CHECK(slurp(log).find("above the limit of 16.0 MiB") != std::string::npos);
   CHECK_FALSE(fs::exists(c.dir.file("o.json")));
 }

@@ -7,7 +7,6 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "io/image_reader.h"
 #include "support/catch.h"
 #include "support/fixtures.h"
 
@@ -18,26 +17,19 @@ using nlohmann::json;
 
 namespace {
 
-struct Corpus {
-  TempDir dir;
-  std::string images = dir.file("in");
+// The CLI fixture (quiet, 4 points per side) with a folder of square images of the given names.
+struct Corpus : CliFixture {
   explicit Corpus(const std::vector<std::string>& names, int size = 48) {
-    fs::create_directories(images);
-    for (size_t i = 0; i < names.size(); ++i) {
-      fs::create_directories(fs::path(images + "/" + names[i]).parent_path());
-      write_image_rgb(images + "/" + names[i],
-                      make_image(size, size, kBlack, {{2 + int(i % 9), 4, size / 2, size / 2, kRed}}));
-    }
+    flags = "-q --progress none";
+    points_per_side = 4;
+    for (size_t i = 0; i < names.size(); ++i)
+      add_image(names[i], make_image(size, size, kBlack, {{2 + int(i % 9), 4, size / 2, size / 2, kRed}}));
   }
-  std::string run(const std::string& args, int points = 4) const {
-    return cli_binary() + " -q --progress none --model " + synthetic_model_path() + " --device " + test_device() +
-           " --points-per-side " + std::to_string(points) + " " + args;
-  }
+  // The run's exit status; its standard error in `err`.
   int run_logged(const std::string& args, std::string& err) const {
-    const std::string log = dir.file("err.txt");
-    const int rc = run_command(run(args) + " 2> " + log);
-    err = slurp(log);
-    return rc;
+    const CliResult r = run(args);
+    err = r.err;
+    return r.rc;
   }
 };
 
@@ -69,12 +61,11 @@ TEST_CASE("An output folder removed mid-run is an error (exit 5), never silently
   Corpus c(names, 96);
   const std::string od = c.dir.file("od");
   // Move the folder away once the first image is in it; the run goes on writing.
-  const std::string script = c.run("--output-mode coco_rle --input " + c.images + " --out-dir " + od, 16) +
-                             " 2> " + c.dir.file("err.txt") + " & pid=$!; t0=$SECONDS; until [ -e " + od +
+  const std::string script = c.command("--output-mode coco_rle --input " + c.images + " --out-dir " + od, 16) + " 2> " +
+                             c.dir.file("err.txt") + " & pid=$!; t0=$SECONDS; until [ -e " + od +
                              "/im100.json ] || [ $((SECONDS - t0)) -gt 120 ]; do :; done; mv " + od + " " + od +
                              ".moved; wait $pid; exit $?";
-  std::ofstream(c.dir.file("mv.sh")) << script << "\n";
-  CHECK(run_command("bash " + c.dir.file("mv.sh")) == 5);
+  CHECK(c.bash(script, "mv.sh") == 5);
   CHECK(slurp(c.dir.file("err.txt")).find("was removed or replaced while this run wrote into it") != std::string::npos);
   // Nothing claims a complete run in a folder without the earlier images.
   CHECK_FALSE(fs::exists(od + "/run.json"));
@@ -113,9 +104,10 @@ TEST_CASE("Messages print names escaped: a newline in a name cannot forge a log 
   CHECK(err.find("no\nsuch list") == std::string::npos);
   const std::string model = c.dir.file("bad\x1b[2Jmodel.pt");
   std::ofstream(model) << "not a model";
-  CHECK(run_command(cli_binary() + " -q --model '" + model + "' --input " + c.images + " --out " + c.dir.file("m.json") +
-                    " 2> " + c.dir.file("err.txt")) == 3);
-  err = slurp(c.dir.file("err.txt"));
+  const CliResult bad =
+      c.capture(c.command_with_model("'" + model + "'", "--input " + c.images + " --out " + c.dir.file("m.json")));
+  CHECK(bad.rc == 3);
+  err = bad.err;
   CHECK(err.find("bad\\x1B[2Jmodel.pt") != std::string::npos);
   CHECK(err.find('\x1b') == std::string::npos);
 }
@@ -175,9 +167,7 @@ TEST_CASE("A model archive whose metadata would inflate past its bounds is refus
   Corpus c({"a.png"});
   const std::string model = c.dir.file("bomb.pt");
   std::ofstream(model, std::ios::binary) << zip_bomb_directory("archive/extra/sam2_amg.json", 3000, 3000000000u);
-  std::string err;
-  CHECK(run_command(cli_binary() + " -q --model " + model + " --input " + c.images + " --out " + c.dir.file("m.json") +
-                    " 2> " + c.dir.file("err.txt")) == 3);
-  err = slurp(c.dir.file("err.txt"));
-  CHECK(err.find("extra file 'archive/extra/sam2_amg.json' would inflate to 3000000000 bytes") != std::string::npos);
+  const CliResult r = c.capture(c.command_with_model(model, "--input " + c.images + " --out " + c.dir.file("m.json")));
+  CHECK(r.rc == 3);
+  CHECK(r.err.find("extra file 'archive/extra/sam2_amg.json' would inflate to 3000000000 bytes") != std::string::npos);
 }

@@ -7,7 +7,6 @@
 #include <filesystem>
 #include <fstream>
 
-#include "io/image_reader.h"
 #include "support/catch.h"
 #include "support/fixtures.h"
 
@@ -72,8 +71,9 @@ TEST_CASE("Kubernetes recipe: exit 4 (shard committed, some images unreadable) i
   CHECK(slurp(pod.dir.file("pod.log")).find("broken.png") != std::string::npos);
   // sam2-amg itself exits 4 on this input: the recipe is what makes it a success.
   fs::remove(pod.marker());
-  CHECK(run_command(cli_binary() + " -q --model " + pod.model + " --input " + pod.images + " --jsonl " +
-                    pod.dir.file("direct.jsonl") + " 2>/dev/null") == 4);
+  CHECK(
+      pod.run_binary("-q --model " + pod.model + " --input " + pod.images + " --jsonl " + pod.dir.file("direct.jsonl"))
+          .rc == 4);
   // Usage and model errors fail the index at once; 4 is not among them, nor the retryable codes.
   const std::vector<int> codes = fail_index_codes(pod.job);
   for (int code : {1, 2, 3}) CHECK(std::count(codes.begin(), codes.end(), code) == 1);
@@ -88,10 +88,9 @@ TEST_CASE("Kubernetes recipe: SIGTERM to the pod reaches sam2-amg, which stops w
   Pod pod(6, 384);
   const std::string journal = pod.dir.file("out/masks.shard-00000-of-00001.json.partial.jsonl");
   // Eviction: the kubelet sends SIGTERM to the container's first process, the shell.
-  const std::string script = pod.container_command() + " & pid=$!; while [ \"$(cat " + journal +
-                             " 2>/dev/null | wc -l)\" -lt 1 ]; do sleep 0.02; done; kill -TERM $pid; wait $pid";
-  std::ofstream(pod.dir.file("evict.sh")) << script;
-  CHECK(run_command("bash " + pod.dir.file("evict.sh")) == 143);
+  const std::string script =
+      pod.container_command() + " & pid=$!; " + Pod::wait_for_lines(journal, 1) + "; kill -TERM $pid; wait $pid";
+  CHECK(pod.bash(script, "evict.sh") == 143);
   // The pod ended when sam2-amg did (its lock is gone), before the shard was complete.
   CHECK_FALSE(fs::exists(pod.dir.file("out/masks.shard-00000-of-00001.json.lock")));
   CHECK_FALSE(fs::exists(pod.marker()));

@@ -3,7 +3,6 @@
 
 #include <filesystem>
 
-#include "io/image_reader.h"
 #include "support/catch.h"
 #include "support/fixtures.h"
 
@@ -67,8 +66,8 @@ TEST_CASE("Overlays in --out-dir with --overlay, overlay options without an over
   CHECK(p.overlays("--jsonl " + p.dir.file("y.jsonl") + " --overlay") == 2);
   // An overlay folder that would write over an input is refused.
   CHECK(p.overlays("--jsonl " + p.dir.file("z.jsonl") + " --overlay-dir " + p.images) == 0);
-  write_image_rgb(p.images + "/c.overlay.png", make_image(8, 8, kBlack, {}));
-  write_image_rgb(p.images + "/c.png", make_image(8, 8, kBlack, {}));
+  p.add_image("c.overlay.png", make_image(8, 8, kBlack, {}));
+  p.add_image("c.png", make_image(8, 8, kBlack, {}));
   CHECK(p.overlays("--jsonl " + p.dir.file("w.jsonl") + " --overlay-dir " + p.images + " --overwrite") == 2);
   CHECK(slurp(p.dir.file("err.txt")).find("is also an input") != std::string::npos);
 }

@@ -8,7 +8,6 @@
 #include <random>
 #include <sstream>
 
-#include "io/image_reader.h"
 #include "support/catch.h"
 #include "support/fixtures.h"
 

@@ -4,7 +4,6 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "io/image_reader.h"
 #include "io/inputs.h"
 #include "io/shards.h"
 #include "support/catch.h"
@@ -21,7 +20,16 @@ namespace {
 struct SafetyCorpus : CliFixture {
   explicit SafetyCorpus(const std::vector<std::string>& names) {
     flags = "-q";
-    for (const std::string& name : names) add_image(name);
+    add_images(names);
+  }
+  // Runs `first` in the background; once its journal `journal` holds `lines` lines, runs `during`
+  // and records its exit status in `rc_file`, and whether `first` was still running then in
+  // `alive_file`; then waits for `first` and returns its exit status.
+  int run_during(const std::string& first, const std::string& journal, int lines, const std::string& during,
+                 const std::string& rc_file, const std::string& alive_file) const {
+    return bash(first + " & pid=$!; " + wait_for_lines(journal, lines) + "; " + during + "; echo $? > " + rc_file +
+                    "; if kill -0 $pid 2>/dev/null; then echo yes > " + alive_file + "; fi; wait $pid",
+                "run_during.sh");
   }
 };
 
@@ -53,19 +61,6 @@ std::vector<std::string> numbered(int n) {
   return names;
 }
 
-// Runs `first` in the background; once its journal `journal` holds `lines` lines, runs `during`
-// and records its exit status in `rc_file`, and whether `first` was still running then in
-// `alive_file`; then waits for `first` and returns its exit status.
-int run_during(const std::string& first, const std::string& journal, int lines, const std::string& during,
-               const std::string& rc_file, const std::string& alive_file) {
-  const std::string script = first + " & pid=$!; while [ \"$(cat " + journal +
-                             " 2>/dev/null | wc -l)\" -lt " + std::to_string(lines) +
-                             " ] && kill -0 $pid 2>/dev/null; do sleep 0.02; done; " + during + "; echo $? > " + rc_file +
-                             "; if kill -0 $pid 2>/dev/null; then echo yes > " + alive_file + "; fi; wait $pid";
-  std::ofstream(rc_file + ".sh") << script;
-  return run_command("bash " + rc_file + ".sh");
-}
-
 }  // namespace
 
 TEST_CASE("A second run on the same outputs fails at once with exit 2, the first one is not harmed",
@@ -79,7 +74,7 @@ TEST_CASE("A second run on the same outputs fails at once with exit 2, the first
                              " --out-dir " + dir + " 2> " + c.dir.file("e2.txt") + "; r2=$?; " + second + " --jsonl " +
                              jsonl + " 2> " + c.dir.file("e3.txt") + "; r3=$?; echo $r1 $r2 $r3 > " +
                              c.dir.file("rcs.txt") + "; true";
-  CHECK(run_during(first, out + ".partial.jsonl", 3, during, c.dir.file("rc.txt"), c.dir.file("alive.txt")) == 0);
+  CHECK(c.run_during(first, out + ".partial.jsonl", 3, during, c.dir.file("rc.txt"), c.dir.file("alive.txt")) == 0);
   REQUIRE(slurp(c.dir.file("alive.txt")) == "yes\n");  // the second runs really overlapped the first
   CHECK(slurp(c.dir.file("rcs.txt")) == "2 2 2\n");
   CHECK(slurp(c.dir.file("e1.txt")).find("another sam2-amg run is writing '" + out + "'") != std::string::npos);
@@ -98,8 +93,8 @@ TEST_CASE("A journal removed mid-run is an error (exit 5), never an empty file a
   SafetyCorpus c(numbered(40));
   const std::string out = c.dir.file("m.json");
   const std::string first = c.command("--input " + c.images + " --out " + out + " 2> " + c.dir.file("err.txt"), 16);
-  CHECK(run_during(first, out + ".partial.jsonl", 3, "rm " + out + ".partial.jsonl", c.dir.file("rc.txt"),
-                   c.dir.file("alive.txt")) == 5);
+  CHECK(c.run_during(first, out + ".partial.jsonl", 3, "rm " + out + ".partial.jsonl", c.dir.file("rc.txt"),
+                     c.dir.file("alive.txt")) == 5);
   REQUIRE(slurp(c.dir.file("alive.txt")) == "yes\n");
   CHECK_FALSE(fs::exists(out));
   CHECK(slurp(c.dir.file("err.txt")).find("the run recorded 40 images but its journal holds 0") != std::string::npos);
@@ -150,8 +145,8 @@ TEST_CASE("Outputs that name an input or each other, and existing outputs, are r
   // An empty file (mktemp) is not an output yet; a bad model leaves no empty --out-dir behind.
   std::ofstream(c.dir.file("empty.json")).flush();
   CHECK(run_command(base + " --out " + c.dir.file("empty.json")) == 0);
-  CHECK(run_command(cli_binary() + " --model " + c.dir.file("none.pt") + " --input " + c.images + " --out-dir " +
-                    c.dir.file("never") + " 2>/dev/null") == 3);
+  CHECK(c.run_binary("--model " + c.dir.file("none.pt") + " --input " + c.images + " --out-dir " + c.dir.file("never"))
+            .rc == 3);
   CHECK_FALSE(fs::exists(c.dir.file("never")));
 }
 
@@ -163,15 +158,17 @@ TEST_CASE("Impossible values and a folder as --config fail before any work with 
   CHECK(slurp(c.dir.file("e1.txt")).find("pred_iou_thresh = 2: expected a value in [0, 1]") != std::string::npos);
   CHECK(run_command(base + " --stability-score-thresh 1.5 2>/dev/null") == 2);
   std::ofstream(c.dir.file("huge.yaml")) << "points_per_side: 100000\n";
-  CHECK(run_command(cli_binary() + " --config " + c.dir.file("huge.yaml") + " --model " + c.model + " --input " +
-                    c.images + " --out " + out + " 2> " + c.dir.file("e2.txt")) == 2);
-  CHECK(slurp(c.dir.file("e2.txt")).find("points_per_side = 100000") != std::string::npos);
+  const CliResult huge = c.run_binary("--config " + c.dir.file("huge.yaml") + " --model " + c.model + " --input " +
+                                      c.images + " --out " + out);
+  CHECK(huge.rc == 2);
+  CHECK(huge.err.find("points_per_side = 100000") != std::string::npos);
   CHECK(run_command(base + " --config " + c.images + " 2> " + c.dir.file("e3.txt")) == 2);
   CHECK(slurp(c.dir.file("e3.txt")).find("is a folder") != std::string::npos);
   CHECK_FALSE(fs::exists(out));
   // --help states the range of both thresholds.
-  REQUIRE(run_command(cli_binary() + " --help > " + c.dir.file("help.txt")) == 0);
-  const std::string help = slurp(c.dir.file("help.txt"));
+  const CliResult r = c.run_binary("--help");
+  REQUIRE(r.rc == 0);
+  const std::string& help = r.out;
   const size_t at = help.find("--stability-score-thresh");
   REQUIRE(at != std::string::npos);
   CHECK(help.substr(at, help.find("--stability-score-offset") - at).find("[0, 1]") != std::string::npos);
@@ -183,7 +180,7 @@ TEST_CASE("An image that needs more memory than there is is skipped, named, exit
   SafetyCorpus c({"small.png"});
   // 4000 x 4000: the reference post-processing upsamples 64 x 3 float masks of 16 M pixels
   // (12 GB) per decoder batch; the address space is limited to 4 GB.
-  write_image_rgb(c.images + "/big.png", make_image(4000, 4000, kBlack, {{0, 0, 2000, 4000, kRed}}));
+  c.add_image("big.png", make_image(4000, 4000, kBlack, {{0, 0, 2000, 4000, kRed}}));
   const std::string out = c.dir.file("m.json");
   const int rc = run_command("bash -c 'ulimit -v 4000000; " +
                              c.command("--postprocess reference --input " + c.images + " --out " + out, 4) + "' 2> " +
@@ -230,10 +227,9 @@ TEST_CASE("Resuming refuses --jsonl and --out-dir outputs of another config (exi
 TEST_CASE("Colliding names and a grown input set: a resumed --out-dir refuses (exit 2), never mixes images",
           "[cli][safety][resume]") {
   SafetyCorpus c({});
-  for (const char* d : {"a", "b", "0"}) fs::create_directories(c.images + "/" + d);
   // Two different pictures with the same name in two folder inputs.
-  write_image_rgb(c.images + "/a/x.png", make_image(64, 48, kBlack, {{4, 4, 30, 20, kRed}}));
-  write_image_rgb(c.images + "/b/x.png", make_image(64, 48, kBlack, {{20, 28, 60, 44, kBlue}}));
+  c.add_image("a/x.png", make_image(64, 48, kBlack, {{4, 4, 30, 20, kRed}}));
+  c.add_image("b/x.png", make_image(64, 48, kBlack, {{20, 28, 60, 44, kBlue}}));
   // The inputs come from a list file, which grows: the run's config (the list's path) is the same.
   const std::string dir = c.dir.file("d"), a = c.images + "/a", b = c.images + "/b", list = c.dir.file("list.txt");
   std::ofstream(list) << a << "/x.png\n" << b << "/x.png\n";
@@ -249,7 +245,7 @@ TEST_CASE("Colliding names and a grown input set: a resumed --out-dir refuses (e
   CHECK(recorded_path(dir + "/x.png~2.json") == b + "/x.png");
   const std::string before = slurp(dir + "/x.png.json");
   // A third image that sorts first: "x.png" would now be its name, but holds a's masks.
-  write_image_rgb(c.images + "/0/x.png", make_image(64, 48, kBlack, {{10, 10, 50, 40, kGreen}}));
+  c.add_image("0/x.png", make_image(64, 48, kBlack, {{10, 10, 50, 40, kGreen}}));
   std::ofstream(list, std::ios::app) << c.images << "/0/x.png\n";
   CHECK(run_command(c.command("--resume " + args) + " 2> " + c.dir.file("e.txt")) == 2);
   const std::string err = slurp(c.dir.file("e.txt"));
@@ -271,7 +267,7 @@ TEST_CASE("Shards sharing --out-dir name colliding stems as one run does", "[cli
   for (int i = 0; i < 8; ++i)
     for (const char* ext : {".png", ".jpg"}) {
       const std::string name = "p" + std::to_string(i) + ext;
-      write_image_rgb(c.images + "/" + name, make_image(64, 48, kBlack, {{4 + 4 * i, 4, 30, 20, kRed}}));
+      c.add_image(name, make_image(64, 48, kBlack, {{4 + 4 * i, 4, 30, 20, kRed}}));
       inputs.push_back({c.images + "/" + name, name, ""});
     }
   int split = 0;

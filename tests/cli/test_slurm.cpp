@@ -8,7 +8,6 @@
 #include <sstream>
 #include <thread>
 
-#include "io/image_reader.h"
 #include "io/run_config.h"
 #include "io/inputs.h"
 #include "io/outputs.h"
@@ -81,9 +80,7 @@ TEST_CASE("A shard commits its done marker last and resumes when rerun", "[cli][
   // SIGTERM once an image is journalled: valid output of the finished images, no marker.
   const std::string script = d.cmd(out) + " --shard " + std::to_string(k) + "/4 & pid=$!; " +
                              wait_for_journal_line(part + ".partial.jsonl") + "; kill -TERM $pid; wait $pid; exit $?";
-  const std::string path = d.dir.file("term.sh");
-  std::ofstream(path) << script << "\n";
-  CHECK(run_command("bash " + path) == 143);
+  CHECK(d.bash(script, "term.sh") == 143);
   CHECK(fs::exists(part));
   CHECK_FALSE(fs::exists(marker));
   // The rerun resumes and commits; the marker is not older than the output.
@@ -98,7 +95,7 @@ TEST_CASE("A shard commits its done marker last and resumes when rerun", "[cli][
   // The other shards, then merge: the same images and masks as one run.
   for (int i = 0; i < 4; ++i)
     if (i != k) REQUIRE(run_command(d.cmd(out) + " --shard " + std::to_string(i) + "/4") == 0);
-  REQUIRE(run_command(cli_binary() + " merge -q --out " + out) == 0);
+  REQUIRE(d.run_binary("merge -q --out " + out).rc == 0);
   CHECK(same_images_and_annotations(load(out), load(single)));
   // The merged file records one unsharded run writing it: the single run's config but its path.
   const std::string merged = load(out)["info"]["sam2_amg"]["config"], one = load(single)["info"]["sam2_amg"]["config"];
@@ -109,8 +106,9 @@ TEST_CASE("A shard commits its done marker last and resumes when rerun", "[cli][
   CHECK(merged == renamed);
   // merge names what is missing and exits 6.
   fs::remove(shard_done_path(out, {(k + 1) % 4, 4}));
-  CHECK(run_command(cli_binary() + " merge --out " + out + " 2> " + d.dir.file("merge.txt")) == 6);
-  CHECK(slurp(d.dir.file("merge.txt")).find("not finished") != std::string::npos);
+  const CliResult merge = d.run_binary("merge --out " + out);
+  CHECK(merge.rc == 6);
+  CHECK(merge.err.find("not finished") != std::string::npos);
 }
 
 TEST_CASE("A Slurm job array of 4 shards, one killed and requeued, merges to a single run", "[cli][slurm]") {
@@ -159,7 +157,7 @@ TEST_CASE("A Slurm job array of 4 shards, one killed and requeued, merges to a s
     const std::string job = submit("#!/bin/bash\nexec " + d.cmd(out) + "\n");
     REQUIRE(wait_for(job, 300));
     for (int i = 0; i < 4; ++i) CHECK(fs::exists(shard_done_path(out, {i, 4})));
-    REQUIRE(run_command(cli_binary() + " merge -q --out " + out) == 0);
+    REQUIRE(d.run_binary("merge -q --out " + out).rc == 0);
     CHECK(same_images_and_annotations(load(out), load(single)));
   }
 
@@ -177,7 +175,7 @@ TEST_CASE("A Slurm job array of 4 shards, one killed and requeued, merges to a s
     const std::string job = submit(script);
     REQUIRE(wait_for(job, 300));
     CHECK_FALSE(fs::exists(shard_done_path(out, {k, 4})));
-    CHECK(run_command(cli_binary() + " merge --out " + out + " 2>/dev/null") == 6);
+    CHECK(d.run_binary("merge --out " + out).rc == 6);
     const std::string task = job + "_" + std::to_string(k);
     REQUIRE(run_command(env + "scontrol requeue " + task) == 0);
     // Slurm delays a requeued job; without the delay, slurmd can still hold the first attempt as
@@ -193,7 +191,7 @@ TEST_CASE("A Slurm job array of 4 shards, one killed and requeued, merges to a s
                               << "\nslurmd log:\n" << slurp(d.dir.file("slurmd.txt")));
     REQUIRE(fs::exists(shard_done_path(out, {k, 4})));
     CHECK(slurp(d.dir.file("task.txt")).find("Restarts=1") != std::string::npos);
-    REQUIRE(run_command(cli_binary() + " merge -q --out " + out) == 0);
+    REQUIRE(d.run_binary("merge -q --out " + out).rc == 0);
     CHECK(same_images_and_annotations(load(out), load(single)));
   }
 }

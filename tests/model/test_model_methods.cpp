@@ -3,7 +3,6 @@
 // when the probe sees it, exit 4 for the image it appears on at run time.
 #include <torch/script.h>
 
-#include "io/image_reader.h"
 #include "support/catch.h"
 #include "support/fixtures.h"
 
@@ -43,60 +42,61 @@ struct MethodsModel {
   }
 };
 
-struct Run {
-  int rc;
-  std::string err;
+// The CLI fixture on the CPU at 2 points per side, quiet; runs write dir/o.json.
+struct MethodsRun : CliFixture {
+  MethodsRun() {
+    flags = "-q --progress none";
+    device = "cpu";
+    points_per_side = 2;
+  }
+  CliResult run_model(const std::string& model_path, const std::string& args) const {
+    return capture(command_with_model(model_path, "--out " + file("o.json") + " --overwrite " + args));
+  }
 };
-
-Run run(const TempDir& dir, const std::string& model, const std::string& args) {
-  const std::string log = dir.file("err.txt");
-  const int rc = run_command(cli_binary() + " -q --progress none --device cpu --points-per-side 2 --model " + model +
-                             " --out " + dir.file("o.json") + " --overwrite " + args + " 2> " + log);
-  return {rc, slurp(log)};
-}
 
 }  // namespace
 
 TEST_CASE("With m2m the probe calls the mask-input method at load: a wrong shape is exit 3, not a crash",
           "[model][probe][integrity]") {
-  TempDir dir;
-  write_image_rgb(dir.file("a.png"), make_image(40, 30, kBlack, {{4, 4, 20, 20, kRed}}));
+  MethodsRun f;
+  f.add_image("a.png", make_image(40, 30, kBlack, {{4, 4, 20, 20, kRed}}));
   MethodsModel bad;
   bad.m2m_body = "    return torch.zeros([b, 4, 7, 7]), torch.zeros([b, 4])\n";
-  const std::string model = bad.save(dir, "m2m.pt");
-  CHECK(run(dir, model, "--input " + dir.file("a.png")).rc == 0);  // without m2m the method is never called
-  const Run r = run(dir, model, "--use-m2m --input " + dir.file("a.png"));
+  const std::string model = bad.save(f.dir, "m2m.pt");
+  CHECK(f.run_model(model, "--input " + f.images + "/a.png").rc == 0);  // without m2m the method is never called
+  const CliResult r = f.run_model(model, "--use-m2m --input " + f.images + "/a.png");
   CHECK(r.rc == 3);
   CHECK(r.err.find("predict_masks_with_mask_input' low_res_logits has shape (1, 4, 7, 7)") != std::string::npos);
 }
 
 TEST_CASE("NaN from a batch of prompts is found by the probe (exit 3)", "[model][probe][integrity]") {
-  TempDir dir;
-  write_image_rgb(dir.file("a.png"), make_image(40, 30, kBlack, {{4, 4, 20, 20, kRed}}));
+  MethodsRun f;
+  f.add_image("a.png", make_image(40, 30, kBlack, {{4, 4, 20, 20, kRed}}));
   MethodsModel nan_batch;
   nan_batch.predict_tail =
       "    iou = torch.zeros([b, 4], dtype=feat_s0.dtype)\n"
       "    if b > 1:\n"
       "        iou = iou * float('nan')\n"
       "    return torch.zeros([b, 4, 16, 16], dtype=feat_s0.dtype), iou\n";
-  const Run r = run(dir, nan_batch.save(dir, "nan.pt"), "--input " + dir.file("a.png"));
+  const CliResult r = f.run_model(nan_batch.save(f.dir, "nan.pt"), "--input " + f.images + "/a.png");
   CHECK(r.rc == 3);
   CHECK(r.err.find("predict_masks on a batch of 2 prompts") != std::string::npos);
   CHECK(r.err.find("NaN or infinite values (predict_masks's iou)") != std::string::npos);
 }
 
 TEST_CASE("NaN for one image at run time skips that image by name (exit 4)", "[model][integrity]") {
-  TempDir dir;
-  write_image_rgb(dir.file("dark.png"), make_image(40, 30, kBlack, {{4, 4, 20, 20, kRed}}));
-  write_image_rgb(dir.file("white.png"), make_image(40, 30, kWhite, {}));
+  MethodsRun f;
+  f.add_image("dark.png", make_image(40, 30, kBlack, {{4, 4, 20, 20, kRed}}));
+  f.add_image("white.png", make_image(40, 30, kWhite, {}));
   MethodsModel nan_bright;  // the probe's zero image passes; a white one gives NaN embeddings
   nan_bright.encode_tail =
       "    if bool(image.mean() > 1.0):\n"
       "        e = e * float('nan')\n"
       "    return e, f0, f1\n";
-  const Run r = run(dir, nan_bright.save(dir, "bright.pt"), "--input " + dir.file("dark.png") + " " + dir.file("white.png"));
+  const CliResult r =
+      f.run_model(nan_bright.save(f.dir, "bright.pt"), "--input " + f.images + "/dark.png " + f.images + "/white.png");
   CHECK(r.rc == 4);
   CHECK(r.err.find("white.png") != std::string::npos);
   CHECK(r.err.find("NaN or infinite values (encode_image's image_embed)") != std::string::npos);
-  CHECK(slurp(dir.file("o.json")).find("dark.png") != std::string::npos);  // the other image is done
+  CHECK(slurp(f.file("o.json")).find("dark.png") != std::string::npos);  // the other image is done
 }

@@ -1,30 +1,17 @@
 // The candidates are post-processed a window at a time and prepared images come from decode
 // threads: neither may change a byte of the records, nor the funnel.
-#include <cstring>
 #include <future>
 
 #include "common/error.h"
 #include "pipeline/mask_generator.h"
 #include "support/catch.h"
 #include "support/fixtures.h"
+#include "support/records.h"
 
 using namespace sam2amg;
 using namespace sam2amg::test;
 
 namespace {
-
-void require_same_records(const std::vector<MaskRecord>& a, const std::vector<MaskRecord>& b) {
-  REQUIRE(a.size() == b.size());
-  for (size_t i = 0; i < a.size(); ++i) {
-    INFO("record " << i);
-    CHECK(a[i].segmentation == b[i].segmentation);
-    CHECK(a[i].bbox_xywh == b[i].bbox_xywh);
-    CHECK(a[i].point_coords == b[i].point_coords);
-    CHECK(a[i].crop_box_xywh == b[i].crop_box_xywh);
-    CHECK(std::memcmp(&a[i].predicted_iou, &b[i].predicted_iou, sizeof(float)) == 0);
-    CHECK(std::memcmp(&a[i].stability_score, &b[i].stability_score, sizeof(float)) == 0);
-  }
-}
 
 std::vector<std::pair<std::string, std::int64_t>> stages(const FilterFunnel& f) {
   std::vector<std::pair<std::string, std::int64_t>> out;

@@ -2,7 +2,6 @@
 // every palette colour under a grid point is one mask, pixel-exact on 256x256 images.
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <optional>
 #include <set>
 
@@ -11,6 +10,7 @@
 #include "pipeline/mask_generator.h"
 #include "support/catch.h"
 #include "support/fixtures.h"
+#include "support/records.h"
 
 using namespace sam2amg;
 using namespace sam2amg::test;
@@ -29,19 +29,6 @@ struct Expected {
 // The four-object scene sorted by area (= the order of predicted IoU in the synthetic model).
 const std::vector<Expected> kScene = {
     {kBlack, {4, 4}}, {kGreen, {140, 36}}, {kBlue, {44, 156}}, {kRed, {20, 20}}, {kWhite, {164, 164}}};
-
-void require_same_records(const std::vector<MaskRecord>& a, const std::vector<MaskRecord>& b) {
-  REQUIRE(a.size() == b.size());
-  for (size_t i = 0; i < a.size(); ++i) {
-    CHECK(a[i].segmentation == b[i].segmentation);
-    CHECK(a[i].bbox_xywh == b[i].bbox_xywh);
-    CHECK(a[i].point_coords == b[i].point_coords);
-    CHECK(a[i].crop_box_xywh == b[i].crop_box_xywh);
-    // Bitwise equality of the floats (NaN stability included).
-    CHECK(std::memcmp(&a[i].predicted_iou, &b[i].predicted_iou, sizeof(float)) == 0);
-    CHECK(std::memcmp(&a[i].stability_score, &b[i].stability_score, sizeof(float)) == 0);
-  }
-}
 
 }  // namespace
 

@@ -1,5 +1,7 @@
-// CliFixture (support/fixtures.h): built into test_cli only, as it writes images with the io layer.
+// CliFixture (support/fixtures.h): built into the executables that link the io layer (test_cli,
+// test_pipeline), as it writes images with it.
 #include <filesystem>
+#include <fstream>
 
 #include "io/image_reader.h"
 #include "support/fixtures.h"
@@ -16,8 +18,21 @@ void CliFixture::add_image(const std::string& name, const ImageU8& image) const 
   write_image_rgb(path.string(), image);
 }
 
-void CliFixture::add_image(const std::string& name) const {
-  add_image(name, make_image(64, 48, kBlack, {{4, 4, 30, 20, kRed}, {20, 28, 60, 44, kBlue}}));
+void CliFixture::add_image(const std::string& name) const { add_image(name, two_object_image()); }
+
+void CliFixture::add_images(const std::vector<std::string>& names) const {
+  for (const std::string& name : names) add_image(name);
+}
+
+int CliFixture::bash(const std::string& script, const std::string& name) const {
+  const std::string file = dir.file(name);
+  std::ofstream(file) << "cd '" << dir.path() << "' || exit 99\n" << script << "\n";
+  return run_command("bash " + file);
+}
+
+std::string CliFixture::wait_for_lines(const std::string& file, int lines) {
+  return "while [ \"$(cat " + file + " 2>/dev/null | wc -l)\" -lt " + std::to_string(lines) +
+         " ] && kill -0 $pid 2>/dev/null; do sleep 0.02; done";
 }
 
 const std::string& CliFixture::own_model(const std::string& name) {

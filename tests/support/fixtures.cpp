@@ -60,6 +60,10 @@ Rle colour_mask(const ImageU8& image, Rgb colour) {
   return rle_from_mask(m.data(), image.height, image.width);
 }
 
+ImageU8 two_object_image(int shift) {
+  return make_image(64, 48, kBlack, {{4 + shift, 4, 30 + shift, 20, kRed}, {20, 28, 60, 44, kBlue}});
+}
+
 ImageU8 four_object_scene() {
   return make_image(256, 256, kBlack,
                     {{20, 20, 100, 90, kRed}, {140, 30, 230, 120, kGreen}, {40, 150, 120, 240, kBlue},

@@ -41,6 +41,10 @@ ImageU8 make_image(int width, int height, Rgb background, const std::vector<Rect
 /// The RLE of all pixels of `colour` in `image`: the synthetic model's answer for that colour.
 Rle colour_mask(const ImageU8& image, Rgb colour);
 
+/// The 64x48 image of a red and a blue rectangle on black (3 masks at 8 points per side), the red
+/// one moved right by `shift` pixels.
+ImageU8 two_object_image(int shift = 0);
+
 /// The 256x256 scene used across tests: black background, red, green, blue, white rectangles.
 ImageU8 four_object_scene();
 
@@ -69,17 +73,18 @@ struct CliResult {
   std::string err;  ///< standard error
 };
 
-/// The fixture of the CLI tests (tests/cli/*; defined in support/cli_fixture.cpp, which only the
-/// test_cli executable builds, as it writes images with the io layer): a fresh folder, the
-/// synthetic model, a folder of input images and the binary's command lines. Derive a test's
-/// dataset from it, or use it as it is:
+/// The fixture of every test that runs the binary (tests/cli/*, and tests/model's runs; defined in
+/// support/cli_fixture.cpp, which test_cli and test_pipeline build, as it writes images with the
+/// io layer): a fresh folder, the synthetic model, a folder of input images and the binary's
+/// command lines. Derive a test's dataset from it, or use it as it is:
 ///
 ///   CliFixture f;                                   // f.dir, f.model, f.images (= f.file("in"))
 ///   f.add_image("a.png");                           // the 64x48 two-object image
 ///   f.add_image("sub/b.png", make_image(...));      // any image (folders are created)
 ///   const CliResult r = f.run("--input " + f.images + " --out " + f.file("m.json"));
 ///   CHECK(r.rc == 0);                               // r.out, r.err: what it printed
-///   run_command(f.command("...") + " & pid=$!; ..."); // the command line, for shell scripts
+///   f.run_binary("merge --out " + f.file("m.json")); // the binary with only these arguments
+///   f.bash(f.command("...") + " & pid=$!; " + CliFixture::wait_for_lines(journal, 1) + "; kill $pid");
 ///
 /// command(args) is `<sam2-amg> <flags> --model <model> --device <device> --points-per-side <n>
 /// <args>`, with the members below as set by the test. The model is synthetic_model_path(),
@@ -97,10 +102,12 @@ class CliFixture {
   int points_per_side = 8;
 
   std::string file(const std::string& name) const { return dir.file(name); }
-  /// Writes `image` as a PNG at `images`/`name`, creating its folders.
+  /// Writes `image` as a PNG at `images`/`name` (an absolute `name` as it is), creating its folders.
   void add_image(const std::string& name, const ImageU8& image) const;
-  /// The 64x48 image of a red and a blue rectangle on black (3 masks at 8 points per side).
+  /// two_object_image() at `name`.
   void add_image(const std::string& name) const;
+  /// two_object_image() at each of `names`.
+  void add_images(const std::vector<std::string>& names) const;
   /// A copy of the synthetic model at dir/`name`, which the test may change; `model` becomes it.
   const std::string& own_model(const std::string& name = "synthetic.pt");
 
@@ -112,6 +119,13 @@ class CliFixture {
   CliResult capture(const std::string& command_line) const;
   /// capture(command(args)).
   CliResult run(const std::string& args) const { return capture(command(args)); }
+  /// The binary with `args` only (no model, device or points), e.g. "--version", "merge ...".
+  CliResult run_binary(const std::string& args) const { return capture(cli_binary() + " " + args); }
+  /// Writes `script` to dir/`name` and runs it with bash in `dir`; returns its exit status.
+  int bash(const std::string& script, const std::string& name = "script.sh") const;
+  /// Shell: wait until `file` (a run's journal) holds `lines` lines or the run started in the
+  /// background as $pid has ended.
+  static std::string wait_for_lines(const std::string& file, int lines);
 
  private:
   TempDir captured_;  // capture()'s files, outside `dir`
