@@ -35,7 +35,7 @@ repo=$PWD
 device=cuda stages="" sizes="" precisions="" parity_precisions="" families="" images=() pps="" repeat=""
 bin="" build_dir="" work=build-check python_bin="" sam2_src="" shim="" out_dir="${OUT:-}" max_images=""
 bench_args="" bench_tag="" seed=0 matmul_tf32=off cudnn_tf32=default min_region=100 reference=1
-profile_seconds=120 notes_doc=docs/gpu-notes.md
+profile_seconds=120 notes_doc=docs/gpu-notes.md ctest_seconds=0
 usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; cat <<'EOF'
 Options:
   --device cuda|cpu         where sam2-amg, the exports and the reference run (default cuda)
@@ -63,6 +63,8 @@ Options:
   --bench-tag NAME          suffix of this bench run's result files (keeps runs over other images apart)
   --no-reference            bench sam2-amg alone (e.g. a folder pass), without the reference beside it
   --profile-seconds S       bound of the profile stage's ncu run (default 120)
+  --ctest-seconds S         bound of the test stage's ctest (default none); cut short, its
+                            result counts the tests that finished
   --out DIR                 copy docs and results here at the end (default $OUT)
   --notes-doc FILE          where the docs stage writes the session's figures (default docs/gpu-notes.md)
 EOF
@@ -92,6 +94,7 @@ while [ $# -gt 0 ]; do
     --bench-tag) bench_tag=$2; shift 2 ;;
     --no-reference) reference=0; shift ;;
     --profile-seconds) profile_seconds=$2; shift 2 ;;
+    --ctest-seconds) ctest_seconds=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
     --out) out_dir=$2; shift 2 ;;
     --notes-doc) notes_doc=$2; shift 2 ;;
@@ -230,8 +233,8 @@ fi
 if has "$stages" test; then
   if [ -f "$build_dir/CTestTestfile.cmake" ]; then
     log "ctest in $build_dir (SAM2AMG_TEST_DEVICE=$device)"
-    (cd "$build_dir" && SAM2AMG_TEST_DEVICE=$device ctest -j "$(nproc)" --timeout 600 --output-on-failure \
-      > "$work/logs/ctest.log" 2>&1); rc=$?
+    (cd "$build_dir" && SAM2AMG_TEST_DEVICE=$device timeout "$ctest_seconds" ctest -j "$(nproc)" --timeout 600 \
+      --output-on-failure > "$work/logs/ctest.log" 2>&1); rc=$?
     [ "$rc" = 0 ] || fail "ctest (see $work/logs/ctest.log)"
     ctest_result ctest "$rc"
     grep -E 'tests passed|tests failed|\*\*\*(Failed|Skipped|Timeout|Exception)' "$work/logs/ctest.log" | tail -20
@@ -404,7 +407,8 @@ if [ -n "$out_dir" ]; then
   mkdir -p "$out_dir/gpu-check"
   cp docs/parity.md docs/performance.md "$notes_doc" "$out_dir/gpu-check/" 2> /dev/null
   # One archive: a device tool may bring back only a few files, none deeply nested.
-  tar -C "$work" -czf "$out_dir/gpu-check/results-logs.tgz" results logs 2> /dev/null
+  # (Without ncu's binary report: the CSV beside it holds what the docs use.)
+  tar -C "$work" --exclude='*.ncu-rep' -czf "$out_dir/gpu-check/results-logs.tgz" results logs 2> /dev/null
 fi
 
 log "done: ${#failures[@]} failure(s)"

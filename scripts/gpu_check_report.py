@@ -182,7 +182,10 @@ def _ctest_line(c):
     more = len(c.get("failed_tests", [])) - 8
     line = f"{c['passed']} of {c['total']} passed, {c['failed']} failed" + (f" ({names}{f', {more} more' if more > 0 else ''})"
                                                                             if names else "")
-    return line.replace("|", "/"), c["total"] > 0 and c["failed"] == 0
+    complete = c.get("complete", True)
+    if not complete:
+        line += f"; cut short by its bound (exit {c.get('exit')}): the tests that finished"
+    return line.replace("|", "/"), complete and c["total"] > 0 and c["failed"] == 0
 
 
 # The goals of issue 19 on the GPU (SAM 2.1-L, 2048x1536, 32x32 grid): p50 per precision.

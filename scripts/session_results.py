@@ -28,13 +28,23 @@ def _read(path):
 
 
 def ctest_summary(text, exit_code, patterns=()):
-    out = {"exit": exit_code, "passed": None, "failed": None, "total": None, "failed_tests": [], "notes": []}
+    out = {"exit": exit_code, "passed": None, "failed": None, "total": None, "failed_tests": [], "notes": [],
+           "complete": True}
     m = re.search(r"(\d+)% tests passed, (\d+) tests? failed out of (\d+)", text)
     if m:
         out["failed"], out["total"] = int(m.group(2)), int(m.group(3))
         out["passed"] = out["total"] - out["failed"]
     elif "No tests were found" in text:
         out["total"] = out["passed"] = out["failed"] = 0
+    else:  # cut short (its bound): the tests that finished, from ctest's progress lines
+        done = re.findall(r"Test +#\d+: (.*?) \.+\s*(\*\*\*)?(Passed|Failed|Exception: .*?|Timeout|Not Run|"
+                          r"Skipped|SEGFAULT)\s+[\d.]+ sec", text)
+        if done:
+            out["complete"] = False
+            out["total"] = len(done)
+            out["failed"] = sum(1 for _, _, res in done if res not in ("Passed", "Skipped"))
+            out["passed"] = out["total"] - out["failed"]
+            out["failed_tests"] = [{"name": n, "why": res} for n, _, res in done if res not in ("Passed", "Skipped")]
     tail = text.split("The following tests FAILED:", 1)
     if len(tail) == 2:
         for line in tail[1].splitlines():

@@ -3,7 +3,8 @@
 stage writes from them (scripts/gpu_check_report.py), on stand-in logs and results (standard
 library only, no GPU). Checked:
 
-- a ctest log's counts and failed tests, and the probe's path line kept;
+- a ctest log's counts and failed tests, and the probe's path line kept; a log cut short by
+  its bound counts the tests that finished and is not "all pass";
 - an ncu raw CSV: the units row is no launch, instances of one template count as one kernel,
   kernels rank by GPU time; without a report the log's launches are counted (no times), and a
   profiler that could not start says why;
@@ -60,6 +61,19 @@ class CtestTest(unittest.TestCase):
     def test_no_summary_line(self):
         r = session_results.ctest_summary("ctest: killed\n", 124)
         self.assertIsNone(r["total"])
+
+    def test_cut_short_counts_the_finished_tests(self):
+        log = (" 1/90 Test  #3: a ..................   Passed    0.51 sec\n"
+               " 2/90 Test  #7: b c ................***Failed    1.20 sec\n"
+               " 3/90 Test  #9: d ..................***Exception: SegFault  0.10 sec\n"
+               " 4/90 Test #11: e ..................***Skipped   0.00 sec\n")
+        r = session_results.ctest_summary(log, 124)
+        self.assertFalse(r["complete"])
+        self.assertEqual((r["passed"], r["failed"], r["total"]), (2, 2, 4))
+        self.assertEqual([t["name"] for t in r["failed_tests"]], ["b c", "d"])
+        line, ok = gpu_check_report._ctest_line(r)
+        self.assertIn("cut short", line)
+        self.assertFalse(ok)
 
 
 class NcuTest(unittest.TestCase):
