@@ -332,7 +332,8 @@ if has "$stages" bench && need_python; then
   for size in ${sizes//,/ }; do
     [ -s "$(ckpt "$size")" ] || { fail "bench $size: no checkpoint (run the export stage)"; continue; }
     ref_cmd="env PYTHONPATH=$(pypath) $python_bin $repo/scripts/bench_reference.py --checkpoint $(ckpt "$size") --config $size --device $device"
-    if [ ! -x "$bin" ] || ! "$bin" --help 2>&1 | grep -qE '^[[:space:]]+bench([[:space:]]|$)'; then
+    # (The help is read whole first: grep -q leaving early would fail the pipe under pipefail.)
+    if [ ! -x "$bin" ] || ! grep -qE '^[[:space:]]+bench([[:space:]]|$)' <<< "$("$bin" --help 2>&1)"; then
       log "bench: reference $size fp32 alone (${#images[@]} images, points_per_side $pps, repeat $repeat)"
       $ref_cmd --repeat "$repeat" --amg-config "$yaml" --images "${images[@]}" --json "$work/results/bench/$size.reference.fp32$tag.json" \
         > "$work/logs/bench.$size.reference$tag.log" 2>&1 || fail "bench reference $size (see $work/logs/bench.$size.reference$tag.log)"

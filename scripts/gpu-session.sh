@@ -73,7 +73,7 @@ if [ $cpu = 1 ]; then
   precisions_of() { echo fp32; }
   compare_of() { :; }
   parity_jobs=(t:fp32:defaults t:fp32:keepall)
-  folder_size=320x240 folder_n=${folder_n:-3}
+  folder_size=320x240 folder_n=${folder_n:-3} folder_bound=900
   [ ${#parity_images[@]} -eq 0 ] && parity_images=("$PWD/tests/data/images/shapes.png")
   [ -n "$bench_image" ] || bench_image=$PWD/tests/data/images/wide.png
   folder_sources=("$PWD"/tests/data/images/*.png)
@@ -90,7 +90,7 @@ else
                l:bf16fast:defaults l:bf16fast:keepall l:bf16fast:keepall_crop1 t:bf16fast:defaults t:bf16fast:keepall
                l:fp32:keepall l:fp32:keepall_crop1 l:fp32:defaults
                l:bf16:defaults l:bf16:keepall t:bf16:keepall l:bf16fast:m2m l:bf16fast:single l:bf16fast:minregion)
-  folder_size=2048x1536 folder_n=${folder_n:-32}
+  folder_size=2048x1536 folder_n=${folder_n:-32} folder_bound=120
   [ ${#parity_images[@]} -eq 0 ] && parity_images=("$photos/coffee_550x350.png" "$photos/chelsea_260x195.png")
   [ -n "$bench_image" ] || bench_image=$photos/storm_2048x1536.jpg
   folder_sources=("$photos"/*.jpg "$photos"/*.png)
@@ -124,6 +124,12 @@ exported() {
   local p; for p in $(precisions_of "$1" | tr , ' '); do [ -s "$(export_file "$1" "$p")" ] || return 1; done
 }
 all_exported() { local s; for s in "${sizes[@]}"; do exported "$s" || return 1; done; }
+# One export ready for use: the size's own precisions, or a comparison one whose job said done.
+export_ready() {
+  case ",$(precisions_of "$1")," in *",$2,"*) exported "$1"; return ;; esac
+  grep -q '=== gpu-check.*done' "$logs/session-export-$1-$2.out" 2> /dev/null ||
+    { has "$skip" start && [ -s "$(export_file "$1" "$2")" ]; }
+}
 built=0
 [ -x "$bin" ] && built=1  # a skipped build stage leaves an earlier build usable
 build_pid="" ext_pid="" test_pid=""
@@ -222,8 +228,8 @@ EOF
   local images=("$dir"/img*.jpg)
   [ $dry = 1 ] && images=("$dir/img000.jpg" "...")
   [ -e "${images[0]}" ] || [ $dry = 1 ] || { say "folder: skipped, no images made (photos in ${folder_sources[0]%/*}?)"; return 0; }
-  bounded "$(min 120 $(( $(left) - reserve )))" "${gc[@]}" --stages bench --no-reference --bin "$bin" \
-    --sizes "$bench_size" --precisions "${bench_precisions%%,*}" --images "${images[@]}" --max-images "${#images[@]}" --repeat 1 \
+  bounded "$(min "$folder_bound" $(( $(left) - reserve )))" "${gc[@]}" --stages bench --no-reference --bin "$bin" \
+    --sizes "$bench_size" --precisions "${bench_precisions%%,*}" --images "${images[@]}" --max-images "$folder_n" --repeat 1 \
     --bench-tag folder --bench-args "--warmup 1" --out /tmp/gs-folder > "$logs/session-folder.out" 2>&1
   say "folder: exit $?"
   grep -E 'FAILED' "$logs/session-folder.out"
@@ -242,7 +248,9 @@ stage_parity() {
     IFS=: read -r size prec family <<< "$job"
     while [ "$(jobs -rp | wc -l)" -ge 10 ]; do sleep 1; done
     if [ "$(left)" -lt $(( reserve + 45 )) ]; then say "parity: $job and the rest not started, $(left) s left"; break; fi
-    if [ $dry = 0 ] && [ ! -s "$(export_file "$size" "$prec")" ]; then say "parity: $job skipped, no export"; continue; fi
+    if [ $dry = 0 ] && ! { export_ready "$size" "$prec" && [ -s "$(export_file "$size" "$prec")" ]; }; then
+      say "parity: $job skipped, no export"; continue
+    fi
     bounded $(( $(left) - reserve )) "${gc[@]}" --stages parity --bin "$bin" --sizes "$size" \
       --parity-precisions "$prec" --families "$family" --images "${parity_images[@]}" \
       --out "/tmp/gs-parity-$size-$prec-$family" > "$logs/session-parity-$size-$prec-$family.out" 2>&1 & pids+=($!)
