@@ -22,7 +22,8 @@
 #   build   waits for the build, then builds what a failing target left out;
 #   probe   the fused CUDA kernel's probe: its device test, SAM2AMG_TEST_DEVICE=cuda ctest -R
 #           "On the test device" (fails naming the path when the ATen fallback ran);
-#   test    the whole CUDA ctest (counts recorded) beside the remaining exports;
+#   test    the whole CUDA ctest beside the remaining exports (at most 150 s; the counts are
+#           recorded, of the tests that finished where it is cut short);
 #   bench   SAM 2.1-L at 2048x1536, bf16fast then fp32, each beside the reference in the same
 #           run (ratio, syncs per image, paths), alone on the GPU;
 #   folder  images/s over a folder of distinct images (made from the photos), bf16fast;
@@ -112,7 +113,7 @@ if [ $dry = 1 ]; then
   cmake() { echo "  cmake $*" >&3; }
   run() { echo "  $*" >&3; }
 else
-  exec > >(tee -a "$logs/session.log") 2>&1  # the timeline, for the docs stage
+  exec > >(tee "$logs/session.log") 2>&1  # this run's timeline, for the docs stage
 fi
 export PYTHONUNBUFFERED=1
 export_file() { echo "$work/export/$1.$device.$2.pt"; }
@@ -177,7 +178,7 @@ stage_probe() {
 stage_test() {
   [ $built = 1 ] && fits test 60 || return 0
   # ctest's own bound is shorter, so that a cut-short run still records the tests that finished.
-  local t; t=$(min 200 $(( $(left) - reserve - 150 )))
+  local t; t=$(min 150 $(( $(left) - reserve - 150 )))
   bounded "$t" "${gc[@]}" --stages test --ctest-seconds $(( t > 50 ? t - 20 : 30 )) --out /tmp/gs-test \
     > "$logs/session-test.out" 2>&1 & test_pid=$!
   until exported "${sizes[1]:-${sizes[0]}}" || [ "$(left)" -lt 200 ]; do sleep 2; done

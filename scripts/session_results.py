@@ -136,7 +136,9 @@ def ncu_summary(log_text, csv_text, exit_code, command, top=12):
 def stages_summary(text):
     """gpu-session.sh's timeline: each stage's start second, and what it said about skipping."""
     stages, notes, end = [], [], None
-    for line in text.splitlines():
+    lines = text.splitlines()
+    starts = [i for i, ln in enumerate(lines) if re.match(r"\[\d+ s\] start \(", ln.strip())]
+    for line in lines[starts[-1] if starts else 0:]:  # the last run's lines only
         m = re.match(r"\[(\d+) s\] (.*)$", line.strip())
         if not m:
             continue

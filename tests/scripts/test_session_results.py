@@ -8,7 +8,7 @@ library only, no GPU). Checked:
 - an ncu raw CSV: the units row is no launch, instances of one template count as one kernel,
   kernels rank by GPU time; without a report the log's launches are counted (no times), and a
   profiler that could not start says why;
-- gpu-session.sh's timeline: each stage's seconds and the deadline's skips;
+- gpu-session.sh's timeline: each stage's seconds and the deadline's skips, of the last run only;
 - the notes section states each goal as met or not met from the numbers (p50 per precision, syncs
   per image, bf16 mask counts), names the fallback path when the probe failed, and the
   performance table carries syncs and paths.
@@ -113,7 +113,7 @@ class StagesTest(unittest.TestCase):
         log = ("[0 s] start (cuda): NVIDIA H200\ntorch 2.11\n[2 s] stage start\n[2 s] stage build\n"
                "[110 s] stage bench\n[150 s] folder: skipped, 40 s left and it needs 60 (+ 30 for docs)\n"
                "[151 s] stage probe: skipped (--skip)\n[151 s] stage docs\n[160 s] end\n")
-        r = session_results.stages_summary(log)
+        r = session_results.stages_summary("[0 s] start (cpu): \n[1 s] stage bench\n[9 s] end\n" + log)
         self.assertEqual([(s["stage"], s["seconds"]) for s in r["stages"]],
                          [("start", 0), ("build", 108), ("bench", 41), ("probe", 0), ("docs", 9)])
         self.assertEqual(r["stages"][3]["note"], "skipped (--skip)")
