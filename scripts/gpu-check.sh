@@ -237,6 +237,7 @@ if has "$stages" test; then
       --output-on-failure > "$work/logs/ctest.log" 2>&1); rc=$?
     [ "$rc" = 0 ] || fail "ctest (see $work/logs/ctest.log)"
     ctest_result ctest "$rc"
+    [ "$rc" = 124 ] && echo "gpu-check: ctest cut short after --ctest-seconds $ctest_seconds; results/session/ctest.json counts the tests that finished"
     grep -E 'tests passed|tests failed|\*\*\*(Failed|Skipped|Timeout|Exception)' "$work/logs/ctest.log" | tail -20
     # A crashed test: its backtrace, so that one GPU session is enough to see where (cuda-gdb also
     # debugs host code; gdb may be missing on a GPU machine).

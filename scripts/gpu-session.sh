@@ -182,9 +182,9 @@ stage_test() {
   bounded "$t" "${gc[@]}" --stages test --ctest-seconds $(( t > 50 ? t - 20 : 30 )) --out /tmp/gs-test \
     > "$logs/session-test.out" 2>&1 & test_pid=$!
   until exported "${sizes[1]:-${sizes[0]}}" || [ "$(left)" -lt 200 ]; do sleep 2; done
-  grep -hE '^wrote|FAILED' "$logs"/session-export-*.out
+  grep -hE '^wrote|FAILED' "$logs"/session-export-*.out 2> /dev/null
   wait "$test_pid"; say "tests: exit $?"
-  grep -E 'tests passed|tests failed|^#[0-9]' "$logs/session-test.out" | head -30
+  grep -E 'tests passed|tests failed|cut short|^#[0-9]' "$logs/session-test.out" | head -30
 }
 
 stage_bench() {
