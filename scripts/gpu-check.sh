@@ -4,7 +4,13 @@
 # tables into docs/parity.md and docs/performance.md (generated sections between markers).
 #
 #   bash scripts/gpu-check.sh [--device cuda|cpu] [--stages build,test,ext,export,parity,bench,docs]
-#                             [--sizes t,s,b+,l] [--precisions fp32,bf16] [--families LIST] ...
+#                             [--sizes t,s,b+,l] [--precisions fp32,bf16,bf16fast] [--families LIST] ...
+#
+# A precision ending in "fast" (bf16fast, fp16fast) is that precision exported with the fast
+# decoder (export_sam2.py --decoder fast); its files and table rows carry the name as it is.
+# Stages not in the default list: probe (the CUDA kernel probe's device test, its verdict) and
+# profile (Nsight Compute over one image: kernel count and top kernels); both write
+# results/session/*.json for the docs stage, as the test stage writes its counts.
 #
 # GPU machine (bare, no network, CUDA PyTorch 2.x preinstalled): carry the sam2 source
 # (.device/sam2src or .ref/sam2src), the hydra/iopath stand-ins (.device/sam2-shim), photos
@@ -28,14 +34,16 @@ repo=$PWD
 
 device=cuda stages="" sizes="" precisions="" parity_precisions="" families="" images=() pps="" repeat=""
 bin="" build_dir="" work=build-check python_bin="" sam2_src="" shim="" out_dir="${OUT:-}" max_images=""
-bench_args="" bench_tag="" seed=0 matmul_tf32=off cudnn_tf32=default min_region=100
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; cat <<'EOF'
+bench_args="" bench_tag="" seed=0 matmul_tf32=off cudnn_tf32=default min_region=100 reference=1
+profile_seconds=120 notes_doc=docs/gpu-notes.md ctest_seconds=0
+usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; cat <<'EOF'
 Options:
   --device cuda|cpu         where sam2-amg, the exports and the reference run (default cuda)
   --stages LIST             build,test,ext,export,parity,bench,docs (default: all; ext builds the
-                            reference's sam2._C ahead of parity, which builds it when missing)
+                            reference's sam2._C ahead of parity, which builds it when missing);
+                            also probe and profile (not in the default)
   --sizes LIST              t,s,b+,l (default: all on cuda, t on cpu)
-  --precisions LIST         exports to make (default fp32,bf16)
+  --precisions LIST         exports to make (default fp32,bf16; bf16fast: bf16 with the fast decoder)
   --parity-precisions LIST  exports compared with the reference (default fp32,bf16 on cuda, fp32 on cpu)
   --families LIST           defaults,keepall,keepall_crop1,m2m,single,minregion (default: all)
   --images FILE...          images (ends at the next --option; default .device/photos/* or tests/data/images/*)
@@ -53,7 +61,12 @@ Options:
   --shim DIR                hydra/omegaconf/iopath stand-ins (default .device/sam2-shim)
   --bench-args "ARGS"       extra arguments for sam2-amg bench
   --bench-tag NAME          suffix of this bench run's result files (keeps runs over other images apart)
+  --no-reference            bench sam2-amg alone (e.g. a folder pass), without the reference beside it
+  --profile-seconds S       bound of the profile stage's ncu run (default 120)
+  --ctest-seconds S         bound of the test stage's ctest (default none); cut short, its
+                            result counts the tests that finished
   --out DIR                 copy docs and results here at the end (default $OUT)
+  --notes-doc FILE          where the docs stage writes the session's figures (default docs/gpu-notes.md)
 EOF
 }
 while [ $# -gt 0 ]; do
@@ -79,8 +92,12 @@ while [ $# -gt 0 ]; do
     --shim) shim=$2; shift 2 ;;
     --bench-args) bench_args=$2; shift 2 ;;
     --bench-tag) bench_tag=$2; shift 2 ;;
+    --no-reference) reference=0; shift ;;
+    --profile-seconds) profile_seconds=$2; shift 2 ;;
+    --ctest-seconds) ctest_seconds=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
     --out) out_dir=$2; shift 2 ;;
+    --notes-doc) notes_doc=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "gpu-check: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -110,7 +127,7 @@ if [ -z "$sam2_src" ]; then
   for d in .device/sam2src .ref/sam2src; do [ -d "$d/sam2" ] && { sam2_src=$d; break; }; done
 fi
 : "${shim:=.device/sam2-shim}"
-mkdir -p "$work"/{ckpt,export,params,results/parity,results/bench,logs}
+mkdir -p "$work"/{ckpt,export,params,results/parity,results/bench,results/session,logs}
 work=$(cd "$work" && pwd)
 
 # On CUDA the reference needs sam2._C for min_mask_region_area; it is built into a copy of the
@@ -193,11 +210,34 @@ elif has "$stages" build; then
   echo "gpu-check: build: skipped, using $bin"
 fi
 bin=$(cd "$(dirname "$bin")" 2> /dev/null && pwd)/$(basename "$bin")
+# A ctest log's counts (and the lines matching the --grep patterns) as results/session/NAME.json.
+ctest_result() {
+  local name=$1 rc=$2; shift 2
+  "${python_bin:-python3}" scripts/session_results.py ctest "$work/logs/$name.log" --exit "$rc" "$@" \
+    --json "$work/results/session/$name.json" > /dev/null || fail "$name: no summary"
+}
+if has "$stages" probe; then
+  if [ -f "$build_dir/CTestTestfile.cmake" ]; then
+    # The fused CUDA kernel's probe runs at first use; this device test fails, naming the path
+    # that ran (cuda_stats_path), when the probe chose the ATen fallback.
+    log "kernel probe: ctest -R 'On the test device' in $build_dir (SAM2AMG_TEST_DEVICE=$device)"
+    (cd "$build_dir" && SAM2AMG_TEST_DEVICE=$device ctest -R "On the test device" --timeout 300 --output-on-failure \
+      > "$work/logs/probe.log" 2>&1); rc=$?
+    ctest_result probe "$rc" --grep 'cuda_stats_path' --grep 'probe' --grep '(tests passed|tests failed)'
+    grep -E 'tests passed|tests failed|cuda_stats_path|probe' "$work/logs/probe.log" | head -8
+    [ "$rc" = 0 ] || fail "kernel probe test (see $work/logs/probe.log)"
+  else
+    echo "gpu-check: probe: $build_dir has no ctest files (build it first)" >&2
+  fi
+fi
 if has "$stages" test; then
   if [ -f "$build_dir/CTestTestfile.cmake" ]; then
     log "ctest in $build_dir (SAM2AMG_TEST_DEVICE=$device)"
-    (cd "$build_dir" && SAM2AMG_TEST_DEVICE=$device ctest -j "$(nproc)" --timeout 600 --output-on-failure \
-      > "$work/logs/ctest.log" 2>&1) || fail "ctest (see $work/logs/ctest.log)"
+    (cd "$build_dir" && SAM2AMG_TEST_DEVICE=$device timeout "$ctest_seconds" ctest -j "$(nproc)" --timeout 600 \
+      --output-on-failure > "$work/logs/ctest.log" 2>&1); rc=$?
+    [ "$rc" = 0 ] || fail "ctest (see $work/logs/ctest.log)"
+    ctest_result ctest "$rc"
+    [ "$rc" = 124 ] && echo "gpu-check: ctest cut short after --ctest-seconds $ctest_seconds; results/session/ctest.json counts the tests that finished"
     grep -E 'tests passed|tests failed|\*\*\*(Failed|Skipped|Timeout|Exception)' "$work/logs/ctest.log" | tail -20
     # A crashed test: its backtrace, so that one GPU session is enough to see where (cuda-gdb also
     # debugs host code; gdb may be missing on a GPU machine).
@@ -231,8 +271,10 @@ if has "$stages" export && need_python; then
       f=$(export_file "$size" "$prec")
       [ -s "$f" ] && continue
       log "export $size $prec on $device"
+      decoder=exact
+      case "$prec" in *fast) decoder=fast ;; esac
       PYTHONPATH=$(pypath) "$python_bin" scripts/export_sam2.py --checkpoint "$(ckpt "$size")" --config "$size" \
-        --device "$device" --precision "$prec" --cudnn-tf32 "$cudnn_tf32" --out "$f" \
+        --device "$device" --precision "${prec%fast}" --decoder "$decoder" --cudnn-tf32 "$cudnn_tf32" --out "$f" \
         > "$work/logs/export.$size.$prec.log" 2>&1 || { rm -f "$f"; fail "export $size $prec"; }
       grep -E '^wrote|Error|error' "$work/logs/export.$size.$prec.log" | tail -3
     done
@@ -291,7 +333,8 @@ if has "$stages" bench && need_python; then
   for size in ${sizes//,/ }; do
     [ -s "$(ckpt "$size")" ] || { fail "bench $size: no checkpoint (run the export stage)"; continue; }
     ref_cmd="env PYTHONPATH=$(pypath) $python_bin $repo/scripts/bench_reference.py --checkpoint $(ckpt "$size") --config $size --device $device"
-    if [ ! -x "$bin" ] || ! "$bin" --help 2>&1 | grep -qE '^[[:space:]]+bench([[:space:]]|$)'; then
+    # (The help is read whole first: grep -q leaving early would fail the pipe under pipefail.)
+    if [ ! -x "$bin" ] || ! grep -qE '^[[:space:]]+bench([[:space:]]|$)' <<< "$("$bin" --help 2>&1)"; then
       log "bench: reference $size fp32 alone (${#images[@]} images, points_per_side $pps, repeat $repeat)"
       $ref_cmd --repeat "$repeat" --amg-config "$yaml" --images "${images[@]}" --json "$work/results/bench/$size.reference.fp32$tag.json" \
         > "$work/logs/bench.$size.reference$tag.log" 2>&1 || fail "bench reference $size (see $work/logs/bench.$size.reference$tag.log)"
@@ -299,17 +342,54 @@ if has "$stages" bench && need_python; then
       echo "gpu-check: sam2-amg has no bench subcommand; only the reference was measured"
       continue
     fi
+    ref_args=(--reference "$ref_cmd")
+    [ "$reference" = 1 ] || ref_args=()
     for prec in ${precisions//,/ }; do
       model=$(export_file "$size" "$prec")
-      [ -s "$model" ] || continue
-      log "bench: sam2-amg $size $prec against the reference (${#images[@]} images, points_per_side $pps, repeat $repeat)"
+      [ -s "$model" ] || { fail "bench $size $prec: no export (run the export stage)"; continue; }
+      log "bench: sam2-amg $size $prec ${ref_args:+against the reference }(${#images[@]} images, points_per_side $pps, repeat $repeat)"
       # shellcheck disable=SC2086
-      "$bin" bench -c "$yaml" -m "$model" --device "$device" --reference "$ref_cmd" --repeat "$repeat" \
+      "$bin" bench -c "$yaml" -m "$model" --device "$device" "${ref_args[@]}" --repeat "$repeat" \
         --bench-json "$work/results/bench/$size.sam2-amg.$prec$tag.json" $bench_args --input "${images[@]}" \
         > "$work/logs/bench.$size.$prec$tag.log" 2>&1 || fail "bench sam2-amg $size $prec (see $work/logs/bench.$size.$prec$tag.log)"
       tail -12 "$work/logs/bench.$size.$prec$tag.log"
     done
   done
+fi
+
+# --- profile -------------------------------------------------------------------------------------
+# Nsight Compute over one image (the first of --images, the first size and precision): every
+# kernel launch with its GPU time only (one metric, no cache flush, the GPU's own clocks), so the
+# run stays near real time. Where the bound cuts it short, the log still names each launch.
+if has "$stages" profile; then
+  ncu_bin=$(command -v ncu)
+  for c in /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu; do
+    [ -z "$ncu_bin" ] && [ -x "$c" ] && ncu_bin=$c
+  done
+  size=${sizes%%,*} prec=${precisions%%,*}
+  model=$(export_file "$size" "$prec")
+  rep=$work/logs/profile.$size.$prec
+  cmd=("$bin" -c "$(family_yaml defaults)" -m "$model" --device "$device" --input "${images[0]}"
+       --jsonl "$rep.jsonl" --overwrite)
+  rm -f "$rep".{ncu-rep,csv,log,jsonl}
+  if [ -z "$ncu_bin" ]; then
+    echo "ncu: not found on this machine" > "$rep.log"; rc=127
+    echo "gpu-check: profile: no ncu here; the result says so" >&2
+  elif [ ! -s "$model" ] || [ ! -x "$bin" ]; then
+    echo "no export $model or no binary $bin" > "$rep.log"; rc=2
+    fail "profile: no export or binary (run the export and build stages)"
+  else
+    log "profile: ncu over sam2-amg $size $prec on $(basename "${images[0]}") (at most $profile_seconds s)"
+    # SIGINT first: ncu then ends the application and may still write its report.
+    timeout -s INT -k 20 "$profile_seconds" "$ncu_bin" --metrics gpu__time_duration.sum --cache-control none \
+      --clock-control none -f -o "$rep" "${cmd[@]}" > "$rep.log" 2>&1; rc=$?
+    if [ -s "$rep.ncu-rep" ]; then
+      "$ncu_bin" --import "$rep.ncu-rep" --csv --page raw --print-units base > "$rep.csv" 2>> "$rep.log"
+    fi
+  fi
+  "${python_bin:-python3}" scripts/session_results.py ncu --log "$rep.log" --csv "$rep.csv" --exit "$rc" \
+    --command "ncu --metrics gpu__time_duration.sum ${cmd[*]}" --json "$work/results/session/profile.json" \
+    | cut -c1-300 || fail "profile: no summary"
 fi
 
 # --- docs ----------------------------------------------------------------------------------------
@@ -319,16 +399,18 @@ if has "$stages" docs; then
   tv=$("${python_bin:-python3}" -c 'import torch; print(torch.__version__)' 2> /dev/null)
   [ -e "$work/sam2src/sam2/_C.so" ] && cc_status="sam2._C built"
   setup="Machine: ${gpu:-no GPU}; ${cpu:-unknown CPU}, $(nproc) cores; PyTorch $tv. Images: ${#images[@]} ($(for i in "${images[@]}"; do basename "$i"; done | paste -sd, - | sed 's/,/, /g')); points_per_side $pps; seeded checkpoints (seed $seed, scripts/make_test_checkpoint.py). Reference connected components: $cc_status."
-  log "docs: tables into docs/parity.md and docs/performance.md"
+  log "docs: tables into docs/parity.md and docs/performance.md, the session's figures into $notes_doc"
   "${python_bin:-python3}" scripts/gpu_check_report.py --results "$work/results" --device "$device" \
-    --parity-doc docs/parity.md --performance-doc docs/performance.md --setup "$setup" || fail "docs"
+    --parity-doc docs/parity.md --performance-doc docs/performance.md --notes-doc "$notes_doc" \
+    --setup "$setup" || fail "docs"
 fi
 
 if [ -n "$out_dir" ]; then
   mkdir -p "$out_dir/gpu-check"
-  cp docs/parity.md docs/performance.md "$out_dir/gpu-check/" 2> /dev/null
+  cp docs/parity.md docs/performance.md "$notes_doc" "$out_dir/gpu-check/" 2> /dev/null
   # One archive: a device tool may bring back only a few files, none deeply nested.
-  tar -C "$work" -czf "$out_dir/gpu-check/results-logs.tgz" results logs 2> /dev/null
+  # (Without ncu's binary report: the CSV beside it holds what the docs use.)
+  tar -C "$work" --exclude='*.ncu-rep' -czf "$out_dir/gpu-check/results-logs.tgz" results logs 2> /dev/null
 fi
 
 log "done: ${#failures[@]} failure(s)"
