@@ -14,7 +14,7 @@ bool has_image_extension(const std::string& path);
 struct InputFile {
   std::string path;
   std::string name;
-  std::string key;  ///< canonical path, for de-duplication (empty when not computed)
+  std::string key{};  ///< canonical path, for de-duplication (empty when not computed)
   bool operator==(const InputFile& o) const { return path == o.path; }
 };
 
