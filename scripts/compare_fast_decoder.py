@@ -11,7 +11,8 @@ Without --checkpoint the model gets seeded weights with scripts/make_test_checkp
 1. float32, fast against exact (`export_sam2.fast_vs_exact`, random embeddings, both decoder
    methods), then on each image's embedding over the point grid: max |difference| of the
    low-res logits of all four tokens and of the predicted IoUs; beside it the exact decoder
-   against itself with the first 8 prompts run one at a time (rounding from batching alone);
+   against itself with the first 8 prompts run one at a time (rounding from batching alone),
+   and both float32 forms against the exact decoder run in float64 (each one's own error);
 2. bf16 (fp16 with --precision fp16), both forms in the reduced precision on the same
    embeddings (the float32 image encoder's, rounded once): the masks of the multimask tokens
    1..3, upsampled to the image size as the predictor does and thresholded at 0, against the
@@ -69,7 +70,8 @@ def _sync(device):
 
 
 def decode(wrapper, emb, pts, batch, device, times=None, key=None):
-    """The decoder over all points in calls of `batch`; float32 outputs on the CPU. The eager
+    """The decoder over all points in calls of `batch`; float32 outputs on the CPU (float64 from a
+    float64 decoder). The eager
     time of the calls (first call included) is added to times[key]."""
     logits, ious = [], []
     _sync(device)
@@ -80,8 +82,9 @@ def decode(wrapper, emb, pts, batch, device, times=None, key=None):
             coords = torch.cat([p.unsqueeze(1), torch.zeros(p.shape[0], 1, 2)], 1).to(device)
             labels = torch.tensor([[1, -1]], dtype=torch.int32).repeat(p.shape[0], 1).to(device)
             lo, iou = wrapper.predict_masks(*emb, coords, labels)
-            logits.append(lo.float().cpu())
-            ious.append(iou.float().cpu())
+            keep = torch.float64 if lo.dtype == torch.float64 else torch.float32
+            logits.append(lo.to(keep).cpu())
+            ious.append(iou.to(keep).cpu())
     _sync(device)
     if times is not None:
         times[key] = round(times.get(key, 0.0) + time.time() - t0, 3)
@@ -139,6 +142,7 @@ def main(argv=None):
     fast32 = FastAmgModel(model).eval()
     dtype = DTYPES[args.precision]
     exact16 = AmgModel(copy.deepcopy(model)).cast(args.device, dtype).eval()
+    exact64 = AmgModel(copy.deepcopy(model)).cast(args.device, torch.float64).eval()
     fast16 = FastAmgModel(copy.deepcopy(model)).cast(args.device, dtype).eval()
     size = model.image_size
     for path in args.images:
@@ -154,6 +158,9 @@ def main(argv=None):
         # The reference decoder against itself at another batch size (8 prompts one by one): the
         # float32 rounding noise that batching alone gives, the yardstick for fast vs exact.
         one_lo, one_iou = decode(exact32, emb, pts[:8], 1, args.device)
+        # Both float32 forms against the reference decoder in float64: how far each is from the
+        # exact values, i.e. whether fast vs exact is more than float32 rounding.
+        ref64_lo, ref64_iou = decode(exact64, tuple(t.double() for t in emb), pts, args.batch, args.device)
         emb16 = tuple(t.to(dtype) for t in emb)
         ex_lo, ex_iou = decode(exact16, emb16, pts, args.batch, args.device, times, "exact_" + args.precision)
         fa_lo, fa_iou = decode(fast16, emb16, pts, args.batch, args.device, times, "fast_" + args.precision)
@@ -163,6 +170,10 @@ def main(argv=None):
             "fp32_max_abs_logits": (ref_lo - fast_lo).abs().max().item(),
             "fp32_max_abs_iou": (ref_iou - fast_iou).abs().max().item(),
             "fp32_exact_batch1_vs_batch_max_abs_logits": (one_lo - ref_lo[:8]).abs().max().item(),
+            "fp32_exact_vs_fp64_max_abs_logits": (ref_lo.double() - ref64_lo).abs().max().item(),
+            "fp32_fast_vs_fp64_max_abs_logits": (fast_lo.double() - ref64_lo).abs().max().item(),
+            "fp32_exact_vs_fp64_max_abs_iou": (ref_iou.double() - ref64_iou).abs().max().item(),
+            "fp32_fast_vs_fp64_max_abs_iou": (fast_iou.double() - ref64_iou).abs().max().item(),
             "exact_" + args.precision: mask_agreement(ref_lo, ex_lo, h, w, args.device),
             "fast_" + args.precision: mask_agreement(ref_lo, fa_lo, h, w, args.device),
             "exact_max_abs_iou": (ref_iou - ex_iou).abs().max().item(),
@@ -179,8 +190,13 @@ def main(argv=None):
         result[f"mean_iou_{key}"] = sum(r["mean_iou"] * r["masks"] for r in rows) / masks
     result["fp32_max_abs_logits"] = max(r["fp32_max_abs_logits"] for r in result["images"])
     result["fp32_max_abs_iou"] = max(r["fp32_max_abs_iou"] for r in result["images"])
+    for form in ("exact", "fast"):
+        key = f"fp32_{form}_vs_fp64_max_abs_logits"
+        result[key] = max(r[key] for r in result["images"])
     print(f"{args.config}: float32 fast vs exact on the images: max |d logits| {result['fp32_max_abs_logits']:.3g}, "
-          f"max |d iou| {result['fp32_max_abs_iou']:.3g}; {args.precision} masks vs float32 exact, mean IoU: "
+          f"max |d iou| {result['fp32_max_abs_iou']:.3g}; against float64: exact "
+          f"{result['fp32_exact_vs_fp64_max_abs_logits']:.3g}, fast {result['fp32_fast_vs_fp64_max_abs_logits']:.3g}; "
+          f"{args.precision} masks vs float32 exact, mean IoU: "
           f"exact form {result[f'mean_iou_exact_{args.precision}']:.4f}, "
           f"fast form {result[f'mean_iou_fast_{args.precision}']:.4f} ({time.time() - t0:.0f} s)")
     if args.json:

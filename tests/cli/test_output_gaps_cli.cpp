@@ -152,7 +152,7 @@ TEST_CASE("Dry run with --resume against an output of other settings exits 2, as
   }
 }
 
-TEST_CASE("--stats does not change the masks, so it never blocks a resume", "[cli][resume][gaps]") {
+TEST_CASE("Resuming with --stats: it does not change the masks, so it never blocks a resume", "[cli][resume][gaps]") {
   CliFixture f;
   f.flags = "-q --progress none";
   f.add_image("a.png");
