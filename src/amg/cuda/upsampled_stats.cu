@@ -15,26 +15,23 @@ constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / 32;
 constexpr int kMaxGridY = 65535;
 
-__device__ float warp_min(float v) {
-  for (int o = 16; o > 0; o >>= 1) v = fminf(v, __shfl_xor_sync(0xffffffffu, v, o));
+// One warp's reduction by `op` (every lane ends with the result).
+template <class T, class Op>
+__device__ T warp_reduce(T v, Op op) {
+  for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
   return v;
 }
-__device__ float warp_max(float v) {
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
-__device__ unsigned warp_sum(unsigned v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-__device__ int warp_min_int(int v) {
-  for (int o = 16; o > 0; o >>= 1) v = min(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
-__device__ int warp_max_int(int v) {
-  for (int o = 16; o > 0; o >>= 1) v = max(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
+struct Min {
+  __device__ float operator()(float a, float b) const { return fminf(a, b); }
+  __device__ int operator()(int a, int b) const { return min(a, b); }
+};
+struct Max {
+  __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
+  __device__ int operator()(int a, int b) const { return max(a, b); }
+};
+struct Sum {
+  __device__ unsigned operator()(unsigned a, unsigned b) const { return a + b; }
+};
 
 // Exclusive prefix sum over the block (kThreads threads); `total` gets the sum.
 __device__ int block_exclusive_scan(int v, int& total) {
@@ -92,8 +89,8 @@ __global__ void stats_kernel(const float* low_res, int mask_base, field::Geometr
   const field::Tile t = field::make_tile(g, blockIdx.x);
 
   field::Range r = field::tile_source_range(mask, g, t, threadIdx.x, blockDim.x);
-  r.lo = warp_min(r.lo);
-  r.hi = warp_max(r.hi);
+  r.lo = warp_reduce(r.lo, Min{});
+  r.hi = warp_reduce(r.hi, Max{});
   if (lane == 0) {
     s_lo[warp] = r.lo;
     s_hi[warp] = r.hi;
@@ -122,11 +119,11 @@ __global__ void stats_kernel(const float* low_res, int mask_base, field::Geometr
 #pragma unroll
   for (int k = 0; k < field::kMaxThresholds; ++k) {
     if (k >= th.k) break;
-    const unsigned c = warp_sum(s.counts[k]);
+    const unsigned c = warp_reduce(s.counts[k], Sum{});
     if (lane == 0 && c) atomicAdd(&s_counts[k], c);
   }
-  const int left = warp_min_int(s.left), top = warp_min_int(s.top);
-  const int right = warp_max_int(s.right), bottom = warp_max_int(s.bottom);
+  const int left = warp_reduce(s.left, Min{}), top = warp_reduce(s.top, Min{});
+  const int right = warp_reduce(s.right, Max{}), bottom = warp_reduce(s.bottom, Max{});
   if (lane == 0 && right >= 0) {
     atomicMin(&s_box[0], left);
     atomicMin(&s_box[1], top);
