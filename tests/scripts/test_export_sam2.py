@@ -19,7 +19,6 @@ tiny sizes. Checked:
 Exit status 77 (ctest SKIP_RETURN_CODE) when PyTorch cannot be imported.
 """
 import json
-import math
 import os
 import sys
 import tempfile
@@ -39,51 +38,12 @@ except ImportError:
     sys.exit(77)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import export_sam2  # noqa: E402
+from prompt_standin import PromptEncoder  # noqa: E402
 
 C = 32  # embedding width
 S = 64  # input size; low-res masks are S/4
-
-
-class PointEncoding(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.register_buffer("positional_encoding_gaussian_matrix", torch.randn(2, C // 2) * 8)
-
-    def _pe_encoding(self, coords):
-        coords = (2 * coords - 1) @ self.positional_encoding_gaussian_matrix
-        return torch.cat([torch.sin(2 * math.pi * coords), torch.cos(2 * math.pi * coords)], dim=-1)
-
-    def forward_with_coords(self, coords_input, image_size):
-        coords = coords_input.clone()
-        coords[:, :, 0] = coords[:, :, 0] / image_size[1]
-        coords[:, :, 1] = coords[:, :, 1] / image_size[0]
-        return self._pe_encoding(coords.to(torch.float))
-
-
-class PromptEncoder(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.pe_layer = PointEncoding()
-        self.input_image_size = (S, S)
-        self.not_a_point_embed = nn.Embedding(1, C)
-        self.point_embeddings = nn.ModuleList(nn.Embedding(1, C) for _ in range(4))
-        self.no_mask_embed = nn.Embedding(1, C)
-        self.mask_downscaling = nn.Conv2d(1, C, 4, stride=4)
-
-    def _embed_points(self, points, labels, pad):
-        assert not pad
-        pe = self.pe_layer.forward_with_coords(points + 0.5, self.input_image_size)
-        pe = torch.where((labels == -1).unsqueeze(-1), torch.zeros_like(pe) + self.not_a_point_embed.weight, pe)
-        for k in range(4):
-            pe = torch.where((labels == k).unsqueeze(-1), pe + self.point_embeddings[k].weight, pe)
-        return pe
-
-    def get_dense_pe(self):
-        n = S // 16
-        c = (torch.arange(n, dtype=torch.float32) + 0.5) / n
-        yx = torch.stack(torch.meshgrid(c, c, indexing="ij")[::-1], -1)
-        return self.pe_layer._pe_encoding(yx).permute(2, 0, 1).unsqueeze(0)
 
 
 class MaskDecoder(nn.Module):
@@ -137,7 +97,7 @@ class StandIn(nn.Module):
         super().__init__()
         self.image_encoder = ImageEncoder()
         self.sam_mask_decoder = MaskDecoder()
-        self.sam_prompt_encoder = PromptEncoder()
+        self.sam_prompt_encoder = PromptEncoder(C, S)
         self.no_mem_embed = nn.Parameter(torch.randn(1, 1, C))
         self.image_size = S
         self.use_high_res_features_in_sam = True
