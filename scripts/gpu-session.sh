@@ -16,7 +16,11 @@
 # The build is the user's: scripts/setup-cuda.sh in its registry-free mode (--prebuilt) with the
 # kit carried in the ignored .device/ (SAM2AMG_PREBUILT: another folder). Also needed there:
 # .device/sam2src (the sam2 source), .device/sam2-shim (hydra/iopath stand-ins) and photos in
-# .device/photos (the bench image storm_2048x1536.jpg; the parity photos). Stages (STAGES below):
+# .device/photos (the bench image storm_2048x1536.jpg and the parity photos coffee_550x350.png and
+# chelsea_260x195.png; without them the photos there: the first two for parity, the first one
+# resized to 2048x1536 for the bench; Debian's python3-skimage package holds a few, e.g.
+# `apt-get download python3-skimage && dpkg -x python3-skimage_*.deb x`, in x/usr/lib/python3/
+# dist-packages/skimage/data). Stages (STAGES below):
 #   start   build | reference extension | exports, side by side: t and l in fp32 (exact) and
 #           bf16fast (bf16, fast decoder), then bf16 (exact) for comparison; s and b+ in fp32;
 #   build   waits for the build, then builds what a failing target left out;
@@ -36,7 +40,7 @@
 # Figures from the first H100 session: build 105 s, exports 150 s, bench 70 s, parity 210 s.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
-deadline=530 out_dir=${OUT:-} parity_images=() bench_image="" dry=0 cpu=0 skip="" folder_n=""
+deadline=530 out_dir=${OUT:-} parity_images=() bench_image="" bench_source="" dry=0 cpu=0 skip="" folder_n=""
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -92,8 +96,19 @@ else
                l:fp32:keepall l:fp32:keepall_crop1 l:fp32:defaults
                l:bf16:defaults l:bf16:keepall t:bf16:keepall l:bf16fast:m2m l:bf16fast:single l:bf16fast:minregion)
   folder_size=2048x1536 folder_n=${folder_n:-32} folder_bound=120
-  [ ${#parity_images[@]} -eq 0 ] && parity_images=("$photos/coffee_550x350.png" "$photos/chelsea_260x195.png")
-  [ -n "$bench_image" ] || bench_image=$photos/storm_2048x1536.jpg
+  # The photos of the first H100 run where .device/photos has them, else the photos it has: the
+  # first two for parity, and a bench image made at 2048x1536 from the first (figures then not
+  # comparable image for image with the earlier sessions', which the session's output says).
+  mapfile -t have < <(find "$photos" -maxdepth 1 -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' \) \
+                        2> /dev/null | sort)
+  if [ ${#parity_images[@]} -eq 0 ]; then
+    for p in coffee_550x350.png chelsea_260x195.png; do [ -f "$photos/$p" ] && parity_images+=("$photos/$p"); done
+    [ ${#parity_images[@]} -eq 0 ] && parity_images=("${have[@]:0:2}")
+  fi
+  if [ -z "$bench_image" ]; then
+    bench_image=$photos/storm_2048x1536.jpg
+    [ -f "$bench_image" ] || [ ${#have[@]} -eq 0 ] || { bench_source=${have[0]}; bench_image=$PWD/$work/bench_2048x1536.jpg; }
+  fi
   folder_sources=("$photos"/*.jpg "$photos"/*.png)
 fi
 export SAM2AMG_PREBUILT=${SAM2AMG_PREBUILT:-$PWD/.device}
@@ -281,6 +296,13 @@ stage_docs() {
 }
 
 say "start ($device): $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2> /dev/null | head -1)"
+[ ${#parity_images[@]} -gt 0 ] || say "no photos in $photos: parity and folder stages will have no images (see --help)"
+if [ -n "$bench_source" ]; then
+  say "bench image: made at 2048x1536 from ${bench_source##*/} (no storm_2048x1536.jpg in $photos)"
+  run mkdir -p "$work"
+  run "$py" -c 'import sys; from PIL import Image; Image.open(sys.argv[1]).convert("RGB").resize((2048, 1536), Image.BILINEAR).save(sys.argv[2], quality=92)' \
+    "$bench_source" "$bench_image"
+fi
 python3 -c 'import torch, torchvision; print("torch", torch.__version__, "torchvision", torchvision.__version__)' 2> /dev/null ||
   /usr/bin/python3 -c 'import torch; print("torch", torch.__version__)'
 for stage in "${STAGES[@]}"; do
