@@ -4,7 +4,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <optional>
 #include <set>
 
 #include "common/error.h"
@@ -22,7 +21,7 @@ namespace {
 class JsonlWriter : public MaskWriter {
  public:
   JsonlWriter(const std::string& path, SegmentationFormat format, const Provenance& provenance, bool resume)
-      : format_(format), provenance_(provenance), path_(path) {
+      : format_(format), provenance_(provenance), path_(path), out_(path, provenance) {
     // The file is created with the first image; an unwritable folder still fails here, before
     // any work.
     if (path_ != "-") {
@@ -30,7 +29,7 @@ class JsonlWriter : public MaskWriter {
       if (::access(folder.empty() ? "." : folder.c_str(), W_OK | X_OK) != 0) throw OutputError(path_, std::strerror(errno));
     }
     // Resuming keeps the complete lines of an interrupted run's file (never another run's).
-    appending_ = resume && path != "-" &&
+    out_.append = resume && path != "-" &&
                  resume_run_lines(path, provenance_, "--jsonl '" + printable(path) + "'",
                                   [&](const std::string& key, const json&) { done_.insert(key); });
   }
@@ -43,34 +42,24 @@ class JsonlWriter : public MaskWriter {
         {"sam2_amg", image_provenance_json(provenance_, info.input)},
         {"input", input_identity_json(info.input)}};
     if (info.funnel) line["funnel"] = funnel_json(*info.funnel);
-    open()->write(line);
+    out_.get().write(line);
     ++written_;
   }
   void finish(bool) override {
-    open();  // a run without images still writes its run record
+    JsonLinesFile& out = out_.get();  // a run without images still writes its run record
     // Lines written to a file someone removed or replaced meanwhile are lost: say so.
-    if (!out_->still_at_path())
+    if (!out.still_at_path())
       throw OutputError(path_, "was removed or replaced while this run wrote it; its " + std::to_string(written_) +
                                    " new lines are lost: rerun with --resume to write them again");
-    out_->close();
+    out.close();
   }
 
  private:
   SegmentationFormat format_;
   Provenance provenance_;
-  // Opened with the first image (or at finish()), so a run that fails before any leaves no file.
-  JsonLinesFile* open() {
-    if (!out_) {
-      out_.emplace(path_, appending_);
-      if (!appending_) out_->write(run_record(provenance_));
-    }
-    return &*out_;
-  }
-
-  bool appending_ = false;
-  std::optional<JsonLinesFile> out_;
   std::set<std::string> done_;
   std::string path_;
+  RunLinesFile out_;  ///< opened with the first image (or at finish())
   std::size_t written_ = 0;
 };
 

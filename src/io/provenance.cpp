@@ -284,6 +284,16 @@ std::string recorded_input_path(const json& identity, const std::string& recorde
   return recorded_path;
 }
 
+RunLinesFile::RunLinesFile(std::string path, const Provenance& p) : path_(std::move(path)), record_(run_record(p)) {}
+
+JsonLinesFile& RunLinesFile::get() {
+  if (!file_) {
+    file_.emplace(path_, append);
+    if (!append) file_->write(record_);
+  }
+  return *file_;
+}
+
 bool resume_run_lines(const std::string& path, const Provenance& p, const std::string& what,
                       const std::function<void(const std::string& key, const json& line)>& done,
                       const std::function<void(const std::string& key)>& dropped) {

@@ -7,11 +7,13 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "io/inputs.h"
+#include "io/json_files.h"
 #include "io/writers.h"
 
 namespace sam2amg {
@@ -91,6 +93,22 @@ bool image_output_matches(const nlohmann::json& recorded, const nlohmann::json& 
 /// image_provenance_json, "input": input_identity_json}; a reader skips every line whose type is
 /// not "image".
 nlohmann::json run_record(const Provenance& p);
+
+/// A JSON-lines output that starts with a run record (--jsonl, the YOLO manifest), created at its
+/// first line so that a run that stops before its first image leaves none: a new file starts
+/// with run_record, one resumed (`append`, from resume_run_lines) goes on after its kept lines.
+class RunLinesFile {
+ public:
+  RunLinesFile(std::string path, const Provenance& p);
+  bool append = false;
+  /// The file, opened (and its run record written) on the first call.
+  JsonLinesFile& get();
+
+ private:
+  std::string path_;
+  nlohmann::json record_;
+  std::optional<JsonLinesFile> file_;
+};
 
 /// Resumes a JSON-lines output that starts with a run record: false when there is nothing to
 /// resume (no file, or no complete first line: the caller starts it afresh). Otherwise checks the

@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
-#include <optional>
 #include <set>
 
 #include "common/error.h"
@@ -62,13 +61,14 @@ class YoloWriter : public MaskWriter {
  public:
   YoloWriter(std::string dir, const std::string& manifest, const Provenance& provenance,
              const std::vector<InputFile>& inputs, bool resume)
-      : dir_(std::move(dir)), manifest_path_(manifest), provenance_(provenance), labels_(yolo_label_names(inputs)) {
+      : dir_(std::move(dir)), manifest_path_(manifest), provenance_(provenance), labels_(yolo_label_names(inputs)),
+        manifest_(manifest, provenance) {
     std::error_code ec;
     fs::create_directories(dir_, ec);
     if (ec) throw OutputError(dir_, ec.message());
     // The labels cannot hold provenance (every line is read as numbers): the manifest does, one
     // line per label written, after it.
-    appending_ = resume && resume_run_lines(
+    manifest_.append = resume && resume_run_lines(
                                manifest_path_, provenance_, "'" + printable(manifest_path_) + "'",
                                [&](const std::string& key, const json&) { done_.insert(key), recorded_.insert(key); },
                                [&](const std::string& key) { recorded_.insert(key); });
@@ -95,7 +95,7 @@ class YoloWriter : public MaskWriter {
     make_folders_inside(dir_, fs::path(path).parent_path().string());  // never through a link
     // The manifest line first: a label on disk is always one the manifest records (resume
     // refuses any other), and a line without its label is only written again.
-    manifest()->write({{"type", "image"},
+    manifest_.get().write({{"type", "image"},
                       {"image", {{"file_name", info.input.name}, {"path", info.input.path}, {"width", info.width},
                                  {"height", info.height}, {"label", label}}},
                       {"sam2_amg", image_provenance_json(provenance_, info.input)},
@@ -105,24 +105,14 @@ class YoloWriter : public MaskWriter {
     done_.insert(input_key(info.input));
   }
 
-  void finish(bool) override { manifest()->close(); }
+  void finish(bool) override { manifest_.get().close(); }
 
  private:
   std::string dir_;
   std::string manifest_path_;
   Provenance provenance_;
   std::map<std::string, std::string> labels_;
-  // Opened with the first label (or at finish()): a run that fails before any leaves none.
-  JsonLinesFile* manifest() {
-    if (!manifest_) {
-      manifest_.emplace(manifest_path_, appending_);
-      if (!appending_) manifest_->write(run_record(provenance_));
-    }
-    return &*manifest_;
-  }
-
-  bool appending_ = false;
-  std::optional<JsonLinesFile> manifest_;
+  RunLinesFile manifest_;  ///< opened with the first label (or at finish())
   std::set<std::string> done_;
   std::set<std::string> recorded_;  ///< every input the manifest records a label of (done or rewritten since)
 };
