@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <iterator>
 
 #include "common/error.h"
 #include "common/printable.h"
@@ -167,24 +166,11 @@ bool non_empty(const std::string& path) {
   return !fs::is_regular_file(st) || fs::file_size(path, ec) > 0;
 }
 
-// True when a folder between `folder` and `path` (inside it) is a symbolic link or not a folder:
-// the writer refuses to write there (exit 5, naming it), so what lies beyond is not looked at.
-bool behind_a_link(const std::string& folder, const std::string& path) {
-  std::error_code ec;
-  const fs::path relative = fs::path(path).lexically_relative(folder);
-  fs::path at = folder;
-  for (auto it = relative.begin(); it != relative.end() && std::next(it) != relative.end(); ++it) {
-    at /= *it;
-    const fs::file_status st = fs::symlink_status(at, ec);
-    if (fs::exists(st) && (fs::is_symlink(st) || !fs::is_directory(st))) return true;
-  }
-  return false;
-}
-
 // An existing output that marks an earlier run.
 bool earlier_present(const OutputRow& row) {
   std::error_code ec;
-  if (row.per_image && behind_a_link(row.folder, row.path)) return false;
+  // A target the writer refuses to reach (exit 5, naming the link) is not looked at beyond it.
+  if (row.per_image && blocked_inside(row.folder, row.path)) return false;
   switch (row.earlier) {
     case OutputRow::Earlier::kNever: return false;
     case OutputRow::Earlier::kExists: return fs::exists(fs::symlink_status(row.path, ec));

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
 #include <set>
 
 #include "common/error.h"
@@ -107,6 +108,19 @@ void make_folders_inside(const std::string& root, const std::string& folder) {
                                      "(move it away)");
     if (!S_ISDIR(st.st_mode)) throw OutputError(at.string(), "exists and is not a folder; move it away");
   }
+}
+
+bool blocked_inside(const std::string& root, const std::string& path) {
+  std::error_code ec;
+  const std::filesystem::path relative = std::filesystem::path(path).lexically_relative(root);
+  std::filesystem::path at = root;
+  for (auto it = relative.begin(); it != relative.end() && std::next(it) != relative.end(); ++it) {
+    at /= *it;
+    const std::filesystem::file_status st = std::filesystem::symlink_status(at, ec);
+    if (std::filesystem::exists(st) && (std::filesystem::is_symlink(st) || !std::filesystem::is_directory(st)))
+      return true;
+  }
+  return false;
 }
 
 OutputLock::OutputLock(std::string lock_path, const std::string& output) : path_(std::move(lock_path)) {

@@ -31,6 +31,10 @@ std::string path_inside(const std::string& dir, const std::string& relative);
 /// Throws OutputError naming the component.
 void make_folders_inside(const std::string& root, const std::string& folder);
 
+/// True when make_folders_inside(root, the folder of `path`) would refuse: a folder between `root`
+/// and `path` (inside it) exists and is a symbolic link or not a folder. Reads only.
+bool blocked_inside(const std::string& root, const std::string& path);
+
 /// An exclusive lock on one output, held while the object lives: `lock_path` is created (never
 /// truncated) and locked with flock(2); it is removed when released. While held, the temporaries
 /// of `output` are this lock's (claim_temporaries: a killed run's are removed). Throws UsageError (exit 2)
