@@ -169,21 +169,21 @@ Overlay render_overlay(const ImageU8& image, const std::vector<MaskRecord>& reco
   for (size_t k : order) {
     if (bounds[k].empty()) continue;
     const std::string text = label_text(k, records[k], style);
-    for (const cv::Point& at : label_at[k]) {
-      int baseline = 0;
-      const cv::Size size = cv::getTextSize(text, kFont, o.font_scale, edge, &baseline);
-      // Strokes reach about edge/2 beyond getTextSize's box (anti-aliasing a little more): a
-      // margin of `edge` on every side holds them.
-      const int box_w = size.width + 2 * edge, box_h = size.height + baseline + 2 * edge;
-      // Centred on the chosen pixel and moved inside the image; where that covers a label already
-      // drawn, the first free place a few label sizes away that is still on the mask.
-      auto box_at = [&](cv::Point p) {
-        return cv::Rect(std::clamp(p.x - box_w / 2, 0, std::max(0, w - box_w)),
-                        std::clamp(p.y - box_h / 2, 0, std::max(0, h - box_h)), box_w, box_h);
-      };
-      auto free = [&](const cv::Rect& r) {
-        return std::none_of(placed.begin(), placed.end(), [&](const cv::Rect& q) { return (r & q).area() > 0; });
-      };
+    int baseline = 0;
+    const cv::Size size = cv::getTextSize(text, kFont, o.font_scale, edge, &baseline);
+    // Strokes reach about edge/2 beyond getTextSize's box (anti-aliasing a little more): a
+    // margin of `edge` on every side holds them.
+    const int box_w = size.width + 2 * edge, box_h = size.height + baseline + 2 * edge;
+    // Centred on the chosen pixel and moved inside the image; where that covers a label already
+    // drawn, the first free place a few label sizes away that is still on the mask.
+    auto box_at = [&](cv::Point p) {
+      return cv::Rect(std::clamp(p.x - box_w / 2, 0, std::max(0, w - box_w)),
+                      std::clamp(p.y - box_h / 2, 0, std::max(0, h - box_h)), box_w, box_h);
+    };
+    auto free = [&](const cv::Rect& r) {
+      return std::none_of(placed.begin(), placed.end(), [&](const cv::Rect& q) { return (r & q).area() > 0; });
+    };
+    for (const cv::Point& at : label_at[k]) {  // the same label on each part
       cv::Rect box = box_at(at);
       for (int step = 1; step <= 3 && !free(box); ++step)
         for (const cv::Point d : {cv::Point(0, box_h), cv::Point(0, -box_h), cv::Point(box_w, 0), cv::Point(-box_w, 0)}) {
