@@ -22,6 +22,7 @@
 #include "common/error.h"
 #include "common/printable.h"
 #include "model/fast_decoder.h"
+#include "model/host_allocator.h"
 #include "model/model_file.h"
 #include "model/model_probe.h"
 #include "model/transforms.h"
@@ -174,6 +175,7 @@ Sam2Model Sam2Model::load(const std::string& path, const ModelOptions& options) 
   // Sizes before inflating: a small file whose metadata inflates to gigabytes is refused unread.
   if (const std::string why = model_archive_problem(path); !why.empty())
     throw ModelError("'" + shown + "' is not a model archive sam2-amg reads: " + why);
+  install_host_allocator();  // before the weights: they are large blocks too
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->device = choose_device(options.device);
