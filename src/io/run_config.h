@@ -40,7 +40,7 @@ struct IoOptions {
   bool polygons = false;            ///< segmentation as polygons instead of RLE (Label Studio, CVAT)
   Device device;                    ///< auto, cpu, cuda or cuda:N
   Precision precision = Precision::kAuto;  ///< auto (the model file's), fp32, bf16 or fp16
-  int threads = 0;                  ///< CPU threads for LibTorch; 0 = its default
+  int threads = 0;                  ///< CPU threads for LibTorch and the BLAS; 0 = the CPUs the process may use
   ExifMode exif = ExifMode::kApply; ///< apply or ignore the EXIF orientation tag
   std::int64_t max_image_pixels = std::int64_t{1} << 28;  ///< larger images are skipped unread
   bool accept_corrupt_images = false;  ///< decode PNGs/JPEGs whose decoder reports damaged data
@@ -73,7 +73,9 @@ void for_each_io_param(V&& v) {
   v("polygons", &IoOptions::polygons, "Write segmentations as polygons instead of RLE");
   v("device", &IoOptions::device, "auto, cpu, cuda or cuda:N");
   v("precision", &IoOptions::precision, "auto (the model file's), fp32, bf16 or fp16");
-  v("threads", &IoOptions::threads, "CPU threads for LibTorch (0 = its default)");
+  v("threads", &IoOptions::threads,
+    "CPU threads for LibTorch and the BLAS (0 = the CPUs this process may use: its affinity within its cgroup's "
+    "quota)");
   v("exif", &IoOptions::exif, "apply or ignore the EXIF orientation of JPEGs");
   v("max_image_pixels", &IoOptions::max_image_pixels, "Skip images with more pixels than this, unread");
   v("accept_corrupt_images", &IoOptions::accept_corrupt_images,

@@ -9,7 +9,8 @@ struct ModelOptions {
   Device device;
   /// auto (the file's precision) or fp32 / bf16 / fp16, which must match the file's.
   Precision precision = Precision::kAuto;
-  /// CPU threads for LibTorch's intra-op pool; 0 keeps its default.
+  /// CPU threads for LibTorch's intra-op pool and the BLAS; 0: the CPUs this process may use
+  /// (its affinity, within its cgroup's CPU quota; usable_cpu_count()).
   int threads = 0;
   /// TF32 for CUDA matrix products at run time (PyTorch's default, and the reference's, is
   /// off). Convolutions follow the flag recorded in the file at export (cudnn_allow_tf32).

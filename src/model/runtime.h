@@ -12,6 +12,31 @@ namespace sam2amg {
 /// and --version.
 std::string runtime_description();
 
+/// The CPUs this process may run on: its affinity mask, capped by a cgroup CPU quota (v2
+/// cpu.max, or v1 cpu.cfs_quota_us / cpu.cfs_period_us; a quota of 1.5 CPUs gives 2). At least 1.
+int usable_cpu_count();
+
+/// The count for `affinity` CPUs and a cgroup quota, as the files say it: v2's cpu.max text
+/// ("max 100000" or "150000 100000"), or v1's quota and period (quota -1: none). Empty or
+/// unreadable text means no quota. For usable_cpu_count and its tests.
+int cpus_within_quota(int affinity, const std::string& cpu_max_v2, const std::string& quota_v1,
+                      const std::string& period_v1);
+
+/// Sets LibTorch's intra-op threads and, where the BLAS is OpenBLAS (which keeps its own pool),
+/// OpenBLAS's to `n`.
+void set_cpu_threads(int n);
+
+/// The CPU's reduced-precision matrix instructions, read with CPUID and checked against what the
+/// OS enables (XCR0): AVX-512 BF16 (Zen 4, Cooper Lake, Sapphire Rapids) and AMX-BF16
+/// (Sapphire Rapids and later).
+struct CpuMatrixFeatures {
+  bool avx512_bf16 = false;
+  bool amx_bf16 = false;
+  /// "avx512_bf16 amx_bf16", "avx512_bf16" or "none".
+  std::string str() const;
+};
+CpuMatrixFeatures cpu_matrix_features();
+
 /// What LibTorch and this machine offer for CUDA.
 struct CudaRuntime {
   std::string libtorch;        ///< LibTorch's version, "2.11.0"

@@ -193,7 +193,7 @@ Sam2Model Sam2Model::load(const std::string& path, const ModelOptions& options) 
   if (options.precision != Precision::kAuto && wanted != impl->metadata.precision)
     throw ModelError(shown + " was exported in " + impl->metadata.precision + ", not " + wanted + "; export it in " +
                      wanted + " or use --precision auto");
-  if (options.threads > 0) at::set_num_threads(options.threads);
+  set_cpu_threads(options.threads > 0 ? options.threads : usable_cpu_count());
   const std::string& traced = impl->metadata.device;
   if (traced == "cuda" && !impl->device.is_cuda())
     throw ModelError(shown + " was exported for CUDA and cannot run on " + impl->device.str() +
@@ -347,7 +347,8 @@ std::string runtime_description() {
   }
   std::ostringstream os;
   os << "LibTorch " << TORCH_VERSION << ", " << cuda_summary(cuda_runtime()) << ", " << at::get_num_threads()
-     << " CPU threads, BLAS "
+     << " CPU threads (" << usable_cpu_count() << " usable), CPU bf16 matrix instructions "
+     << cpu_matrix_features().str() << ", BLAS "
      << (blas.empty() ? std::string("none mapped yet") : blas);
   return os.str();
 }
