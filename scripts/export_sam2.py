@@ -290,6 +290,19 @@ def _inputs(model, device, dtype, batch, seed):
     return img, coords, labels, mask
 
 
+def _decoder_structure(dec):
+    """What sam2-amg's native decoder needs besides the weights (docs/model-contract.md, "The
+    native decoder"): the attention heads and whether the IoU head ends in a sigmoid; None for a
+    decoder without SAM 2's structure."""
+    try:
+        head = dec.iou_prediction_head
+        sigmoid = head.sigmoid_output if hasattr(head, "sigmoid_output") else head.sigmoid
+        return {"num_heads": int(dec.transformer.layers[0].self_attn.num_heads),
+                "iou_prediction_use_sigmoid": bool(sigmoid)}
+    except AttributeError:
+        return None
+
+
 def metadata_for(model, architecture, precision, device, source, cudnn_tf32=None, attention=None, decoder=None):
     dec = model.sam_mask_decoder
     meta = {
@@ -310,6 +323,9 @@ def metadata_for(model, architecture, precision, device, source, cudnn_tf32=None
         "point_coords_dtype": "fp32",
         "torch_version": torch.__version__,
     }
+    structure = _decoder_structure(dec)
+    if structure:
+        meta["mask_decoder"] = structure
     if cudnn_tf32 is not None:
         meta["cudnn_allow_tf32"] = bool(cudnn_tf32)
     if attention is not None:

@@ -18,6 +18,7 @@ ModelOptions model_options(const IoOptions& io) {
   m.device = io.device;
   m.precision = io.precision;
   m.threads = io.threads;
+  m.decoder = io.decoder;
   m.matmul_tf32 = io.matmul_tf32;
   return m;
 }

@@ -73,4 +73,15 @@ constexpr EnumNames<Precision, 4> enum_names(Precision) {
             {Precision::kFp16, "fp16"}}}};
 }
 
+/// --decoder: which code decodes the prompts (the image encoder is always the export's graph).
+enum class Decoder {
+  kAuto,    ///< native on the CPU where the export allows it; the export's graphs elsewhere
+  kExport,  ///< the export's own graphs: an exact export decodes with the reference's arithmetic
+  kNative,  ///< sam2-amg's own decoder over the export's weights (the CPU only)
+};
+
+constexpr EnumNames<Decoder, 3> enum_names(Decoder) {
+  return {"decoder", {{{Decoder::kAuto, "auto"}, {Decoder::kExport, "export"}, {Decoder::kNative, "native"}}}};
+}
+
 }  // namespace sam2amg

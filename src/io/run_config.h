@@ -41,6 +41,7 @@ struct IoOptions {
   Device device;                    ///< auto, cpu, cuda or cuda:N
   Precision precision = Precision::kAuto;  ///< auto (the model file's), fp32, bf16 or fp16
   int threads = 0;                  ///< CPU threads for LibTorch and the BLAS; 0 = the CPUs the process may use
+  Decoder decoder = Decoder::kAuto; ///< auto, export (the export's graphs) or native (sam2-amg's own, CPU)
   ExifMode exif = ExifMode::kApply; ///< apply or ignore the EXIF orientation tag
   std::int64_t max_image_pixels = std::int64_t{1} << 28;  ///< larger images are skipped unread
   bool accept_corrupt_images = false;  ///< decode PNGs/JPEGs whose decoder reports damaged data
@@ -76,6 +77,10 @@ void for_each_io_param(V&& v) {
   v("threads", &IoOptions::threads,
     "CPU threads for LibTorch and the BLAS (0 = the CPUs this process may use: its affinity within its cgroup's "
     "quota)");
+  v("decoder", &IoOptions::decoder,
+    "auto (native on the CPU where the export allows it, else the export's graphs), export (the export's own "
+    "graphs: an exact export decodes with the reference's arithmetic, bit for bit on the CPU) or native "
+    "(sam2-amg's own decoder over the export's weights, CPU only; equal up to float32 rounding)");
   v("exif", &IoOptions::exif, "apply or ignore the EXIF orientation of JPEGs");
   v("max_image_pixels", &IoOptions::max_image_pixels, "Skip images with more pixels than this, unread");
   v("accept_corrupt_images", &IoOptions::accept_corrupt_images,

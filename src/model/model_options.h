@@ -12,6 +12,9 @@ struct ModelOptions {
   /// CPU threads for LibTorch's intra-op pool and the BLAS; 0: the CPUs this process may use
   /// (its affinity, within its cgroup's CPU quota; usable_cpu_count()).
   int threads = 0;
+  /// Which code decodes the prompts. The library's default runs the export's own graphs; the
+  /// command line's (--decoder) is auto.
+  Decoder decoder = Decoder::kExport;
   /// TF32 for CUDA matrix products at run time (PyTorch's default, and the reference's, is
   /// off). Convolutions follow the flag recorded in the file at export (cudnn_allow_tf32).
   bool matmul_tf32 = false;

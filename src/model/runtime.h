@@ -62,13 +62,16 @@ std::string cuda_unavailable_reason(const CudaRuntime& rt, const std::string& re
 /// Which decoder path Sam2Model::predict_points takes (Sam2Model::decoder_path()), for the bench
 /// and logs.
 struct DecoderPath {
+  bool native = false;              ///< sam2-amg's own decoder (src/model/native_decoder.h) decodes
+  std::string native_precision;     ///< its matrix products' precision: "float32" or "bf16"
+  std::string not_native;           ///< with --decoder auto: why the native decoder does not run
   bool fast = false;                ///< the export's decoder form is fast (metadata `decoder`)
   bool cuda_graph = false;          ///< the last fast call replayed a CUDA graph
   std::int64_t max_batch = 0;       ///< prompts per fast decoder call at most; 0 for the exact form
   std::int64_t calls = 0;           ///< fast decoder calls so far
   std::int64_t graph_replays = 0;   ///< of which CUDA graph replays
   std::string note;                 ///< why fast calls are plain calls (CPU, no CUDA graphs, capture failed)
-  /// "exact", "fast, CUDA graph" or "fast, eager (note)".
+  /// "native (float32)", "exact", "fast, CUDA graph" or "fast, eager (note)".
   std::string str() const;
 };
 

@@ -25,6 +25,7 @@
 #include "model/host_allocator.h"
 #include "model/model_file.h"
 #include "model/model_probe.h"
+#include "model/native_decoder.h"
 #include "model/transforms.h"
 
 namespace sam2amg {
@@ -96,6 +97,13 @@ ModelMetadata parse_metadata(const std::string& text, const std::string& path) {
     m.dynamic_multimask.enabled = dyn.at("enabled").get<bool>();
     m.dynamic_multimask.delta = dyn.value("delta", 0.05);
     m.dynamic_multimask.thresh = dyn.value("thresh", 0.98);
+    // The mask decoder's structure beyond its weights (exports since the native decoder; older
+    // ones are SAM 2's constants, which the load-time check confirms).
+    if (j.contains("mask_decoder")) {
+      const auto& dec = j.at("mask_decoder");
+      m.mask_decoder_heads = dec.value("num_heads", m.mask_decoder_heads);
+      m.iou_sigmoid = dec.value("iou_prediction_use_sigmoid", m.iou_sigmoid);
+    }
   } catch (const nlohmann::json::exception& e) {
     throw ModelError(path + ": bad " + std::string(kMetadataFile) + " metadata: " + e.what() +
                      " (see docs/model-contract.md for the required keys)");
@@ -160,6 +168,15 @@ struct Sam2Model::Impl {
     nonfinite.select(0, static_cast<int64_t>(i)).logical_or_(at::isfinite(t).all().logical_not());
   }
   std::unique_ptr<FastDecoder> fast;  // fast exports (metadata decoder: fast)
+  std::unique_ptr<NativeDecoder> native;  // --decoder native, or auto on the CPU
+  std::string not_native;                 // with auto: why the native decoder does not run
+  mutable std::int64_t native_calls = 0;
+  // The export's own graph B (predict_masks, or the fast form's), for B prompts.
+  DecoderOutput export_decode(const ImageEmbedding& embedding, const at::Tensor& point_coords,
+                              const at::Tensor& mask_input) const;
+  // Sets up the native decoder for --decoder native or auto (see Decoder): it must agree with
+  // the export's own graph on a few prompts, or native fails (exit 3) and auto does without it.
+  void choose_native(Decoder choice, const std::string& shown);
 };
 
 Sam2Model::Sam2Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -232,6 +249,7 @@ Sam2Model Sam2Model::load(const std::string& path, const ModelOptions& options) 
   at::globalContext().setAllowTF32CuBLAS(options.matmul_tf32);
   Sam2Model model(std::move(impl));
   probe_model(model, shown, options.probe_mask_input);  // one tiny call of each graph the run will use
+  model.impl_->choose_native(options.decoder, shown);
   return model;
 }
 
@@ -312,7 +330,10 @@ ImageEmbedding Sam2Model::encode(const at::Tensor& input) const {
   impl_->note_finite(out[1], "encode_image", "feat_s0");
   impl_->note_finite(out[2], "encode_image", "feat_s1");
   ImageEmbedding e{out[0], out[1], out[2], {}};
-  if (impl_->fast) e.decoder_context = impl_->fast->prepare(e.image_embed);
+  if (impl_->native)
+    e.decoder_context = impl_->native->prepare(e);
+  else if (impl_->fast)
+    e.decoder_context = impl_->fast->prepare(e.image_embed);
   return e;
 }
 
@@ -364,52 +385,65 @@ DecoderOutput Sam2Model::predict_points(const ImageEmbedding& embedding, const a
   TORCH_CHECK(point_coords.dim() == 2 && point_coords.size(1) == 2, "predict_points: point_coords must be (B, 2), got ",
               point_coords.sizes());
   const int64_t n = point_coords.size(0);
-  if (impl_->fast && !mask_input.defined() && !embedding.decoder_context.empty() && n > 0) {
-    const auto fopts = at::TensorOptions().dtype(at::kFloat).device(impl_->device);
+  if (impl_->native && !mask_input.defined() && !embedding.decoder_context.empty() && n > 0) {
+    ++impl_->native_calls;
+    DecoderOutput d = impl_->native->run(embedding.decoder_context, point_coords);
+    impl_->note_finite(d.low_res_logits, "the native decoder", "low_res_logits");
+    impl_->note_finite(d.iou_preds, "the native decoder", "iou");
+    return d;
+  }
+  return impl_->export_decode(embedding, point_coords, mask_input);
+}
+
+DecoderOutput Sam2Model::Impl::export_decode(const ImageEmbedding& embedding, const at::Tensor& point_coords,
+                                             const at::Tensor& mask_input) const {
+  const int64_t n = point_coords.size(0);
+  if (fast && !mask_input.defined() && !embedding.decoder_context.empty() && n > 0) {
+    const auto fopts = at::TensorOptions().dtype(at::kFloat).device(device);
     const at::Tensor pts = point_coords.to(fopts);
     const at::Tensor coords = at::cat({pts.unsqueeze(1), at::zeros({n, 1, 2}, fopts)}, 1);
     // Built on the device (a host-built tensor would be a blocking copy per call on CUDA).
-    at::Tensor labels = at::ones({n, 2}, at::TensorOptions().dtype(at::kInt).device(impl_->device));
+    at::Tensor labels = at::ones({n, 2}, at::TensorOptions().dtype(at::kInt).device(device));
     labels.select(1, 1).fill_(-1);
-    DecoderOutput d = impl_->fast->run(embedding, coords, labels);
-    impl_->note_finite(d.low_res_logits, "predict_masks_prepared", "low_res_logits");
-    impl_->note_finite(d.iou_preds, "predict_masks_prepared", "iou");
+    DecoderOutput d = fast->run(embedding, coords, labels);
+    note_finite(d.low_res_logits, "predict_masks_prepared", "low_res_logits");
+    note_finite(d.iou_preds, "predict_masks_prepared", "iou");
     return d;
   }
   // A batch smaller than one already run repeats its last prompt up to that size; the extra
   // rows are dropped below (every prompt is decoded independently of the others).
   int64_t b = n;
-  if (impl_->pad_batches && n > 0) {
-    impl_->largest_batch = std::max(impl_->largest_batch, n);
-    b = impl_->largest_batch;
+  if (pad_batches && n > 0) {
+    largest_batch = std::max(largest_batch, n);
+    b = largest_batch;
   }
-  const auto fopts = at::TensorOptions().dtype(at::kFloat).device(impl_->device);
+  const auto fopts = at::TensorOptions().dtype(at::kFloat).device(device);
   at::Tensor pts = point_coords.to(fopts);
   at::Tensor masks_in = mask_input;
   if (b > n) {
     pts = at::cat({pts, pts.slice(0, n - 1, n).expand({b - n, 2})}, 0);
     if (masks_in.defined()) {
-      masks_in = masks_in.to(impl_->device);
+      masks_in = masks_in.to(device);
       masks_in = at::cat({masks_in, masks_in.slice(0, n - 1, n).expand({b - n, -1, -1, -1})}, 0);
     }
   }
   // The padding point (0, 0) with label -1, appended here as the prompt encoder does without boxes.
   const at::Tensor coords = at::cat({pts.unsqueeze(1), at::zeros({b, 1, 2}, fopts)}, 1);
   // Built on the device (a host-built tensor would be a blocking copy per batch on CUDA).
-  at::Tensor labels = at::ones({b, 2}, at::TensorOptions().dtype(at::kInt).device(impl_->device));
+  at::Tensor labels = at::ones({b, 2}, at::TensorOptions().dtype(at::kInt).device(device));
   labels.select(1, 1).fill_(-1);
-  const at::ScalarType dt = impl_->dtype;
-  const at::ScalarType coords_dtype = impl_->metadata.point_coords_fp32 ? at::kFloat : dt;
+  const at::ScalarType dt = dtype;
+  const at::ScalarType coords_dtype = metadata.point_coords_fp32 ? at::kFloat : dt;
   std::vector<c10::IValue> args{embedding.image_embed.to(dt), embedding.feat_s0.to(dt), embedding.feat_s1.to(dt),
                                 coords.to(coords_dtype), labels};
   const char* method = "predict_masks";
   if (masks_in.defined()) {
-    args.emplace_back(masks_in.to(impl_->device).to(dt));
+    args.emplace_back(masks_in.to(device).to(dt));
     method = "predict_masks_with_mask_input";
   }
-  const auto out = tuple_outputs(impl_->module.get_method(method)(args), 2, method, /*to_float=*/true);
-  impl_->note_finite(out[0], method, "low_res_logits");
-  impl_->note_finite(out[1], method, "iou");
+  const auto out = tuple_outputs(module.get_method(method)(args), 2, method, /*to_float=*/true);
+  note_finite(out[0], method, "low_res_logits");
+  note_finite(out[1], method, "iou");
   if (b > n) return {out[0].slice(0, 0, n), out[1].slice(0, 0, n)};
   return {out[0], out[1]};
 }
@@ -436,12 +470,73 @@ void Sam2Model::check_outputs_finite() const {
 
 std::int64_t Sam2Model::preferred_prompt_batch() const { return impl_->fast ? impl_->fast->max_batch() : 0; }
 
-DecoderPath Sam2Model::decoder_path() const { return impl_->fast ? impl_->fast->path() : DecoderPath{}; }
+DecoderPath Sam2Model::decoder_path() const {
+  DecoderPath p = impl_->fast ? impl_->fast->path() : DecoderPath{};
+  p.not_native = impl_->not_native;
+  if (impl_->native) {
+    p.native = true;
+    p.native_precision = "float32";
+    p.calls = impl_->native_calls;
+  }
+  return p;
+}
+
+void Sam2Model::Impl::choose_native(Decoder choice, const std::string& shown) {
+  if (choice == Decoder::kExport) return;
+  const bool required = choice == Decoder::kNative;
+  const auto without = [&](const std::string& why) {
+    if (required) throw ModelError(shown + ": --decoder native cannot run: " + why + "; use --decoder export");
+    not_native = why;
+  };
+  if (!device.is_cpu()) {  // auto on CUDA is the export's graphs, nothing to explain
+    if (required) without("it runs on the CPU only (on CUDA a fast export is the fast decoder)");
+    return;
+  }
+  std::string why;
+  const NativeDecoderShape shape{metadata.mask_decoder_heads, metadata.iou_sigmoid};
+  std::unique_ptr<NativeDecoder> d = NativeDecoder::from_module(module, shape, metadata.image_size, &why);
+  if (!d) return without("the file lacks SAM 2's mask decoder weights (" + why + ")");
+  // The check: both decoders on a seeded random embedding of the model's shapes, a few prompts.
+  c10::InferenceMode guard;
+  const int64_t s = metadata.image_size;
+  at::Generator gen = at::detail::createCPUGenerator(2024);
+  const auto randn = [&](std::vector<int64_t> sizes) { return at::randn(sizes, gen, at::kFloat).to(dtype); };
+  const auto [c, c0, c1] = d->embedding_channels();
+  ImageEmbedding e{randn({1, c, s / 16, s / 16}), randn({1, c0, s / 4, s / 4}), randn({1, c1, s / 8, s / 8}), {}};
+  const at::Tensor points = at::rand({3, 2}, gen, at::kFloat) * static_cast<double>(s);
+  if (fast) e.decoder_context = fast->prepare(e.image_embed);
+  DecoderAgreement agreement;
+  try {
+    const DecoderOutput theirs = export_decode(e, points, {});
+    const DecoderOutput ours = d->run(d->prepare(e), points);
+    agreement = compare_decoder_outputs(theirs, ours);
+  } catch (const c10::Error& err) {
+    return without(std::string("it failed on the export's shapes: ") + err.what_without_backtrace());
+  }
+  nonfinite = at::Tensor();  // the check's outputs are not an image's
+  nonfinite_names.clear();
+  // Reduced-precision graphs differ from float32 by their rounding: only a structural mismatch fails.
+  const double tolerance = dtype == at::kFloat ? 1e-4 : 5e-2;
+  if (!(agreement.logits <= tolerance && agreement.iou <= tolerance)) {
+    char msg[200];
+    std::snprintf(msg, sizeof msg, "it disagrees with the export's decoder (logits by %.2g of their range, scores by %.2g)",
+                  agreement.logits, agreement.iou);
+    return without(msg);
+  }
+  native = std::move(d);
+}
 
 std::string DecoderPath::str() const {
-  if (!fast) return "exact";
-  if (cuda_graph) return "fast, CUDA graph";
-  return "fast, eager" + (note.empty() ? std::string() : " (" + note + ")");
+  std::string s;
+  if (native)
+    s = "native (" + native_precision + ")";
+  else if (!fast)
+    s = "exact";
+  else if (cuda_graph)
+    s = "fast, CUDA graph";
+  else
+    s = "fast, eager" + (note.empty() ? std::string() : " (" + note + ")");
+  return s;
 }
 
 const ModelMetadata& Sam2Model::metadata() const { return impl_->metadata; }
@@ -452,7 +547,7 @@ std::string Sam2Model::describe() const {
   const ModelMetadata& m = impl_->metadata;
   os << m.architecture << " (" << m.precision << ", input " << m.image_size << "x" << m.image_size
      << ", dynamic multimask " << (m.dynamic_multimask.enabled ? "on" : "off")
-     << (impl_->fast ? ", fast decoder" : "") << ") on " << impl_->device.str();
+     << (impl_->native ? ", native decoder" : impl_->fast ? ", fast decoder" : "") << ") on " << impl_->device.str();
   return os.str();
 }
 

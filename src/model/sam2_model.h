@@ -29,6 +29,10 @@ struct ModelMetadata {
   DynamicMultimask dynamic_multimask;  ///< the decoder's single-mask fallback (build_sam2 default on)
   bool point_coords_fp32 = false;      ///< point_coords_dtype "fp32": coordinates stay float32 in bf16/fp16 files
   std::string decoder = "exact";       ///< the decoder form: exact (the reference's) or fast (bf16/fp16 exports)
+  /// The mask decoder's structure (metadata `mask_decoder`; SAM 2's values where it is absent),
+  /// which the native decoder needs besides the weights.
+  std::int64_t mask_decoder_heads = 8;
+  bool iou_sigmoid = true;
 };
 
 /// Graph A's outputs for one crop, on the model's device, in the model's dtype.

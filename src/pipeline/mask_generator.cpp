@@ -296,12 +296,15 @@ std::vector<std::pair<std::string, std::string>> MaskGenerator::execution_paths(
   else
     kernel = cuda_stats_path();  // "kernel", "fallback (why)", ... (amg/upsampled_masks.h)
   const DecoderPath decoder = impl_->model.decoder_path();
-  return {{"preprocess", impl_->model.preprocesses_on_device() ? "device (fast mode)" : "cpu, in the decode workers"},
+  std::vector<std::pair<std::string, std::string>> paths{
+          {"preprocess", impl_->model.preprocesses_on_device() ? "device (fast mode)" : "cpu, in the decode workers"},
           {"postprocess", enum_name(impl_->postprocess)},
           {"postprocess_kernel", kernel},
           {"decoder", decoder.str()},
           {"decoder_graph", decoder.cuda_graph ? "cuda graph (" + std::to_string(decoder.graph_replays) + " replays)"
                                                : "eager"}};
+  if (!decoder.not_native.empty()) paths.emplace_back("decoder_not_native", decoder.not_native);
+  return paths;
 }
 
 PreparedImage MaskGenerator::prepare(std::shared_ptr<const ImageU8> image) const {

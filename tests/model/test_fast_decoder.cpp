@@ -2,7 +2,6 @@
 // stand-in weights (written by tests/scripts/test_fast_decoder.py --write-exports, the CTest
 // fixture fast_decoder_exports, into $SAM2AMG_FAST_DECODER_EXPORTS) give the same outputs, in
 // calls of any size; the exact path is untouched.
-#include <caffe2/serialize/inline_container.h>
 #include <torch/script.h>
 
 #include <cstdlib>
@@ -11,6 +10,7 @@
 #include "common/error.h"
 #include "model/fast_decoder.h"
 #include "model/sam2_model.h"
+#include "model_files.h"
 #include "support/catch.h"
 #include "support/fixtures.h"
 
@@ -125,23 +125,7 @@ TEST_CASE("A file whose metadata says decoder fast without the fast methods is r
   const std::string dir = exports_dir();
   TempDir tmp;
   const std::string bad = tmp.file("claims_fast.pt");
-  {
-    caffe2::serialize::PyTorchStreamReader reader(dir + "/exact.pt");
-    caffe2::serialize::PyTorchStreamWriter writer(bad);
-    std::string meta;
-    for (const std::string& name : reader.getAllRecords()) {
-      if (name == "version" || name == ".data/version") continue;
-      auto [data, size] = reader.getRecord(name);
-      std::string bytes(static_cast<const char*>(data.get()), size);
-      if (name == "extra/sam2_amg.json") {
-        const auto at = bytes.find("\"decoder\": \"exact\"");
-        REQUIRE(at != std::string::npos);
-        bytes.replace(at, 18, "\"decoder\": \"fast\"");
-      }
-      writer.writeRecord(name, bytes.data(), bytes.size());
-    }
-    writer.writeEndOfFile();
-  }
+  copy_with_metadata(dir + "/exact.pt", bad, "\"decoder\": \"exact\"", "\"decoder\": \"fast\"");
   try {
     Sam2Model::load(bad, {"cpu"});
     FAIL("loaded");

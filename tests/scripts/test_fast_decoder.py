@@ -326,6 +326,13 @@ class FastDecoderTest(unittest.TestCase):
         self.assertGreaterEqual(ious["fast"], 0.95, ious)
         self.assertGreaterEqual(ious["fast"], ious["exact"] - 0.02, ious)
 
+    def test_exports_record_the_decoder_structure_the_native_decoder_needs(self):
+        out = self.path("exact.pt")
+        export_sam2.export_model(stand_in(), out, precision="fp32", batch_sizes=(1,))
+        self.assertEqual(metadata(out)["mask_decoder"], {"num_heads": HEADS, "iou_prediction_use_sigmoid": True})
+        # A decoder without SAM 2's structure gets no key (sam2-amg then assumes SAM 2's values).
+        self.assertIsNone(export_sam2._decoder_structure(nn.Linear(2, 2)))
+
     def test_unknown_decoder_form_is_refused(self):
         with self.assertRaises(ValueError):
             export_sam2.export_model(stand_in(), self.path("x.pt"), decoder="turbo")
