@@ -21,7 +21,6 @@
 #include "model/cuda_seam.h"
 #include "model/fast_decoder.h"
 #include "model/model_file.h"
-#include "model/model_probe.h"
 #include "model/transforms.h"
 
 namespace sam2amg {
