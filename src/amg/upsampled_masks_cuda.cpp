@@ -12,6 +12,7 @@
 
 #include "amg/crop_boxes.h"
 #include "amg/cuda/upsampled_stats.h"
+#include "amg/host_reads.h"
 #include "amg/mask_ops.h"
 #include "amg/rle_tensor.h"
 #include "amg/upsample_field.h"
@@ -77,8 +78,8 @@ std::vector<Rle> run_rles(const at::Tensor& low_res_in, const CropPlacement& cro
       (inclusive - flat + at::arange(n, opts.dtype(at::kLong)).repeat_interleave(w)).contiguous();
   const at::Tensor mask_first =
       at::cat({column_first.view({n, w}).select(1, 0), inclusive.slice(0, n * w - 1) + n}).contiguous();
-  // The one copy before the runs: how many run starts each mask has, to size the output.
-  const at::Tensor per_mask = column_counts.sum(1, false, at::kLong).cpu();
+  // The one read before the runs: how many run starts each mask has, to size the output.
+  const at::Tensor per_mask = read_to_host(column_counts.sum(1, false, at::kLong));
   const std::int64_t* starts = per_mask.data_ptr<std::int64_t>();
   std::int64_t total = n;
   for (std::int64_t m = 0; m < n; ++m) total += starts[m];
@@ -91,7 +92,7 @@ std::vector<Rle> run_rles(const at::Tensor& low_res_in, const CropPlacement& cro
                                reinterpret_cast<std::uint32_t*>(positions.data_ptr<std::int32_t>()),
                                reinterpret_cast<std::uint32_t*>(runs.data_ptr<std::int32_t>()), stream),
         "RLE write launch");
-  const at::Tensor host = runs.cpu();
+  const at::Tensor host = read_to_host(runs);
   const auto* r = reinterpret_cast<const std::uint32_t*>(host.data_ptr<std::int32_t>());
   std::int64_t at_entry = 0;
   for (std::int64_t m = 0; m < n; ++m) {
@@ -103,7 +104,10 @@ std::vector<Rle> run_rles(const at::Tensor& low_res_in, const CropPlacement& cro
 }
 
 // ---------------------------------------------------------------------------------------------
-// The probe.
+// The probe. It runs once per process, inside the first CUDA image's loop and on its thread, so
+// its reads land in that image's count: run_rles's and mask_to_rle_pytorch's are counted (as
+// they are for every image), the at::equal comparisons wait uncounted. A one-off, on the first
+// image only.
 
 // Logits spread like a model's (smooth blobs and noise; a fixed seed, independent of the
 // caller's random state), with 2x2 patches and single cells at, and one ulp either side of,

@@ -1,8 +1,8 @@
 #pragma once
 /// Measuring a run without disturbing it: stage times from CUDA events (read once per image, no
 /// synchronisation per stage) or the wall clock on the CPU, and CUDA's own count of the
-/// synchronising operations (its sync-debug mode). The CUDA parts exist where the linked
-/// LibTorch has CUDA (SAM2AMG_CUDA_STATS); elsewhere the clock is the wall clock and the count
+/// synchronising operations (its sync-debug mode). The CUDA parts (device_timing_cuda.cpp)
+/// exist where the linked LibTorch has CUDA; elsewhere the clock is the wall clock and the count
 /// is unknown.
 #include <ATen/ATen.h>
 

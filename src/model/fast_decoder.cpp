@@ -1,20 +1,8 @@
 #include "model/fast_decoder.h"
 
-#include <torch/cuda.h>
-
-#include <c10/core/DeviceGuard.h>
-#ifdef SAM2AMG_CUDA_GRAPHS
-#include <ATen/cuda/CUDAGraph.h>
-#include <c10/cuda/CUDACachingAllocator.h>
-#include <c10/cuda/CUDAFunctions.h>
-#include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAStream.h>
-#include <cuda_runtime_api.h>
-#endif
-
 #include <algorithm>
 
-#include "model/torch_errors.h"
+#include "model/cuda_seam.h"
 
 namespace sam2amg {
 
@@ -33,19 +21,7 @@ constexpr double kMemoryShare = 0.5;
 
 std::int64_t batch_limit(at::Device device, std::int64_t image_size, at::ScalarType dtype) {
   if (!device.is_cuda()) return kMaxFastBatchCpu;
-  double usable = 0.0;
-#ifdef SAM2AMG_CUDA_GRAPHS
-  {
-    const c10::DeviceIndex index = device.has_index() ? device.index() : c10::cuda::current_device();
-    const c10::cuda::CUDAGuard guard(index);
-    size_t free = 0, total = 0;
-    if (cudaMemGetInfo(&free, &total) == cudaSuccess) usable = static_cast<double>(free);
-    (void)cudaGetLastError();
-    // Blocks the caching allocator holds but does not use are free for the decoder too.
-    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(index);
-    usable += static_cast<double>(stats.reserved_bytes[0].current - stats.allocated_bytes[0].current);
-  }
-#endif
+  const double usable = cuda_seam::usable_device_bytes(device);
   if (usable <= 0.0) return 256;  // the exact path's CUDA bound
   const double scale = static_cast<double>(image_size) * image_size / (1024.0 * 1024.0);
   const double per_prompt = kBytesPerPrompt1024 * scale * (dtype == at::kFloat ? 2.0 : 1.0);
@@ -70,28 +46,8 @@ std::int64_t fast_decoder_bucket(std::int64_t n, std::int64_t cap) {
   return std::min(b, cap);
 }
 
-#ifdef SAM2AMG_CUDA_GRAPHS
-// One graph per batch size, all in one memory pool: replays never overlap and each replay's
-// outputs are copied out before the next, so the graphs may share their intermediate blocks.
-struct FastDecoder::Graphs {
-  bool enabled = false;
-  decltype(at::cuda::graph_pool_handle()) pool{};
-  std::vector<at::Tensor> context;  // static inputs, copied into before each replay
-  at::Tensor feat_s0, feat_s1;
-  struct Entry {
-    std::unique_ptr<at::cuda::CUDAGraph> graph;
-    at::Tensor coords, labels, logits, iou;
-  };
-  std::map<std::int64_t, Entry> by_batch;
-};
-#else
-struct FastDecoder::Graphs {
-  bool enabled = false;
-};
-#endif
-
 FastDecoder::FastDecoder(torch::jit::Module module, at::Device device, std::int64_t image_size, bool cuda_graphs)
-    : module_(std::move(module)), device_(device), graphs_(std::make_unique<Graphs>()) {
+    : module_(std::move(module)), device_(device) {
   // The dtype of the graphs' float inputs decides the bytes per prompt.
   at::ScalarType dtype = at::kFloat;
   for (const auto& p : module_.parameters()) {
@@ -101,19 +57,14 @@ FastDecoder::FastDecoder(torch::jit::Module module, at::Device device, std::int6
   cap_ = fast_decoder_cap(batch_limit(device, image_size, dtype));
   path_.fast = true;
   path_.max_batch = cap_;
-#ifdef SAM2AMG_CUDA_GRAPHS
   if (!device.is_cuda())
     path_.note = "CUDA graphs need a CUDA device";
+  else if (!cuda_seam::has_cuda_graphs())
+    path_.note = "this LibTorch build has no CUDA graphs";
   else if (!cuda_graphs)
     path_.note = "CUDA graphs turned off";
-  else {
-    graphs_->enabled = true;
-    graphs_->pool = at::cuda::graph_pool_handle();
-  }
-#else
-  (void)cuda_graphs;
-  path_.note = device.is_cuda() ? "this LibTorch build has no CUDA graphs" : "CUDA graphs need a CUDA device";
-#endif
+  else
+    graphs_ = cuda_seam::decoder_graphs(device);
 }
 
 FastDecoder::~FastDecoder() = default;
@@ -157,66 +108,18 @@ DecoderOutput FastDecoder::call(const ImageEmbedding& embedding, const at::Tenso
     return std::make_pair(elems.at(0).toTensor(), elems.at(1).toTensor());
   };
   ++path_.calls;
-#ifdef SAM2AMG_CUDA_GRAPHS
-  Graphs& g = *graphs_;
-  if (g.enabled) {
-    const std::int64_t b = coords.size(0);
-    try {
-      if (g.context.empty()) {
-        for (const at::Tensor& t : embedding.decoder_context) g.context.push_back(at::empty_like(t));
-        g.feat_s0 = at::empty_like(embedding.feat_s0);
-        g.feat_s1 = at::empty_like(embedding.feat_s1);
-      }
-      for (size_t i = 0; i < g.context.size(); ++i) g.context[i].copy_(embedding.decoder_context[i]);
-      g.feat_s0.copy_(embedding.feat_s0);
-      g.feat_s1.copy_(embedding.feat_s1);
-      auto it = g.by_batch.find(b);
-      if (it == g.by_batch.end()) {
-        Graphs::Entry e;
-        e.coords = coords.clone();
-        e.labels = labels.clone();
-        torch::cuda::synchronize(device_.index());
-        {
-          const c10::cuda::CUDAStreamGuard on_side(c10::cuda::getStreamFromPool(false, device_.index()));
-          // Warm-up on the capture stream: the graph executor profiles and optimises first.
-          for (int k = 0; k < 3; ++k) eager(g.context, g.feat_s0, g.feat_s1, e.coords, e.labels);
-          torch::cuda::synchronize(device_.index());
-          e.graph = std::make_unique<at::cuda::CUDAGraph>();
-          e.graph->capture_begin(g.pool);
-          try {
-            std::tie(e.logits, e.iou) = eager(g.context, g.feat_s0, g.feat_s1, e.coords, e.labels);
-          } catch (...) {
-            try {
-              e.graph->capture_end();
-            } catch (...) {
-            }
-            throw;
-          }
-          e.graph->capture_end();
-        }
-        torch::cuda::synchronize(device_.index());
-        it = g.by_batch.emplace(b, std::move(e)).first;
-      }
-      Graphs::Entry& e = it->second;
-      e.coords.copy_(coords);
-      e.labels.copy_(labels);
-      e.graph->replay();
+  if (graphs_) {
+    std::string why;
+    if (auto out = graphs_->replay(embedding.decoder_context, embedding.feat_s0, embedding.feat_s1, coords, labels,
+                                   eager, why)) {
       path_.cuda_graph = true;
       ++path_.graph_replays;
-      // The graph's outputs are overwritten by the next replay: copy them out (float32).
-      return {e.logits.to(at::kFloat, false, true), e.iou.to(at::kFloat, false, true)};
-    } catch (const std::exception& err) {
-      if (is_out_of_memory(err.what())) throw;  // the caller retries with fewer prompts
-      // Capture is not possible here (an op that syncs, an old driver): plain calls from now on.
-      g.enabled = false;
-      g.by_batch.clear();
-      g.context.clear();
-      path_.note = "CUDA graph capture failed, plain calls: " + error_line(err.what());
-      (void)cudaGetLastError();
-      torch::cuda::synchronize(device_.index());
+      return {out->first, out->second};
     }
+    // Capture is not possible here (an op that syncs, an old driver): plain calls from now on.
+    graphs_.reset();
+    path_.note = "CUDA graph capture failed, plain calls: " + why;
   }
-#endif
   path_.cuda_graph = false;
   auto [logits, iou] = eager(embedding.decoder_context, embedding.feat_s0, embedding.feat_s1, coords, labels);
   return {logits.to(at::kFloat), iou.to(at::kFloat)};

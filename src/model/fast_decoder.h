@@ -6,7 +6,6 @@
 #include <torch/script.h>
 
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +13,10 @@
 #include "model/sam2_model.h"
 
 namespace sam2amg {
+
+namespace cuda_seam {
+class DecoderGraphs;
+}
 
 /// Smallest batch at which the fast decoder runs; batches are powers of two from here.
 inline constexpr std::int64_t kFastDecoderMinBatch = 16;
@@ -48,8 +51,8 @@ class FastDecoder {
   at::Device device_;
   std::int64_t cap_ = kFastDecoderMinBatch;
   mutable DecoderPath path_;
-  struct Graphs;  // CUDA graphs per batch size; empty without CUDA
-  std::unique_ptr<Graphs> graphs_;
+  // CUDA graphs per batch size (fast_decoder_cuda.cpp); null where calls are plain.
+  mutable std::unique_ptr<cuda_seam::DecoderGraphs> graphs_;
 };
 
 }  // namespace sam2amg

@@ -1,4 +1,4 @@
-#include "model/model_probe.h"
+#include "model/sam2_model.h"
 
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "common/error.h"
-#include "model/sam2_model.h"
 #include "model/torch_errors.h"
 
 namespace sam2amg {

@@ -6,9 +6,6 @@
 #include <ATen/Parallel.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/version.h>
-#ifdef SAM2AMG_CUDA_STATS
-#include <c10/cuda/CUDACachingAllocator.h>
-#endif
 
 #include <nlohmann/json.hpp>
 
@@ -21,10 +18,10 @@
 
 #include "common/error.h"
 #include "common/printable.h"
+#include "model/cuda_seam.h"
 #include "model/fast_decoder.h"
 #include "model/host_allocator.h"
 #include "model/model_file.h"
-#include "model/model_probe.h"
 #include "model/native_decoder.h"
 #include "model/transforms.h"
 
@@ -338,21 +335,13 @@ ImageEmbedding Sam2Model::encode(const at::Tensor& input) const {
 }
 
 std::int64_t Sam2Model::peak_device_bytes() const {
-#ifdef SAM2AMG_CUDA_STATS
-  if (impl_->device.is_cuda()) {
-    const int index = impl_->device.has_index() ? impl_->device.index() : 0;
-    // allocated_bytes[0] is the aggregate over pool types in every LibTorch version.
-    return c10::cuda::CUDACachingAllocator::getDeviceStats(index).allocated_bytes[0].peak;
-  }
-#endif
-  return -1;
+  if (!impl_->device.is_cuda()) return -1;
+  return cuda_seam::peak_allocated_bytes(impl_->device.has_index() ? impl_->device.index() : 0);
 }
 
 void Sam2Model::reset_peak_device_bytes() const {
-#ifdef SAM2AMG_CUDA_STATS
   if (impl_->device.is_cuda())
-    c10::cuda::CUDACachingAllocator::resetPeakStats(impl_->device.has_index() ? impl_->device.index() : 0);
-#endif
+    cuda_seam::reset_peak_allocated_bytes(impl_->device.has_index() ? impl_->device.index() : 0);
 }
 
 std::string runtime_description() {

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # scripts/gpu-session.sh --dry-run, for the GPU session and its CPU rehearsal (seconds; no GPU):
 #  - it exits 0 and every stage of STAGES starts, in order;
-#  - each stage prints its commands (the gpu-check.sh stages it runs, the folder's images, the
-#    timeline summary), so a lent GPU's minutes are not spent finding a missing one;
-#  - every option of every gpu-check.sh line is one gpu-check.sh parses, and the bench options
+#  - each stage prints its commands (the jobs it runs, the folder's images, the timeline
+#    summary), so a lent GPU's minutes are not spent finding a missing one;
+#  - every job is one the script has, every option of every job line is one the script parses,
+#    and the bench options
 #    passed through --bench-args are ones `sam2-amg bench --help` lists (argument: the binary);
 #  - a dry run writes nothing (it runs in a scratch copy of scripts/ and the test images, so that
 #    a real session's files being written meanwhile do not count).
@@ -22,9 +23,11 @@ check() { if eval "$2"; then echo "ok: $1"; else echo "FAILED: $1"; failures=$((
 
 mapfile -t stages < <(sed -n 's/^STAGES=(\(.*\))$/\1/p' scripts/gpu-session.sh | tr ' ' '\n')
 check "STAGES is read from the script" '[ ${#stages[@]} -ge 8 ]'
-# gpu-check.sh's options: the patterns of its argument loop.
-mapfile -t known < <(sed -n 's/^    \(--[a-z0-9-]*\)) .*/\1/p' scripts/gpu-check.sh)
-check "gpu-check.sh's options are read" '[ ${#known[@]} -ge 20 ]'
+mapfile -t job_names < <(sed -n 's/^JOBS=(\(.*\))$/\1/p' scripts/gpu-session.sh | tr ' ' '\n')
+check "JOBS is read from the script" '[ ${#job_names[@]} -ge 9 ]'
+# The script's options: the patterns of its argument loop.
+mapfile -t known < <(sed -n 's/^    \(--[a-z0-9-]*\)) .*/\1/p' scripts/gpu-session.sh)
+check "gpu-session.sh's options are read" '[ ${#known[@]} -ge 30 ]'
 bench_help=$("$bin" bench --help 2>&1)
 
 for mode in gpu cpu; do
@@ -36,20 +39,20 @@ for mode in gpu cpu; do
   out=$tmp/$mode.out
   order=$(sed -n 's/^\[[0-9]* s\] stage \([a-z]*\)$/\1/p' "$out" | paste -sd' ' -)
   check "$mode: every stage starts, in order (got: $order)" '[ "$order" = "${stages[*]}" ]'
-  for stage in build ext export probe test bench parity profile docs; do
-    check "$mode: a gpu-check.sh --stages $stage line" "grep -q -- 'gpu-check.sh .*--stages $stage ' '$out'"
+  for name in "${job_names[@]}"; do
+    check "$mode: a gpu-session.sh --job $name line" "grep -qE -- '^  gpu-session\.sh .*--job $name( |\$)' '$out'"
   done
-  check "$mode: the folder bench runs without the reference" "grep -q -- '--stages bench --no-reference' '$out'"
+  check "$mode: the folder bench runs without the reference" "grep -q -- '--job bench --no-reference' '$out'"
   check "$mode: the folder's images are made" "grep -qE -- 'python3 - .*folder [0-9]+ [0-9]+x[0-9]+' '$out'"
   check "$mode: the timeline summary is written" "grep -q -- 'session_results.py stages' '$out'"
   check "$mode: the build is setup-cuda.sh's" "grep -q -- '^  setup-cuda: ' '$out'"
-  # Each option of each gpu-check.sh line must be one it parses (a misspelt one exits 2 there).
+  # Each option of each job line must be one the script parses (a misspelt one exits 2 there).
   bad=""
   while read -r opt; do
     case " ${known[*]} " in *" $opt "*) ;; *) bad="$bad $opt" ;; esac
-  done < <(grep -oE '^  gpu-check\.sh .*' "$out" | sed -E 's/--bench-args( --[a-z0-9-]+( [^ -][^ ]*)?)+//' |
+  done < <(grep -oE '^  gpu-session\.sh .*' "$out" | sed -E 's/--bench-args( --[a-z0-9-]+( [^ -][^ ]*)?)+//' |
              grep -oE '(^| )--[a-z0-9-]+' | tr -d ' ' | sort -u)
-  check "$mode: gpu-check.sh knows every option used (unknown:${bad:- none})" '[ -z "$bad" ]'
+  check "$mode: gpu-session.sh knows every option its jobs use (unknown:${bad:- none})" '[ -z "$bad" ]'
   bad=""
   while read -r opt; do
     grep -qE -- "(^|[ ,])$opt([ ,=]|$)" <<< "$bench_help" || bad="$bad $opt"
