@@ -8,7 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "amg/upsampled_masks.h"
+#include "amg/rle_host.h"
+#include "amg/upsampled_mask_types.h"
 
 namespace sam2amg::cuda_kernel {
 

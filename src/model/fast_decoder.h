@@ -10,7 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "model/sam2_model.h"
+#include "model/model_tensors.h"
+#include "model/runtime.h"
 
 namespace sam2amg {
 

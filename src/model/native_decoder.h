@@ -30,7 +30,7 @@
 #include <string>
 #include <vector>
 
-#include "model/sam2_model.h"
+#include "model/model_tensors.h"
 
 namespace sam2amg {
 

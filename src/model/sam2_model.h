@@ -12,6 +12,7 @@
 #include "common/geometry.h"
 #include "common/image.h"
 #include "model/mask_selection.h"
+#include "model/model_tensors.h"
 #include "model/model_options.h"
 #include "model/runtime.h"
 
@@ -33,29 +34,6 @@ struct ModelMetadata {
   /// which the native decoder needs besides the weights.
   std::int64_t mask_decoder_heads = 8;
   bool iou_sigmoid = true;
-};
-
-/// Graph A's outputs for one crop, on the model's device, in the model's dtype.
-struct ImageEmbedding {
-  at::Tensor image_embed;  ///< (1, 256, S/16, S/16), no_mem_embed already added
-  at::Tensor feat_s0;      ///< (1, 32, S/4, S/4)
-  at::Tensor feat_s1;      ///< (1, 64, S/8, S/8)
-  /// Fast exports: prepare_decoder's prompt-independent tensors of this crop; empty otherwise.
-  std::vector<at::Tensor> decoder_context;
-};
-
-/// Graph B's outputs for a batch of B prompts, all four mask tokens, float32.
-struct DecoderOutput {
-  at::Tensor low_res_logits;  ///< (B, 4, S/4, S/4), unclamped
-  at::Tensor iou_preds;       ///< (B, 4), sigmoid-ed
-};
-
-/// Model outputs that held NaN or inf, as noted on the device since the last take: `flags` is a
-/// (K,) bool tensor on the model's device (undefined when nothing was noted), `names[i]` what
-/// flag i is ("predict_masks's iou").
-struct NonfiniteOutputs {
-  at::Tensor flags;
-  std::vector<std::string> names;
 };
 
 /// Throws ImageError naming the first output flagged in `host_flags` (`noted.flags`, read to

@@ -102,7 +102,7 @@ TEST_CASE("The native decoder equals the export's decoder in calls of any size",
   CHECK(at::equal(a.iou_preds, b.iou_preds));
 }
 
-TEST_CASE("--decoder auto takes the native decoder on the CPU, and says why not where it cannot", "[model][native]") {
+TEST_CASE("Decoder auto takes the native decoder on the CPU, and says why not where it cannot", "[model][native]") {
   const Sam2Model automatic = Sam2Model::load(exact_export(), on_cpu(Decoder::kAuto));
   CHECK(automatic.decoder_path().native);
 
