@@ -54,16 +54,11 @@ struct CropCandidates {
   CropBoxXyxy crop_box{};
 };
 
-enum Stage : int { kPreprocess, kEncoder, kDecoder, kPostprocess, kNms, kRle, kStageCount };
-constexpr double StageTimes::*kStageFields[kStageCount] = {&StageTimes::preprocess, &StageTimes::encoder,
-                                                           &StageTimes::decoder,    &StageTimes::postprocess,
-                                                           &StageTimes::nms,        &StageTimes::rle};
-
 // Adds the time from its construction to its destruction to a stage of `clock` (CUDA events or
 // the wall clock: never a wait); does nothing without a clock.
 class StageTimer {
  public:
-  StageTimer(StageClock* clock, Stage stage) : clock_(clock), stage_(stage) {
+  StageTimer(StageClock* clock, double StageSeconds::*stage) : clock_(clock), stage_(stage_index(stage)) {
     if (clock_) clock_->start(stage_);
   }
   ~StageTimer() {
@@ -74,7 +69,7 @@ class StageTimer {
 
  private:
   StageClock* clock_;
-  Stage stage_;
+  int stage_;
 };
 
 // The funnel's counts that depend on the candidates' values, kept on the device and read once
@@ -345,7 +340,7 @@ try {
   std::optional<StageClock> clock;
   if (times) {
     syncs.emplace(device);
-    clock.emplace(device, kStageCount);
+    clock.emplace(device, static_cast<int>(kStages.size()));
   }
   impl_->clock = clock ? &*clock : nullptr;
   struct Reset {
@@ -378,7 +373,7 @@ try {
     syncs.reset();  // before the clock's one wait, which is not the loop's
     if (n_syncs >= 0) times->device_syncs = std::max<std::int64_t>(times->device_syncs, 0) + n_syncs;
     const std::vector<double> seconds = clock->seconds();
-    for (int k = 0; k < kStageCount; ++k) times->*kStageFields[k] += seconds[k];
+    for (size_t k = 0; k < kStages.size(); ++k) times->*kStages[k].seconds += seconds[k];
     times->device_events = times->device_events || clock->uses_device_events();
   }
   return records;
@@ -460,7 +455,7 @@ MaskData MaskGenerator::Impl::select(std::vector<CropCandidates> crops, const Pa
     if (pass.settings.size() > 1)  // one setting: the candidate pass already applied exactly these
       d.keep = d.keep.logical_and(passes_iou(d, setting)).logical_and(passes_stability(d.stability_score, setting));
     {
-      StageTimer t(clock, kNms);
+      StageTimer t(clock, &StageSeconds::nms);
       finish_crop(d, crop.crop_box, setting.box_nms_thresh);
     }
     funnel.after_box_nms += d.size();
@@ -469,12 +464,12 @@ MaskData MaskGenerator::Impl::select(std::vector<CropCandidates> crops, const Pa
   }
   MaskData data = MaskData::concat(kept);
   {
-    StageTimer t(clock, kNms);
+    StageTimer t(clock, &StageSeconds::nms);
     remove_crop_duplicates(data, crops.size());
   }
   funnel.after_crop_nms = data.size();
   {
-    StageTimer t(clock, kRle);
+    StageTimer t(clock, &StageSeconds::rle);
     encode_rles(data, orig_h, orig_w, kept_crops);
   }
   // SAM 1's full-resolution removal, an explicit option (SAM 2 never runs it).
@@ -515,12 +510,12 @@ MaskData MaskGenerator::Impl::process_crop(const ImageU8& image, const PreparedI
   const int64_t orig_h = image.height, orig_w = image.width;
   at::Tensor input;
   {
-    StageTimer t(clock, kPreprocess);
+    StageTimer t(clock, &StageSeconds::preprocess);
     input = model_input(image, prepared, crop_index, crop_box);
   }
   ImageEmbedding embedding;
   {
-    StageTimer t(clock, kEncoder);
+    StageTimer t(clock, &StageSeconds::encoder);
     embedding = model.encode(input);
   }
 
@@ -623,7 +618,7 @@ MaskData MaskGenerator::Impl::decode_batch(const at::Tensor& points, const Image
   MaskData data;
   at::Tensor logits;
   {
-    StageTimer t(clock, kDecoder);
+    StageTimer t(clock, &StageSeconds::decoder);
     const at::Tensor in_points = transform_coords(points, crop_h, crop_w, res);
     const DecoderOutput out = model.predict_points(embedding, in_points);
     at::Tensor iou;
@@ -640,7 +635,7 @@ MaskData MaskGenerator::Impl::decode_batch(const at::Tensor& points, const Image
       data.iou_preds = iou.flatten(0, 1);
     }
   }
-  StageTimer t(clock, kPostprocess);
+  StageTimer t(clock, &StageSeconds::postprocess);
   // The hole fill works on the low-res logits, before any upsampling (spec: postprocess_masks).
   data.low_res_masks = fill_holes_and_sprinkles(logits.to(at::kFloat), fill, fill).flatten(0, 1);
   return data;
@@ -681,7 +676,7 @@ MaskGenerator::Impl::Filtered MaskGenerator::Impl::filter_candidates(MaskData da
   const bool reference = postprocess == Postprocess::kReference;
   Filtered out;
   std::optional<StageTimer> post;
-  post.emplace(clock, kPostprocess);
+  post.emplace(clock, &StageSeconds::postprocess);
   // Filter by predicted IoU: the window's one host read. Rows no setting keeps are never
   // upsampled (the CUDA and CPU kernels compute each output pixel from its mask alone, so the
   // order does not matter).
@@ -725,7 +720,7 @@ MaskGenerator::Impl::Filtered MaskGenerator::Impl::filter_candidates(MaskData da
   post.reset();
   {
     // Compress to RLE on the full image frame.
-    StageTimer t(clock, kRle);
+    StageTimer t(clock, &StageSeconds::rle);
     data.rles = mask_to_rle_pytorch(uncrop_masks(data.masks, crop_box, orig_h, orig_w));
     data.masks = at::Tensor();
   }

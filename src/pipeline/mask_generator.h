@@ -12,6 +12,7 @@
 #include "amg/amg_config.h"
 #include "amg/mask_record.h"
 #include "common/image.h"
+#include "common/stages.h"
 #include "model/model_options.h"
 
 namespace sam2amg {
@@ -24,16 +25,11 @@ struct SweepSetting {
   double box_nms_thresh = 0.7;
 };
 
-/// Seconds one image spent in each stage (sam2-amg bench), and how often its loop waited for
-/// the device. On CUDA the times come from events recorded on the stream and read once at the
-/// end of the image (timing adds no synchronisation); on the CPU from the wall clock.
-struct StageTimes {
-  double preprocess = 0;   ///< crop, resize and normalise (CPU), copy to the device
-  double encoder = 0;      ///< graph A, per crop
-  double decoder = 0;      ///< graph B (and the m2m pass), per batch
-  double postprocess = 0;  ///< hole fill, upsampling or its statistics, filters
-  double nms = 0;          ///< per-crop and cross-crop NMS
-  double rle = 0;          ///< the output masks' RLE
+/// Seconds one image spent in each stage (sam2-amg bench; the stages: common/stages.h), and how
+/// often its loop waited for the device. On CUDA the times come from events recorded on the
+/// stream and read once at the end of the image (timing adds no synchronisation); on the CPU
+/// from the wall clock.
+struct StageTimes : StageSeconds {
   /// Device-to-host reads of the image (src/amg/host_reads.h): each one a wait on CUDA. Counted
   /// on every device, so a CPU run shows the count a GPU run has.
   std::int64_t host_reads = 0;
@@ -46,12 +42,7 @@ struct StageTimes {
     host_reads += o.host_reads;
     if (o.device_syncs >= 0) device_syncs = std::max<std::int64_t>(device_syncs, 0) + o.device_syncs;
     device_events = device_events || o.device_events;
-    preprocess += o.preprocess;
-    encoder += o.encoder;
-    decoder += o.decoder;
-    postprocess += o.postprocess;
-    nms += o.nms;
-    rle += o.rle;
+    for (const StageName& s : kStages) this->*s.seconds += o.*s.seconds;
     return *this;
   }
 };
