@@ -105,10 +105,6 @@ struct PassOptions {
   }
 };
 
-SweepSetting setting_of(const AmgConfig& c) {
-  return {c.pred_iou_thresh, c.stability_score_thresh, c.stability_score_offset, c.box_nms_thresh};
-}
-
 // The per-row filters of one setting, in the reference's order. ref:
 // automatic_mask_generator.py:330-342: IoU strict and stability >=, each with its threshold
 // rounded to float32 like the reference's tensor comparison, and each off when <= 0.
@@ -388,14 +384,7 @@ try {
   const AmgConfig& config = impl_->config;
   if (config.min_mask_region_area > 0 && config.min_mask_region_mode == SmallRegionMode::kSam1FullRes)
     throw UsageError("threshold sweeps do not support min_mask_region_mode sam1");
-  for (const SweepSetting& s : settings) {
-    AmgConfig c = config;  // each setting must be a valid run
-    c.pred_iou_thresh = s.pred_iou_thresh;
-    c.stability_score_thresh = s.stability_score_thresh;
-    c.stability_score_offset = s.stability_score_offset;
-    c.box_nms_thresh = s.box_nms_thresh;
-    c.validate();
-  }
+  for (const SweepSetting& s : settings) with_setting(config, s).validate();  // each setting must be a valid run
   std::vector<std::vector<MaskRecord>> results;
   if (settings.empty()) return results;
 

@@ -14,16 +14,9 @@
 #include "common/image.h"
 #include "common/stages.h"
 #include "model/model_options.h"
+#include "pipeline/sweep_setting.h"
 
 namespace sam2amg {
-
-/// One point of a threshold sweep: the four parameters a sweep may vary.
-struct SweepSetting {
-  double pred_iou_thresh = 0.8;
-  double stability_score_thresh = 0.95;
-  double stability_score_offset = 1.0;
-  double box_nms_thresh = 0.7;
-};
 
 /// Seconds one image spent in each stage (sam2-amg bench; the stages: common/stages.h), and how
 /// often its loop waited for the device. On CUDA the times come from events recorded on the
