@@ -13,8 +13,8 @@
 #include "common/error.h"
 #include "io/coco_document.h"
 #include "io/json_files.h"
-#include "io/outputs.h"
 #include "io/provenance.h"
+#include "io/shard_files.h"
 #include "io/shard_identity.h"
 #include "common/printable.h"
 

@@ -12,7 +12,7 @@
 
 #include "common/error.h"
 #include "io/json_files.h"
-#include "io/outputs.h"
+#include "io/shard_files.h"
 #include "io/run_config.h"
 #include "io/sha256.h"
 #include "common/printable.h"
