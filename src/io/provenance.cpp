@@ -12,11 +12,9 @@
 
 #include "common/error.h"
 #include "io/json_files.h"
-#include "io/shard_files.h"
 #include "io/run_config.h"
 #include "io/sha256.h"
 #include "common/printable.h"
-#include "io/shard_identity.h"
 
 namespace sam2amg {
 
@@ -33,6 +31,12 @@ std::string recorded_config_sha256(const json& j) {
 
 // How a run record's text starts (keys in order): a torn first line that starts so is ours.
 constexpr const char* kRunRecordStart = "{\"sam2_amg\":";
+
+// The "shard" object of a sharded run's provenance: {index, count, inputs_sha256, inputs, assigned}.
+json shard_identity_json(const ShardIdentity& s) {
+  return {{"index", s.index}, {"count", s.count}, {"inputs_sha256", s.inputs_sha256}, {"inputs", s.inputs},
+          {"assigned", s.assigned}};
+}
 
 std::string redo_hint() { return "; rerun with the same settings, or with --overwrite to start over"; }
 
@@ -345,74 +349,6 @@ bool resume_run_lines(const std::string& path, const Provenance& p, const std::s
   std::filesystem::resize_file(path, good, ec);
   if (ec) throw OutputError(path, ec.message());
   return true;
-}
-
-namespace {
-
-// The first "key: value" line where two configs' YAML differ (comments skipped).
-std::pair<std::string, std::string> first_difference(const std::string& a, const std::string& b) {
-  std::istringstream ia(a), ib(b);
-  std::string la, lb;
-  for (;;) {
-    do {
-      if (!std::getline(ia, la)) la.clear();
-    } while (!la.empty() && la[0] == '#');
-    do {
-      if (!std::getline(ib, lb)) lb.clear();
-    } while (!lb.empty() && lb[0] == '#');
-    if (la != lb || la.empty()) return {la, lb};
-  }
-}
-
-}  // namespace
-
-json merged_provenance(const std::vector<json>& shards, const std::string& out) {
-  RunConfig merged;
-  std::string model_sha256, key0;
-  for (size_t i = 0; i < shards.size(); ++i) {
-    const json& p = shards[i];
-    const std::string name = "shard " + std::to_string(i);
-    if (!p.is_object() || !p.contains("config") || !p["config"].is_string() || !p.contains("model_sha256"))
-      throw UsageError(name + " records no config or model (not written by this sam2-amg): cannot tell whether it "
-                              "may be merged; run it again");
-    RunConfig c;
-    load_yaml_config_text(p["config"].get<std::string>(), name + "'s recorded config", c);
-    // What only says which shard ran where, and the files it wrote.
-    c.io.shard.clear();
-    c.io.shard_count = 0;
-    c.io.out = out.empty() ? unshard_path(c.io.out) : out;
-    c.io.jsonl = unshard_path(c.io.jsonl);
-    RunConfig compared = c;
-    compared.io.model.clear();  // the SHA-256 is compared instead: a copy elsewhere is the same model
-    compared.io.device = Device();
-    compared.io.threads = 0;
-    compared.io.input.clear();
-    const std::string key = to_yaml(compared);
-    if (i == 0) {
-      merged = c;
-      model_sha256 = p["model_sha256"];
-      key0 = key;
-      continue;
-    }
-    if (p["model_sha256"] != model_sha256)
-      throw UsageError(name + " was made with another model (SHA-256 " + p["model_sha256"].dump() + ", shard 0: " +
-                       model_sha256 + "): merging would mix two models' masks; rerun it with shard 0's model");
-    if (key != key0) {
-      const auto [mine, first] = first_difference(key, key0);
-      throw UsageError(name + " was made with another config ('" + mine + "' where shard 0 has '" + first +
-                       "'): merging would mix two configs' masks; rerun it with shard 0's settings");
-    }
-    for (const std::string& in : c.io.input)
-      if (std::find(merged.io.input.begin(), merged.io.input.end(), in) == merged.io.input.end())
-        merged.io.input.push_back(in);
-    if (c.io.device.str() != merged.io.device.str()) merged.io.device = Device();
-    if (c.io.threads != merged.io.threads) merged.io.threads = 0;
-  }
-  json result = shards.at(0);
-  result.erase("shard");  // the merged file is the whole run's
-  result["config"] = to_yaml(merged, YamlKeys::kRecorded);  // as a run records it (run_job)
-  result["config_sha256"] = sha256_hex(result["config"].get<std::string>());
-  return result;
 }
 
 }  // namespace sam2amg

@@ -22,7 +22,9 @@ namespace sam2amg {
 std::string config_sha256(const Provenance& p);
 
 /// The run's full provenance: tool, version, model path and SHA-256, EXIF policy, the config's
-/// YAML and its SHA-256. COCO `info.sam2_amg`, `--out-dir`'s run.json, the JSON-lines run record.
+/// YAML and its SHA-256, and a shard's identity ("shard": index, count, inputs_sha256, inputs,
+/// assigned), which merge checks. COCO `info.sam2_amg`, `--out-dir`'s run.json, the JSON-lines
+/// run record.
 nlohmann::json provenance_json(const Provenance& p);
 
 /// True when two provenance objects (provenance_json or image_provenance_json) name the same
@@ -133,13 +135,5 @@ bool recorded_input_changed(const nlohmann::json& identity);
 
 /// The path bytes a recorded identity holds (its "path_bytes", unescaped), else `recorded_path`.
 std::string recorded_input_path(const nlohmann::json& identity, const std::string& recorded_path);
-
-/// The provenance of a merged file, from its shards' (provenance_json each, in shard order). The
-/// shards must share the model (SHA-256) and the config, apart from what only says where a shard
-/// ran and wrote (shard, shard_count, its own output files, model path, device, threads) and the
-/// inputs given. The result is shard 0's, with the config of one unsharded run writing `out`: no
-/// shard, the union of the inputs, device and threads where all shards agree (else their defaults).
-/// Throws UsageError naming the first shard that differs, and how.
-nlohmann::json merged_provenance(const std::vector<nlohmann::json>& shards, const std::string& out);
 
 }  // namespace sam2amg
