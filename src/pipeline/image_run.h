@@ -17,7 +17,7 @@
 #include "amg/mask_record.h"
 #include "common/stages.h"
 #include "model/device_timing.h"
-#include "pipeline/mask_generator.h"
+#include "pipeline/stage_times.h"
 
 namespace sam2amg {
 
