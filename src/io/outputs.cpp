@@ -11,8 +11,8 @@
 #include "common/error.h"
 #include "common/printable.h"
 #include "io/json_files.h"
-#include "io/provenance.h"
 #include "io/run_config.h"
+#include "io/run_lines.h"
 #include "io/shard_identity.h"
 
 namespace sam2amg {
