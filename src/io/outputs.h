@@ -1,7 +1,9 @@
 #pragma once
 /// The run's outputs, in one place: which files a run (or one shard of it) writes, what is
 /// already done (resume), and the shard's commit marker, written last. The shard files' names
-/// (and how `merge` finds them) are io/shard_files.h.
+/// (and how `merge` finds them) are io/shard_files.h. Implemented by job: outputs.cpp (the paths
+/// and the outputs table), output_guard.cpp (the checks before any work, OutputGuard),
+/// run_outputs.cpp (RunOutputs).
 #include <map>
 #include <memory>
 #include <optional>
