@@ -26,16 +26,6 @@ std::string rerun_hint(int index) { return "; remove its outputs and marker and 
 
 }  // namespace
 
-std::string inputs_sha256(const std::vector<InputFile>& inputs) {
-  std::vector<std::string> keys;
-  keys.reserve(inputs.size());
-  for (const InputFile& in : inputs) keys.push_back(in.key.empty() ? in.path : in.key);
-  std::sort(keys.begin(), keys.end());
-  std::string text;
-  for (const std::string& k : keys) text += k + '\n';
-  return sha256_hex(text);
-}
-
 std::string shard_marker_text(const Provenance& p, const RunEnd& end, std::size_t handled, std::size_t masks) {
   // The first keys are what the marker always held; the rest proves what the shard is.
   json m = json::object();

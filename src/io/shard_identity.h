@@ -15,8 +15,6 @@
 
 namespace sam2amg {
 
-// inputs_sha256: io/shards.h.
-
 /// The text of a shard's done marker: its identity, counts, the unreadable inputs and folder
 /// entries of `end`, and the run's provenance (from which merge rebuilds the unsharded run's).
 std::string shard_marker_text(const Provenance& provenance, const RunEnd& end, std::size_t handled, std::size_t masks);
