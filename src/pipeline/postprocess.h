@@ -33,6 +33,8 @@ struct Filtered {
 
 class PostprocessDesign {
  public:
+  /// Both designs threshold at `mask_threshold` and upsample as `layout` (make_postprocess).
+  PostprocessDesign(double mask_threshold, UpsampleLayout layout) : mask_threshold_(mask_threshold), layout_(layout) {}
   virtual ~PostprocessDesign() = default;
   virtual Postprocess mode() const = 0;
   /// ref: automatic_mask_generator.py:320-384 _process_batch, the filters, on a window of
@@ -48,6 +50,10 @@ class PostprocessDesign {
   virtual bool full_resolution() const = 0;
   /// Which kernel computes it on `device`, for the bench.
   virtual std::string kernel(const at::Device& device) const = 0;
+
+ protected:
+  double mask_threshold_;
+  UpsampleLayout layout_;
 };
 
 /// The design `mode` names, with `config`'s mask threshold and upsampling layout.

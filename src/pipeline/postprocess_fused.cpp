@@ -17,7 +17,7 @@ namespace {
 
 class FusedPostprocess final : public PostprocessDesign {
  public:
-  FusedPostprocess(double mask_threshold, UpsampleLayout layout) : mask_threshold_(mask_threshold), layout_(layout) {}
+  using PostprocessDesign::PostprocessDesign;
 
   Postprocess mode() const override { return Postprocess::kFused; }
   bool full_resolution() const override { return false; }
@@ -91,9 +91,6 @@ class FusedPostprocess final : public PostprocessDesign {
     data.stability_scores = counts.slice(1, 0, k, 2) / counts.slice(1, 1, k, 2);
     data.boxes = stats.boxes;
   }
-
-  double mask_threshold_;
-  UpsampleLayout layout_;
 };
 
 }  // namespace

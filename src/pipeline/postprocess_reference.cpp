@@ -15,7 +15,7 @@ namespace {
 
 class ReferencePostprocess final : public PostprocessDesign {
  public:
-  ReferencePostprocess(double mask_threshold, UpsampleLayout layout) : mask_threshold_(mask_threshold), layout_(layout) {}
+  using PostprocessDesign::PostprocessDesign;
 
   Postprocess mode() const override { return Postprocess::kReference; }
   bool full_resolution() const override { return true; }
@@ -59,10 +59,6 @@ class ReferencePostprocess final : public PostprocessDesign {
 
   // Every window was encoded in filter().
   void encode(MaskData&, std::int64_t, std::int64_t, const CropBoxes&) const override {}
-
- private:
-  double mask_threshold_;
-  UpsampleLayout layout_;
 };
 
 }  // namespace
