@@ -121,17 +121,18 @@ void print_report(const BenchReport& r) {
   std::printf("sam2-amg bench\nsetup:\n");
   for (const auto& [k, v] : r.setup) std::printf("  %-16s %s\n", (k + ":").c_str(), v.c_str());
   std::printf("per image (median of the timed runs, seconds; total = prepare + model, read and write apart):\n");
-  std::printf("  %-28s %11s %6s %8s %6s %7s %8s %8s %8s %8s %6s %6s %6s %5s %5s\n", "image", "size", "masks", "total",
-              "read", "prepare", "preproc", "encoder", "decoder", "post", "nms", "rle", "write", "reads", "syncs");
+  const std::vector<BenchStageName> stages = bench_stages();
+  std::printf("  %-28s %11s %6s %8s", "image", "size", "masks", "total");
+  for (const BenchStageName& stage : stages) std::printf(" %*s", stage.width, stage.heading);
+  std::printf(" %5s %5s\n", "reads", "syncs");
   for (const BenchImage& im : r.images) {
-    const BenchStages& s = im.median;
     const std::string name = fs::path(im.path).filename().string();
     const std::string size = std::to_string(im.width) + "x" + std::to_string(im.height);
     const std::string syncs = im.device_syncs < 0 ? "-" : std::to_string(im.device_syncs);
-    std::printf("  %-28s %11s %6lld %8.3f %6.3f %7.3f %8.3f %8.3f %8.3f %8.3f %6.3f %6.3f %6.3f %5lld %5s\n",
-                name.c_str(), size.c_str(), static_cast<long long>(im.masks), median(im.seconds), s.read, s.prepare,
-                s.preprocess, s.encoder, s.decoder, s.postprocess, s.nms, s.rle, s.write,
-                static_cast<long long>(im.host_reads), syncs.c_str());
+    std::printf("  %-28s %11s %6lld %8.3f", name.c_str(), size.c_str(), static_cast<long long>(im.masks),
+                median(im.seconds));
+    for (const BenchStageName& stage : stages) std::printf(" %*.3f", stage.width, im.median.*stage.seconds);
+    std::printf(" %5lld %5s\n", static_cast<long long>(im.host_reads), syncs.c_str());
   }
   const BenchSummary& s = r.summary;
   std::printf("summary:\n  per image      p50 %.3f s, p90 %.3f s\n  folder pass    %.3f images/s\n"
@@ -215,12 +216,7 @@ int run_bench(const RunConfig& config, const BenchOptions& options) {
       im.host_reads = times.host_reads;
       im.device_syncs = times.device_syncs;
       if (times.device_events) report.loop.stage_clock = "cuda events";
-      st.preprocess = times.preprocess;
-      st.encoder = times.encoder;
-      st.decoder = times.decoder;
-      st.postprocess = times.postprocess;
-      st.nms = times.nms;
-      st.rle = times.rle;
+      static_cast<StageSeconds&>(st) = times;  // the model's stages
       im.seconds.push_back(total);
       all_seconds.push_back(total);
       encoder_seconds.push_back(times.encoder);
@@ -234,10 +230,7 @@ int run_bench(const RunConfig& config, const BenchOptions& options) {
       for (const BenchStages& r : runs) v.push_back(r.*f);
       return median(v);
     };
-    for (double BenchStages::*f : {&BenchStages::read, &BenchStages::prepare, &BenchStages::preprocess, &BenchStages::encoder,
-                                   &BenchStages::decoder, &BenchStages::postprocess, &BenchStages::nms,
-                                   &BenchStages::rle, &BenchStages::write})
-      im.median.*f = med(f);
+    for (const BenchStageName& stage : bench_stages()) im.median.*stage.seconds = med(stage.seconds);
     report.loop.host_reads_per_image = std::max(report.loop.host_reads_per_image, im.host_reads);
     report.loop.device_syncs_per_image = std::max(report.loop.device_syncs_per_image, im.device_syncs);
     report.images.push_back(std::move(im));

@@ -10,6 +10,7 @@
 #include "image_loop.h"
 #include "io/overlay.h"
 #include "pipeline/mask_generator.h"
+#include "pipeline/sweep_setting.h"
 #include "subcommands.h"
 
 namespace sam2amg::cli {

@@ -21,6 +21,13 @@ double percentile(std::vector<double> values, double q) {
   return values[static_cast<size_t>(std::clamp<std::int64_t>(rank, 0, static_cast<std::int64_t>(values.size()) - 1))];
 }
 
+std::vector<BenchStageName> bench_stages() {
+  std::vector<BenchStageName> out{{"read", "read", 6, &BenchStages::read}, {"prepare", "prepare", 7, &BenchStages::prepare}};
+  for (const StageName& s : kStages) out.push_back({s.key, s.heading, s.width, s.seconds});
+  out.push_back({"write", "write", 6, &BenchStages::write});
+  return out;
+}
+
 ReferenceBench read_reference_bench(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw UsageError("the reference bench wrote no report '" + printable(path) + "' (see its messages above)");
@@ -52,8 +59,9 @@ ReferenceBench read_reference_bench(const std::string& path) {
 namespace {
 
 json stages_json(const BenchStages& s) {
-  return {{"read", s.read}, {"prepare", s.prepare}, {"preprocess", s.preprocess}, {"encoder", s.encoder}, {"decoder", s.decoder},
-          {"postprocess", s.postprocess}, {"nms", s.nms}, {"rle", s.rle}, {"write", s.write}};
+  json j = json::object();
+  for (const BenchStageName& stage : bench_stages()) j[stage.key] = s.*stage.seconds;
+  return j;
 }
 
 json summary_json(const BenchSummary& s) {

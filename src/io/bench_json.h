@@ -6,16 +6,29 @@
 #include <vector>
 
 #include "amg/mask_record.h"
+#include "common/stages.h"
 
 namespace sam2amg {
 
-/// Seconds per stage of one image (medians over the timed runs in a report). `prepare` is the
-/// host's share of preprocessing that a run does on its decode threads (MaskGenerator::prepare);
-/// `preprocess` the rest, on the model's thread. On CUDA the model's stages come from events.
-struct BenchStages {
-  double read = 0, prepare = 0, preprocess = 0, encoder = 0, decoder = 0, postprocess = 0, nms = 0, rle = 0,
-         write = 0;
+/// Seconds per stage of one image (medians over the timed runs in a report): the model's stages
+/// (common/stages.h) and the bench's own around them. `prepare` is the host's share of
+/// preprocessing that a run does on its decode threads (MaskGenerator::prepare); `preprocess` the
+/// rest, on the model's thread. On CUDA the model's stages come from events.
+struct BenchStages : StageSeconds {
+  double read = 0, prepare = 0, write = 0;
 };
+
+/// A stage of the bench's report: its JSON key, its heading and width in the printed table, its
+/// field.
+struct BenchStageName {
+  const char* key;
+  const char* heading;
+  int width;
+  double BenchStages::*seconds;
+};
+
+/// The report's stages in order: read, prepare, the model's stages (kStages), write.
+std::vector<BenchStageName> bench_stages();
 
 struct BenchImage {
   std::string path;

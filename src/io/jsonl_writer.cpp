@@ -8,9 +8,11 @@
 
 #include "common/error.h"
 #include "common/printable.h"
+#include "io/input_identity.h"
 #include "io/json_files.h"
 #include "io/provenance.h"
 #include "io/records_json.h"
+#include "io/run_lines.h"
 
 namespace sam2amg {
 

@@ -11,12 +11,13 @@
 #include <map>
 
 #include "common/error.h"
-#include "io/coco_document.h"
-#include "io/json_files.h"
-#include "io/outputs.h"
-#include "io/provenance.h"
-#include "io/shard_identity.h"
 #include "common/printable.h"
+#include "io/coco_document.h"
+#include "io/input_identity.h"
+#include "io/json_files.h"
+#include "io/provenance.h"
+#include "io/shard_files.h"
+#include "io/shard_identity.h"
 
 namespace sam2amg {
 

@@ -1,7 +1,9 @@
 #pragma once
-/// The run's outputs, in one place: which files a run (or one shard of it) writes, the shard
-/// naming scheme, what is already done (resume), and the shard's commit marker, written last.
-/// `merge` finds the shard files through the same names.
+/// The run's outputs, in one place: which files a run (or one shard of it) writes, what is
+/// already done (resume), and the shard's commit marker, written last. The shard files' names
+/// (and how `merge` finds them) are io/shard_files.h. Implemented by job: outputs.cpp (the paths
+/// and the outputs table), output_guard.cpp (the checks before any work, OutputGuard),
+/// run_outputs.cpp (RunOutputs).
 #include <map>
 #include <memory>
 #include <optional>
@@ -11,28 +13,13 @@
 #include "io/inputs.h"
 #include "io/overlay.h"
 #include "io/safe_files.h"
+#include "io/shard_files.h"
 #include "io/shards.h"
 #include "io/writers.h"
 
 namespace sam2amg {
 
 struct IoOptions;
-
-/// "shard-00042-of-01000".
-std::string shard_label(const Shard& shard);
-
-/// The shard of a label written by shard_label (at least five digits each); nullopt for anything else.
-std::optional<Shard> parse_shard_label(const std::string& label);
-
-/// "out/masks.json" -> "out/masks.shard-00042-of-01000.json" (the label goes before the extension).
-std::string shard_path(const std::string& path, const Shard& shard);
-
-/// The inverse of shard_path: "out/masks.shard-00042-of-01000.json" -> "out/masks.json"; any
-/// other path is returned unchanged.
-std::string unshard_path(const std::string& path);
-
-/// The shard's commit marker next to `path`: "out/masks.shard-00042-of-01000.done.json".
-std::string shard_done_path(const std::string& path, const Shard& shard);
 
 /// Every file this process writes, from the I/O options and its shard.
 struct OutputPaths {
@@ -73,20 +60,6 @@ bool shard_committed(const OutputPaths& paths);
 /// Call after every writer finished. Throws OutputError.
 void commit_shard(const OutputPaths& paths, const Provenance& provenance, const RunEnd& end,
                   const ShardSummary& summary);
-
-/// The shard files of a run, as `merge` finds them: index -> path.
-struct ShardFiles {
-  int count = 0;                        ///< N from the file names (or the expected count)
-  std::map<int, std::string> outputs;   ///< the shards' output files
-  std::map<int, std::string> markers;   ///< their commit markers
-};
-
-/// The shards of `--out F.json`: F.shard-IIIII-of-NNNNN.json and their .done.json markers.
-/// Throws UsageError when the names disagree on N or with `expected_count` (0 = any).
-ShardFiles find_coco_shards(const std::string& out, int expected_count);
-
-/// The shard markers of `--out-dir DIR` (the per-image files carry no shard name).
-ShardFiles find_dir_shards(const std::string& dir, int expected_count);
 
 /// One row of a run's outputs table: a file or folder the run writes, or a side file of one (the
 /// COCO journal, run.json, the YOLO manifest, a lock, a shard's marker), with everything the run

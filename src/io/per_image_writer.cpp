@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "io/amg_csv.h"
+#include "io/input_identity.h"
 #include "io/json_files.h"
 #include "io/overlay.h"
 #include "io/provenance.h"

@@ -1,22 +1,13 @@
 #include "io/provenance.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
-#include <cctype>
-#include <cstdio>
-#include <filesystem>
 #include <map>
-#include <fstream>
 #include <sstream>
 
 #include "common/error.h"
-#include "io/json_files.h"
-#include "io/outputs.h"
+#include "common/printable.h"
 #include "io/run_config.h"
 #include "io/sha256.h"
-#include "common/printable.h"
-#include "io/shard_identity.h"
 
 namespace sam2amg {
 
@@ -24,21 +15,23 @@ using nlohmann::json;
 
 namespace {
 
-// The config's hash as an object records it (older run.json files hold only the YAML).
+// The "shard" object of a sharded run's provenance: {index, count, inputs_sha256, inputs, assigned}.
+json shard_identity_json(const ShardIdentity& s) {
+  return {{"index", s.index}, {"count", s.count}, {"inputs_sha256", s.inputs_sha256}, {"inputs", s.inputs},
+          {"assigned", s.assigned}};
+}
+
+}  // namespace
+
+std::string config_sha256(const Provenance& p) { return sha256_hex(p.config_yaml); }
+
 std::string recorded_config_sha256(const json& j) {
   if (j.contains("config_sha256") && j["config_sha256"].is_string()) return j["config_sha256"];
   if (j.contains("config") && j["config"].is_string()) return sha256_hex(j["config"].get<std::string>());
   return "";
 }
 
-// How a run record's text starts (keys in order): a torn first line that starts so is ours.
-constexpr const char* kRunRecordStart = "{\"sam2_amg\":";
-
-std::string redo_hint() { return "; rerun with the same settings, or with --overwrite to start over"; }
-
-}  // namespace
-
-std::string config_sha256(const Provenance& p) { return sha256_hex(p.config_yaml); }
+std::string resume_refusal_hint() { return "; rerun with the same settings, or with --overwrite to start over"; }
 
 json provenance_json(const Provenance& p) {
   json j{{"tool", "sam2-amg"}, {"version", p.tool_version}, {"model", p.model_path},
@@ -144,10 +137,10 @@ std::vector<std::string> differing_settings(const std::string& recorded_yaml, co
 
 std::string check_resumable(const json& recorded, const Provenance& p, const std::string& what) {
   if (!recorded.is_object() || !recorded.contains("model_sha256"))
-    throw UsageError(what + " records no sam2-amg run (another tool's file, or an older version's)" + redo_hint());
+    throw UsageError(what + " records no sam2-amg run (another tool's file, or an older version's)" + resume_refusal_hint());
   if (recorded["model_sha256"] != p.model_sha256)
     throw UsageError(what + " holds results of another model or config (model SHA-256 " +
-                     recorded["model_sha256"].dump() + ", this run's: " + p.model_sha256 + ")" + redo_hint());
+                     recorded["model_sha256"].dump() + ", this run's: " + p.model_sha256 + ")" + resume_refusal_hint());
   const std::string sha = recorded_config_sha256(recorded);
   if (sha == config_sha256(p)) return sha;
   const std::string yaml = recorded.contains("config") && recorded["config"].is_string() ? recorded["config"].get<std::string>() : "";
@@ -155,101 +148,18 @@ std::string check_resumable(const json& recorded, const Provenance& p, const std
   if (keys.empty()) return sha;  // only run-only settings differ
   std::string list;
   for (const std::string& k : keys) list += (list.empty() ? "" : "; ") + k;
-  throw UsageError(what + " holds results of another model or config (" + list + ")" + redo_hint());
-}
-
-std::string escape_bytes(const std::string& bytes) {
-  std::string out;
-  char buf[4];
-  for (const char ch : bytes) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c > 0x20 && c < 0x7F && c != '%') {
-      out += ch;
-    } else {
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
-
-namespace {
-
-std::string unescape_bytes(const std::string& text) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() + 0 && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
-      out += static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16));
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
-
-std::string canonical_path(const std::string& path) {
-  std::error_code ec;
-  const std::filesystem::path c = std::filesystem::weakly_canonical(path, ec);
-  return ec ? path : c.string();
-}
-
-// Size and modification time (ns) of a file now; false when it cannot be read.
-bool content_stamp(const std::string& path, std::int64_t& size, std::int64_t& mtime_ns) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return false;
-  size = st.st_size;
-  mtime_ns = std::int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-  return true;
-}
-
-// True when the input a record names was rewritten since: its size or mtime differ now. A file
-// that is gone, or a record without them, is not (its results are kept).
-bool content_changed(const json& identity) {
-  if (!identity.is_object() || !identity.contains("path_bytes") || !identity.contains("size") ||
-      !identity.contains("mtime_ns"))
-    return false;
-  std::int64_t size = 0, mtime = 0;
-  if (!content_stamp(unescape_bytes(identity.value("path_bytes", std::string())), size, mtime)) return false;
-  return identity["size"] != size || identity["mtime_ns"] != mtime;
-}
-
-}  // namespace
-
-std::string input_key(const InputFile& input) {
-  return escape_bytes(input.key.empty() ? canonical_path(input.path) : input.key);
-}
-
-json input_identity_json(const InputFile& input) {
-  json j{{"key", input_key(input)}, {"path_bytes", escape_bytes(input.path)}};
-  std::int64_t size = 0, mtime = 0;
-  if (content_stamp(input.path, size, mtime)) {
-    j["size"] = size;
-    j["mtime_ns"] = mtime;
-  }
-  return j;
-}
-
-std::string recorded_input_key(const json& identity, const std::string& recorded_path) {
-  if (identity.is_object() && identity.contains("key") && identity["key"].is_string()) return identity["key"];
-  return escape_bytes(canonical_path(recorded_path));
-}
-
-InputMatch match_input(const json& identity, const std::string& recorded_path, const InputFile& input) {
-  if (recorded_input_key(identity, recorded_path) != input_key(input)) return InputMatch::kOther;
-  return content_changed(identity) ? InputMatch::kChanged : InputMatch::kSame;
+  throw UsageError(what + " holds results of another model or config (" + list + ")" + resume_refusal_hint());
 }
 
 bool image_output_matches(const json& recorded, const json& identity, const Provenance& p, const InputFile& input,
                           const std::string& output, const std::string& accepted_config) {
   if (!recorded.is_object() || !recorded.contains("path"))
     throw UsageError("'" + printable(output) + "' records no image provenance (an older sam2-amg wrote it), so resuming "
-                     "cannot tell whose masks it holds" + redo_hint());
+                     "cannot tell whose masks it holds" + resume_refusal_hint());
   const bool accepted = !accepted_config.empty() && recorded.value("model_sha256", json()) == p.model_sha256 &&
                         recorded_config_sha256(recorded) == accepted_config;
   if (!accepted && !same_run(recorded, image_provenance_json(p, input)))
-    throw UsageError("'" + printable(output) + "' holds results of another model or config" + redo_hint());
+    throw UsageError("'" + printable(output) + "' holds results of another model or config" + resume_refusal_hint());
   const std::string path = recorded["path"].is_string() ? recorded["path"].get<std::string>() : "";
   switch (match_input(identity, path, input)) {
     case InputMatch::kSame: return true;
@@ -258,161 +168,7 @@ bool image_output_matches(const json& recorded, const json& identity, const Prov
   }
   throw UsageError("'" + printable(output) + "' holds the masks of '" + printable(path) + "', not of '" +
                    printable(input.path) + "' (the inputs changed, and with them the names of colliding outputs)" +
-                   redo_hint());
-}
-
-json run_record(const Provenance& p) { return {{"type", "run"}, {"sam2_amg", provenance_json(p)}}; }
-
-void check_run_lines_resumable(const std::string& path, const Provenance& p, const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  std::string first;
-  if (!in) return;
-  const bool complete = static_cast<bool>(std::getline(in, first)) && !in.eof();
-  if (!complete && (first.empty() || first.rfind(kRunRecordStart, 0) == 0)) return;
-  const json record = json::parse(first, nullptr, false);
-  if (!record.is_object() || record.value("type", std::string()) != "run")
-    throw UsageError(what + " does not start with a sam2-amg run record (another tool's file, or an older "
-                     "version's)" + redo_hint());
-  check_resumable(record.value("sam2_amg", json()), p, what);
-}
-
-bool recorded_input_changed(const json& identity) { return content_changed(identity); }
-
-std::string recorded_input_path(const json& identity, const std::string& recorded_path) {
-  if (identity.is_object() && identity.contains("path_bytes") && identity["path_bytes"].is_string())
-    return unescape_bytes(identity["path_bytes"].get<std::string>());
-  return recorded_path;
-}
-
-RunLinesFile::RunLinesFile(std::string path, const Provenance& p) : path_(std::move(path)), record_(run_record(p)) {}
-
-JsonLinesFile& RunLinesFile::get() {
-  if (!file_) {
-    file_.emplace(path_, append);
-    if (!append) file_->write(record_);
-  }
-  return *file_;
-}
-
-bool resume_run_lines(const std::string& path, const Provenance& p, const std::string& what,
-                      const std::function<void(const std::string& key, const json& line)>& done,
-                      const std::function<void(const std::string& key)>& dropped) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::string first;
-  const bool complete = static_cast<bool>(std::getline(in, first)) && !in.eof();
-  // Empty, or killed while writing the record: nothing to resume. Anything else is checked.
-  if (!complete && (first.empty() || first.rfind(kRunRecordStart, 0) == 0)) return false;
-  const json record = json::parse(first, nullptr, false);
-  if (!record.is_object() || record.value("type", std::string()) != "run")
-    throw UsageError(what + " does not start with a sam2-amg run record (another tool's file, or an older "
-                     "version's)" + redo_hint());
-  const std::string accepted = check_resumable(record.value("sam2_amg", json()), p, what);
-  const json run = provenance_json(p);
-  // Complete lines are kept up to the first torn or foreign one; lines of rewritten inputs are
-  // dropped, and then the file is written anew without them.
-  std::string kept = first + "\n";
-  bool any_dropped = false;
-  std::uintmax_t good = kept.size();
-  for (std::string s; std::getline(in, s);) {
-    if (in.eof()) break;  // no newline: a torn line
-    const json line = json::parse(s, nullptr, false);
-    if (!line.is_object() || line.value("type", std::string()) != "image" || !line.contains("image") ||
-        !line["image"].is_object())
-      break;
-    const json prov = line.value("sam2_amg", json::object());
-    const bool ours = same_run(prov, run) || (prov.is_object() && prov.value("model_sha256", json()) == p.model_sha256 &&
-                                              recorded_config_sha256(prov) == accepted);
-    if (!ours)
-      throw UsageError(what + " holds results of another model or config (" +
-                       printable(line["image"].value("path", std::string("?"))) + ")" + redo_hint());
-    good += s.size() + 1;
-    const json identity = line.value("input", json());
-    if (content_changed(identity)) {
-      any_dropped = true;
-      if (dropped) dropped(recorded_input_key(identity, line["image"].value("path", std::string())));
-      continue;
-    }
-    kept += s + "\n";
-    done(recorded_input_key(identity, line["image"].value("path", std::string())), line);
-  }
-  in.close();
-  if (any_dropped) {
-    write_file_atomically(path, kept);
-    return true;
-  }
-  std::error_code ec;
-  std::filesystem::resize_file(path, good, ec);
-  if (ec) throw OutputError(path, ec.message());
-  return true;
-}
-
-namespace {
-
-// The first "key: value" line where two configs' YAML differ (comments skipped).
-std::pair<std::string, std::string> first_difference(const std::string& a, const std::string& b) {
-  std::istringstream ia(a), ib(b);
-  std::string la, lb;
-  for (;;) {
-    do {
-      if (!std::getline(ia, la)) la.clear();
-    } while (!la.empty() && la[0] == '#');
-    do {
-      if (!std::getline(ib, lb)) lb.clear();
-    } while (!lb.empty() && lb[0] == '#');
-    if (la != lb || la.empty()) return {la, lb};
-  }
-}
-
-}  // namespace
-
-json merged_provenance(const std::vector<json>& shards, const std::string& out) {
-  RunConfig merged;
-  std::string model_sha256, key0;
-  for (size_t i = 0; i < shards.size(); ++i) {
-    const json& p = shards[i];
-    const std::string name = "shard " + std::to_string(i);
-    if (!p.is_object() || !p.contains("config") || !p["config"].is_string() || !p.contains("model_sha256"))
-      throw UsageError(name + " records no config or model (not written by this sam2-amg): cannot tell whether it "
-                              "may be merged; run it again");
-    RunConfig c;
-    load_yaml_config_text(p["config"].get<std::string>(), name + "'s recorded config", c);
-    // What only says which shard ran where, and the files it wrote.
-    c.io.shard.clear();
-    c.io.shard_count = 0;
-    c.io.out = out.empty() ? unshard_path(c.io.out) : out;
-    c.io.jsonl = unshard_path(c.io.jsonl);
-    RunConfig compared = c;
-    compared.io.model.clear();  // the SHA-256 is compared instead: a copy elsewhere is the same model
-    compared.io.device = Device();
-    compared.io.threads = 0;
-    compared.io.input.clear();
-    const std::string key = to_yaml(compared);
-    if (i == 0) {
-      merged = c;
-      model_sha256 = p["model_sha256"];
-      key0 = key;
-      continue;
-    }
-    if (p["model_sha256"] != model_sha256)
-      throw UsageError(name + " was made with another model (SHA-256 " + p["model_sha256"].dump() + ", shard 0: " +
-                       model_sha256 + "): merging would mix two models' masks; rerun it with shard 0's model");
-    if (key != key0) {
-      const auto [mine, first] = first_difference(key, key0);
-      throw UsageError(name + " was made with another config ('" + mine + "' where shard 0 has '" + first +
-                       "'): merging would mix two configs' masks; rerun it with shard 0's settings");
-    }
-    for (const std::string& in : c.io.input)
-      if (std::find(merged.io.input.begin(), merged.io.input.end(), in) == merged.io.input.end())
-        merged.io.input.push_back(in);
-    if (c.io.device.str() != merged.io.device.str()) merged.io.device = Device();
-    if (c.io.threads != merged.io.threads) merged.io.threads = 0;
-  }
-  json result = shards.at(0);
-  result.erase("shard");  // the merged file is the whole run's
-  result["config"] = to_yaml(merged, YamlKeys::kRecorded);  // as a run records it (run_job)
-  result["config_sha256"] = sha256_hex(result["config"].get<std::string>());
-  return result;
+                   resume_refusal_hint());
 }
 
 }  // namespace sam2amg

@@ -3,13 +3,16 @@
 #include <algorithm>
 #include <fstream>
 #include <set>
+#include <sstream>
 
 #include "common/error.h"
 #include "common/printable.h"
 #include "io/json_files.h"
 #include "io/provenance.h"
 #include "io/records_json.h"
+#include "io/run_config.h"
 #include "io/sha256.h"
+#include "io/shard_files.h"
 
 namespace sam2amg {
 
@@ -22,21 +25,6 @@ std::string shard_name(int index) { return "shard " + std::to_string(index); }
 std::string rerun_hint(int index) { return "; remove its outputs and marker and run shard " + std::to_string(index) + " again"; }
 
 }  // namespace
-
-std::string inputs_sha256(const std::vector<InputFile>& inputs) {
-  std::vector<std::string> keys;
-  keys.reserve(inputs.size());
-  for (const InputFile& in : inputs) keys.push_back(in.key.empty() ? in.path : in.key);
-  std::sort(keys.begin(), keys.end());
-  std::string text;
-  for (const std::string& k : keys) text += k + '\n';
-  return sha256_hex(text);
-}
-
-json shard_identity_json(const ShardIdentity& s) {
-  return {{"index", s.index}, {"count", s.count}, {"inputs_sha256", s.inputs_sha256}, {"inputs", s.inputs},
-          {"assigned", s.assigned}};
-}
 
 std::string shard_marker_text(const Provenance& p, const RunEnd& end, std::size_t handled, std::size_t masks) {
   // The first keys are what the marker always held; the rest proves what the shard is.
@@ -131,6 +119,74 @@ json merged_run_end(const std::vector<json>& markers) {
       if (seen.insert(e.dump()).second) skipped.push_back(e);
   }
   return {{"complete", true}, {"unreadable", unreadable}, {"skipped_entries", skipped}};
+}
+
+namespace {
+
+// The first "key: value" line where two configs' YAML differ (comments skipped).
+std::pair<std::string, std::string> first_difference(const std::string& a, const std::string& b) {
+  std::istringstream ia(a), ib(b);
+  std::string la, lb;
+  for (;;) {
+    do {
+      if (!std::getline(ia, la)) la.clear();
+    } while (!la.empty() && la[0] == '#');
+    do {
+      if (!std::getline(ib, lb)) lb.clear();
+    } while (!lb.empty() && lb[0] == '#');
+    if (la != lb || la.empty()) return {la, lb};
+  }
+}
+
+}  // namespace
+
+json merged_provenance(const std::vector<json>& shards, const std::string& out) {
+  RunConfig merged;
+  std::string model_sha256, key0;
+  for (size_t i = 0; i < shards.size(); ++i) {
+    const json& p = shards[i];
+    const std::string name = "shard " + std::to_string(i);
+    if (!p.is_object() || !p.contains("config") || !p["config"].is_string() || !p.contains("model_sha256"))
+      throw UsageError(name + " records no config or model (not written by this sam2-amg): cannot tell whether it "
+                              "may be merged; run it again");
+    RunConfig c;
+    load_yaml_config_text(p["config"].get<std::string>(), name + "'s recorded config", c);
+    // What only says which shard ran where, and the files it wrote.
+    c.io.shard.clear();
+    c.io.shard_count = 0;
+    c.io.out = out.empty() ? unshard_path(c.io.out) : out;
+    c.io.jsonl = unshard_path(c.io.jsonl);
+    RunConfig compared = c;
+    compared.io.model.clear();  // the SHA-256 is compared instead: a copy elsewhere is the same model
+    compared.io.device = Device();
+    compared.io.threads = 0;
+    compared.io.input.clear();
+    const std::string key = to_yaml(compared);
+    if (i == 0) {
+      merged = c;
+      model_sha256 = p["model_sha256"];
+      key0 = key;
+      continue;
+    }
+    if (p["model_sha256"] != model_sha256)
+      throw UsageError(name + " was made with another model (SHA-256 " + p["model_sha256"].dump() + ", shard 0: " +
+                       model_sha256 + "): merging would mix two models' masks; rerun it with shard 0's model");
+    if (key != key0) {
+      const auto [mine, first] = first_difference(key, key0);
+      throw UsageError(name + " was made with another config ('" + mine + "' where shard 0 has '" + first +
+                       "'): merging would mix two configs' masks; rerun it with shard 0's settings");
+    }
+    for (const std::string& in : c.io.input)
+      if (std::find(merged.io.input.begin(), merged.io.input.end(), in) == merged.io.input.end())
+        merged.io.input.push_back(in);
+    if (c.io.device.str() != merged.io.device.str()) merged.io.device = Device();
+    if (c.io.threads != merged.io.threads) merged.io.threads = 0;
+  }
+  json result = shards.at(0);
+  result.erase("shard");  // the merged file is the whole run's
+  result["config"] = to_yaml(merged, YamlKeys::kRecorded);  // as a run records it (run_job)
+  result["config_sha256"] = sha256_hex(result["config"].get<std::string>());
+  return result;
 }
 
 }  // namespace sam2amg

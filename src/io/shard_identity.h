@@ -1,8 +1,9 @@
 #pragma once
-/// What a shard proves about itself (internal to io/): the identity it records in its outputs and
-/// its done marker, and the checks `merge` makes before combining shards. A shard is the one its
-/// file name says (index, count), of the run's one input set (the digest of the whole input list)
-/// and one config, and accounts for every input it was given (written, or recorded unreadable).
+/// What a shard proves about itself (internal to io/): its done marker, the checks `merge` makes
+/// before combining shards, and the merged run's provenance. A shard is the one its file name
+/// says (index, count), of the run's one input set (the digest of the whole input list) and one
+/// config, and accounts for every input it was given (written, or recorded unreadable). The
+/// identity each of its outputs records is provenance_json's "shard" (io/provenance.h).
 #include <nlohmann/json.hpp>
 
 #include <map>
@@ -13,11 +14,6 @@
 #include "io/writers.h"
 
 namespace sam2amg {
-
-// inputs_sha256: io/shards.h.
-
-/// The "shard" object of a sharded run's provenance: {index, count, inputs_sha256, inputs, assigned}.
-nlohmann::json shard_identity_json(const ShardIdentity& shard);
 
 /// The text of a shard's done marker: its identity, counts, the unreadable inputs and folder
 /// entries of `end`, and the run's provenance (from which merge rebuilds the unsharded run's).
@@ -39,5 +35,13 @@ void check_shard_output(const nlohmann::json& recorded, const nlohmann::json& ma
 /// The run-level record of a merged run: every shard's unreadable inputs (in shard order) and the
 /// folder entries any shard skipped (each once), complete.
 nlohmann::json merged_run_end(const std::vector<nlohmann::json>& markers);
+
+/// The provenance of a merged file, from its shards' (provenance_json each, in shard order). The
+/// shards must share the model (SHA-256) and the config, apart from what only says where a shard
+/// ran and wrote (shard, shard_count, its own output files, model path, device, threads) and the
+/// inputs given. The result is shard 0's, with the config of one unsharded run writing `out`: no
+/// shard, the union of the inputs, device and threads where all shards agree (else their defaults).
+/// Throws UsageError naming the first shard that differs, and how.
+nlohmann::json merged_provenance(const std::vector<nlohmann::json>& shards, const std::string& out);
 
 }  // namespace sam2amg

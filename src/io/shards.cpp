@@ -1,9 +1,11 @@
 #include "io/shards.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 
 #include "common/error.h"
+#include "io/sha256.h"
 
 namespace sam2amg {
 
@@ -72,6 +74,16 @@ std::vector<InputFile> inputs_of_shard(const std::vector<InputFile>& inputs, con
     if (shard_key(in) % static_cast<std::uint64_t>(shard.count) == static_cast<std::uint64_t>(shard.index))
       out.push_back(in);
   return out;
+}
+
+std::string inputs_sha256(const std::vector<InputFile>& inputs) {
+  std::vector<std::string> keys;
+  keys.reserve(inputs.size());
+  for (const InputFile& in : inputs) keys.push_back(in.key.empty() ? in.path : in.key);
+  std::sort(keys.begin(), keys.end());
+  std::string text;
+  for (const std::string& k : keys) text += k + '\n';
+  return sha256_hex(text);
 }
 
 }  // namespace sam2amg

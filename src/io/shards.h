@@ -37,6 +37,7 @@ std::vector<InputFile> inputs_of_shard(const std::vector<InputFile>& inputs, con
 /// whole run's, so that merge can refuse shards of different input sets.
 std::string inputs_sha256(const std::vector<InputFile>& inputs);
 
-// Shard file names, markers and commits: io/outputs.h; what a shard proves: io/shard_identity.h.
+// Shard file names and markers: io/shard_files.h; commits: io/outputs.h; what a shard proves:
+// io/shard_identity.h.
 
 }  // namespace sam2amg

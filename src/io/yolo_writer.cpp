@@ -7,9 +7,11 @@
 
 #include "common/error.h"
 #include "common/printable.h"
+#include "io/input_identity.h"
 #include "io/json_files.h"
 #include "io/polygons.h"
 #include "io/provenance.h"
+#include "io/run_lines.h"
 #include "io/safe_files.h"
 
 namespace sam2amg {

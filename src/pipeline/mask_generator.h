@@ -1,7 +1,6 @@
 #pragma once
 /// MaskGenerator: SAM2AutomaticMaskGenerator in C++ (ref: sam2/automatic_mask_generator.py @
 /// 2b90b9f). Torch-free header: the model and tensors stay behind the pimpl.
-#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -13,48 +12,10 @@
 #include "amg/mask_record.h"
 #include "common/image.h"
 #include "model/model_options.h"
+#include "pipeline/stage_times.h"
+#include "pipeline/sweep_setting.h"
 
 namespace sam2amg {
-
-/// One point of a threshold sweep: the four parameters a sweep may vary.
-struct SweepSetting {
-  double pred_iou_thresh = 0.8;
-  double stability_score_thresh = 0.95;
-  double stability_score_offset = 1.0;
-  double box_nms_thresh = 0.7;
-};
-
-/// Seconds one image spent in each stage (sam2-amg bench), and how often its loop waited for
-/// the device. On CUDA the times come from events recorded on the stream and read once at the
-/// end of the image (timing adds no synchronisation); on the CPU from the wall clock.
-struct StageTimes {
-  double preprocess = 0;   ///< crop, resize and normalise (CPU), copy to the device
-  double encoder = 0;      ///< graph A, per crop
-  double decoder = 0;      ///< graph B (and the m2m pass), per batch
-  double postprocess = 0;  ///< hole fill, upsampling or its statistics, filters
-  double nms = 0;          ///< per-crop and cross-crop NMS
-  double rle = 0;          ///< the output masks' RLE
-  /// Device-to-host reads of the image (src/amg/host_reads.h): each one a wait on CUDA. Counted
-  /// on every device, so a CPU run shows the count a GPU run has.
-  std::int64_t host_reads = 0;
-  /// Synchronising operations CUDA itself counted (its sync-debug mode); -1 where unknown (the
-  /// CPU, or a LibTorch without CUDA).
-  std::int64_t device_syncs = -1;
-  bool device_events = false;  ///< the seconds come from CUDA events
-
-  StageTimes& operator+=(const StageTimes& o) {
-    host_reads += o.host_reads;
-    if (o.device_syncs >= 0) device_syncs = std::max<std::int64_t>(device_syncs, 0) + o.device_syncs;
-    device_events = device_events || o.device_events;
-    preprocess += o.preprocess;
-    encoder += o.encoder;
-    decoder += o.decoder;
-    postprocess += o.postprocess;
-    nms += o.nms;
-    rle += o.rle;
-    return *this;
-  }
-};
 
 /// An image with the host's share of its preprocessing done ahead (MaskGenerator::prepare), so
 /// that decode threads do it while the model works on the image before. A plain handle: copies

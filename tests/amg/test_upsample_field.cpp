@@ -277,10 +277,14 @@ TEST_CASE("The kernel's field equals LibTorch's CPU upsampling where the two for
   // generic kernel and the CUDA formula differ only in contraction: one variant must match.
   // (Not where an axis keeps its size: the CPU blends a row with itself there, CUDA with the
   // next row at weight 0, and the sign of a zero can differ.)
-  if (!fused_cpu_kernel_matches(UpsampleLayout::kGeneric)) {
-    WARN("this LibTorch's CPU upsampling is not the generic FMA-or-plain arithmetic; nothing to compare");
-    return;
-  }
+  // That holds where this LibTorch's CPU upsampling is the generic FMA-or-plain arithmetic: known
+  // on x86-64 with Debian's LibTorch (tests/CMakeLists.txt), elsewhere asked (a counted skip).
+#if SAM2AMG_EXPECT_FUSED_KERNEL
+  REQUIRE(fused_cpu_kernel_matches(UpsampleLayout::kGeneric));
+#else
+  if (!fused_cpu_kernel_matches(UpsampleLayout::kGeneric))
+    SAM2AMG_SKIP("this LibTorch's CPU upsampling is not the generic FMA-or-plain arithmetic; nothing to compare");
+#endif
   const at::Tensor x = at::from_blob(make_logits(3, 256, 11, kThr).data(), {3, 256, 256}, at::kFloat).clone();
   const std::vector<float> xv(x.data_ptr<float>(), x.data_ptr<float>() + x.numel());
   const int sizes[][2] = {{512, 1024}, {2048, 128}, {64, 512}, {128, 2048}};
