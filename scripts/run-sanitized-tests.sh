@@ -5,6 +5,10 @@
 # Usage: bash scripts/run-sanitized-tests.sh [LABELS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The tests' processes run two at a time on CI's 2 cores: thread pools that sleep when idle
+# instead of spinning (what sam2-amg sets for itself, src/model/runtime.h) keep them from
+# taking turns at a spinning core.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}" OPENBLAS_THREAD_TIMEOUT="${OPENBLAS_THREAD_TIMEOUT:-4}"
 labels="${1:-amg|io|pipeline}"
 targets=()
 for t in amg io pipeline cli; do

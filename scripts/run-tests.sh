@@ -5,6 +5,10 @@
 # Usage: bash scripts/run-tests.sh [ctest args, e.g. -L cli]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The tests' processes run two at a time on CI's 2 cores: thread pools that sleep when idle
+# instead of spinning (what sam2-amg sets for itself, src/model/runtime.h) keep them from
+# taking turns at a spinning core.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}" OPENBLAS_THREAD_TIMEOUT="${OPENBLAS_THREAD_TIMEOUT:-4}"
 bash scripts/build.sh -DSAM2AMG_BUILD_TESTS=ON
 device="${SAM2AMG_TEST_DEVICE:-cpu}"
 device="${device%%:*}"

@@ -13,6 +13,7 @@
 #include "common/printable.h"
 #include "common/error.h"
 #include "io/run_config.h"
+#include "model/runtime.h"
 #include "model/synthetic_model.h"
 #include "run_job.h"
 #include "bench.h"
@@ -80,6 +81,8 @@ int main(int argc, char** argv) {
         throw UsageError("--dry-run checks a run; " + app.get_subcommands()[0]->get_name() + " has no dry run");
       return cli::dry_run(config);
     }
+    // Commands that run the model, before they touch anything (model/runtime.h says why).
+    if (!app.got_subcommand("merge")) restart_with_passive_thread_pools(argv);
     if (app.got_subcommand("tune")) return cli::run_tune(config, state.tune, state.quiet);
     if (app.got_subcommand("merge")) return cli::run_merge(config);
     if (app.got_subcommand("bench")) return cli::run_bench(config, state.bench);

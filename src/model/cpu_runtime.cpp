@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -83,6 +84,18 @@ void set_cpu_threads(int n) {
   // OpenBLAS runs its own pool, sized by the machine's CPU count unless told.
   using SetThreads = void (*)(int);
   if (auto* set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(n);
+}
+
+void restart_with_passive_thread_pools(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") || std::getenv("OPENBLAS_THREAD_TIMEOUT")) return;
+  setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+  setenv("OPENBLAS_THREAD_TIMEOUT", "4", 0);  // 2^4 cycles of spinning before a thread sleeps
+  execv("/proc/self/exe", argv);  // returns only if it failed
+}
+
+std::string thread_pool_wait() {
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  return policy && (std::string(policy) == "PASSIVE" || std::string(policy) == "passive") ? "passive" : "spinning";
 }
 
 std::string CpuMatrixFeatures::str() const {

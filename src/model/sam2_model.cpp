@@ -357,7 +357,8 @@ std::string runtime_description() {
   }
   std::ostringstream os;
   os << "LibTorch " << TORCH_VERSION << ", " << cuda_summary(cuda_runtime()) << ", " << at::get_num_threads()
-     << " CPU threads (" << usable_cpu_count() << " usable), CPU bf16 matrix instructions "
+     << " CPU threads (" << usable_cpu_count() << " usable, pools " << thread_pool_wait()
+     << "), CPU bf16 matrix instructions "
      << cpu_matrix_features().str() << ", BLAS "
      << (blas.empty() ? std::string("none mapped yet") : blas);
   return os.str();

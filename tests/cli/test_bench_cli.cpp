@@ -54,3 +54,20 @@ TEST_CASE("bench reports device waits per image, the stage clock and the paths",
   CHECK(out.find("host reads per image") != std::string::npos);
   CHECK(out.find("postprocess_kernel:") != std::string::npos);
 }
+
+TEST_CASE("A model run restarts with passive thread pools unless their wait was chosen, and takes --threads",
+          "[cli][threads]") {
+  CliFixture f;
+  f.add_image("a.png");
+  const std::string unset = "env -u OMP_WAIT_POLICY -u OPENBLAS_THREAD_TIMEOUT ";
+  CliResult r = f.capture(unset + f.command("-v --input " + f.images + " --out " + f.file("a.json")));
+  REQUIRE(r.rc == 0);
+  CHECK(r.err.find("pools passive") != std::string::npos);
+  // The user's choice stands.
+  r = f.capture("env OMP_WAIT_POLICY=active " + f.command("-v --input " + f.images + " --out " + f.file("b.json")));
+  REQUIRE(r.rc == 0);
+  CHECK(r.err.find("pools spinning") != std::string::npos);
+  r = f.capture(unset + f.command("-v --threads 1 --input " + f.images + " --out " + f.file("c.json")));
+  REQUIRE(r.rc == 0);
+  CHECK(r.err.find(", 1 CPU threads (") != std::string::npos);
+}
