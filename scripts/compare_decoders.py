@@ -9,7 +9,7 @@ the masks are, prompt point by prompt point.
 Every mask a run outputs carries the prompt point it came from (`point_coords`). For each point
 that has a mask in either run, the masks of that point are paired greedily by IoU (as
 compare_reference.py pairs whole sets); the point's IoU is the sum of its pairs' IoUs over the
-number of its masks in both runs (a mask only one run has counts 0). Reported: the mean of that
+number of pairs and unpaired masks (an unpaired mask, which only one run has, counts 0). Reported: the mean of that
 over points, the share of points whose mask count differs, the images whose mask count differs,
 the largest score differences of pairs at IoU >= 0.99, and both runs' seconds.
 """
@@ -22,7 +22,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from compare_reference import EXTENSION_FILTERS_OFF, match, rle_decode, score_delta  # noqa: E402
+from compare_reference import EXTENSION_FILTERS_OFF, match, rle_decode, score_delta, write_report  # noqa: E402
 
 
 def run_side(binary, model, amg_config, images, flags):
@@ -98,10 +98,7 @@ def main():
         "max_abs_delta_predicted_iou": worst["predicted_iou"], "max_abs_delta_stability_score": worst["stability_score"],
         "seconds_a": a_seconds, "seconds_b": b_seconds,
     }
-    print(json.dumps(summary, indent=2))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"summary": summary, "images": images}, f, indent=2)
+    write_report(summary, images, args.json)
 
 
 if __name__ == "__main__":

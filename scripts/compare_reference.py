@@ -127,6 +127,14 @@ def score_delta(a, b):
     return abs(a - b)
 
 
+def write_report(summary, details, path):
+    """Prints the summary and, where asked, writes it with the per-image details as JSON."""
+    print(json.dumps(summary, indent=2))
+    if path:
+        with open(path, "w") as f:
+            json.dump({"summary": summary, "images": details}, f, indent=2)
+
+
 def pair_intersections(ref, ours, device):
     """(len(ref), len(ours)) pixel intersections and both areas, exact: float32 sums of 0/1 are
     exact below 2**24 pixels. On CUDA the product runs there with TF32 off (thousands of masks of
@@ -179,6 +187,12 @@ def main():
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--no-postprocessing", action="store_true", help="build_sam2(apply_postprocessing=False)")
     p.add_argument("--sam2-amg", default="sam2-amg", help="path of the sam2-amg binary")
+    p.add_argument("--decoder", choices=("export", "native", "auto"), default="export",
+                   help="sam2-amg's --decoder (default export: the export's graphs, the reference's arithmetic)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU intra-op threads of both sides (default: PyTorch's own count, passed to sam2-amg): "
+                        "the thread count changes the float summation order on each side, so a bit-for-bit "
+                        "comparison needs the same count on both")
     p.add_argument("--sam2-amg-arg", action="append", default=[],
                    help="extra argument for sam2-amg (repeatable), e.g. its matmul TF32 option")
     p.add_argument("--cudnn-tf32", choices=("model", "on", "off"), default="model",
@@ -199,6 +213,9 @@ def main():
               f"{meta['cudnn_allow_tf32']}", file=sys.stderr)
     torch.backends.cuda.matmul.allow_tf32 = on_off(args.matmul_tf32)
     torch.backends.cudnn.allow_tf32 = cudnn_tf32
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    threads = torch.get_num_threads()
     kwargs = amg_kwargs(args.amg_config)
     gen = reference_generator(args.checkpoint, args.config, args.device, args.no_postprocessing, kwargs)
 
@@ -206,7 +223,8 @@ def main():
     t0 = time.time()
     cmd = [args.sam2_amg, "--config", args.amg_config, "--model", args.model, "--device", args.device.split(":")[0],
            "--output-mode", "uncompressed_rle", "--jsonl", "-", "--progress", "none", "-q",
-           f"--matmul-tf32={'true' if args.matmul_tf32 == 'on' else 'false'}", *EXTENSION_FILTERS_OFF,
+           f"--matmul-tf32={'true' if args.matmul_tf32 == 'on' else 'false'}", "--decoder", args.decoder,
+           "--threads", str(threads), *EXTENSION_FILTERS_OFF,
            *args.sam2_amg_arg, "--input", *args.images]
     run = subprocess.run(cmd, capture_output=True, text=True)
     ours_time = time.time() - t0
@@ -270,16 +288,14 @@ def main():
         "images_with_count_change": totals["count_changed"],
         "max_abs_delta_predicted_iou": worst_iou, "max_abs_delta_stability_score": worst_stab,
         "reference_seconds": totals["ref_time"], "sam2_amg_seconds": ours_time,
-        "device": args.device, "amg_params": kwargs,
+        "device": args.device, "sam2_amg_decoder": args.decoder, "threads": threads,
+        "amg_params": kwargs,
         "reference_cudnn_tf32": cudnn_tf32, "reference_matmul_tf32": on_off(args.matmul_tf32),
         "export": {k: meta.get(k) for k in ("architecture", "precision", "device", "cudnn_allow_tf32", "torch_version")},
         "reference_torch_version": torch.__version__,
         "reference_connected_components": connected_components_available(),
     }
-    print(json.dumps(summary, indent=2))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"summary": summary, "images": report}, f, indent=2)
+    write_report(summary, report, args.json)
 
 
 if __name__ == "__main__":
