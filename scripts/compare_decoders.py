@@ -14,31 +14,18 @@ over points, the share of points whose mask count differs, the images whose mask
 the largest score differences of pairs at IoU >= 0.99, and both runs' seconds.
 """
 import argparse
-import json
 import os
 import shlex
-import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from compare_reference import EXTENSION_FILTERS_OFF, match, rle_decode, score_delta, write_report  # noqa: E402
+from compare_reference import match, rle_decode, run_sam2_amg, score_delta, write_report  # noqa: E402
 
 
 def run_side(binary, model, amg_config, images, flags):
-    cmd = [binary, "--config", amg_config, "--model", model, "--output-mode", "uncompressed_rle", "--jsonl", "-",
-           "--progress", "none", "-q", *EXTENSION_FILTERS_OFF, *flags, "--input", *images]
-    t0 = time.time()
-    run = subprocess.run(cmd, capture_output=True, text=True)
-    seconds = time.time() - t0
-    if run.returncode != 0:
-        sys.exit(f"sam2-amg {' '.join(flags)} failed ({run.returncode}): {run.stderr[-2000:]}")
-    by_path = {}
-    for line in run.stdout.splitlines():
-        rec = json.loads(line)
-        if rec.get("type") == "image":
-            by_path[rec["image"]["path"]] = [{**a, "mask": rle_decode(a["segmentation"])} for a in rec["annotations"]]
-    return by_path, seconds
+    by_path, seconds = run_sam2_amg(binary, amg_config, model, images, flags)
+    decoded = {path: [{**a, "mask": rle_decode(a["segmentation"])} for a in anns] for path, anns in by_path.items()}
+    return decoded, seconds
 
 
 def by_point(records):

@@ -127,6 +127,24 @@ def score_delta(a, b):
     return abs(a - b)
 
 
+def run_sam2_amg(binary, amg_config, model, images, flags):
+    """sam2-amg over the images in one process, JSON lines on stdout, its extension filters off:
+    ({image path: annotations}, seconds). Exits with its stderr's tail if it fails."""
+    cmd = [binary, "--config", amg_config, "--model", model, "--output-mode", "uncompressed_rle", "--jsonl", "-",
+           "--progress", "none", "-q", *EXTENSION_FILTERS_OFF, *flags, "--input", *images]
+    t0 = time.time()
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    seconds = time.time() - t0
+    if run.returncode != 0:
+        sys.exit(f"sam2-amg {' '.join(flags)} failed ({run.returncode}): {run.stderr[-2000:]}")
+    by_path = {}
+    for line in run.stdout.splitlines():
+        rec = json.loads(line)
+        if rec.get("type") == "image":  # not the run record (the first line)
+            by_path[rec["image"]["path"]] = rec["annotations"]
+    return by_path, seconds
+
+
 def write_report(summary, details, path):
     """Prints the summary and, where asked, writes it with the per-image details as JSON."""
     print(json.dumps(summary, indent=2))
@@ -219,23 +237,9 @@ def main():
     kwargs = amg_kwargs(args.amg_config)
     gen = reference_generator(args.checkpoint, args.config, args.device, args.no_postprocessing, kwargs)
 
-    # sam2-amg: one process for all images, JSON lines on stdout.
-    t0 = time.time()
-    cmd = [args.sam2_amg, "--config", args.amg_config, "--model", args.model, "--device", args.device.split(":")[0],
-           "--output-mode", "uncompressed_rle", "--jsonl", "-", "--progress", "none", "-q",
-           f"--matmul-tf32={'true' if args.matmul_tf32 == 'on' else 'false'}", "--decoder", args.decoder,
-           "--threads", str(threads), *EXTENSION_FILTERS_OFF,
-           *args.sam2_amg_arg, "--input", *args.images]
-    run = subprocess.run(cmd, capture_output=True, text=True)
-    ours_time = time.time() - t0
-    if run.returncode != 0:
-        sys.exit(f"sam2-amg failed ({run.returncode}): {run.stderr[-2000:]}")
-    ours_by_path = {}
-    for line in run.stdout.splitlines():
-        rec = json.loads(line)
-        if rec.get("type") != "image":  # the run record (first line)
-            continue
-        ours_by_path[rec["image"]["path"]] = rec["annotations"]
+    flags = ["--device", args.device.split(":")[0], f"--matmul-tf32={'true' if args.matmul_tf32 == 'on' else 'false'}",
+             "--decoder", args.decoder, "--threads", str(threads), *args.sam2_amg_arg]
+    ours_by_path, ours_time = run_sam2_amg(args.sam2_amg, args.amg_config, args.model, args.images, flags)
 
     report, totals = [], {"ref": 0, "ours": 0, "ref_matched": 0, "ours_matched": 0, "ref_time": 0.0,
                       "iou_sum": 0.0, "iou_n": 0, "count_changed": 0}
