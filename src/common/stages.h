@@ -1,6 +1,6 @@
 #pragma once
 /// The model's stages of one image, in the order an image passes them: the one list that the
-/// generator times (pipeline/mask_generator.h StageTimes) and the bench prints and writes
+/// generator times (pipeline/stage_times.h StageTimes) and the bench prints and writes
 /// (io/bench_json.h). A stage is a field of StageSeconds and a row of kStages, nowhere else.
 #include <array>
 #include <cstddef>

@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
 #include <sched.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -91,11 +92,14 @@ void restart_with_passive_thread_pools(char** argv) {
   setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
   setenv("OPENBLAS_THREAD_TIMEOUT", "4", 0);  // 2^4 cycles of spinning before a thread sleeps
   execv("/proc/self/exe", argv);  // returns only if it failed
+  // The run goes on with the pools as they loaded: the runtime line must not say "passive".
+  unsetenv("OMP_WAIT_POLICY");
+  unsetenv("OPENBLAS_THREAD_TIMEOUT");
 }
 
 std::string thread_pool_wait() {
   const char* policy = std::getenv("OMP_WAIT_POLICY");
-  return policy && (std::string(policy) == "PASSIVE" || std::string(policy) == "passive") ? "passive" : "spinning";
+  return policy && strcasecmp(policy, "passive") == 0 ? "passive" : "spinning";  // as libgomp reads it
 }
 
 std::string CpuMatrixFeatures::str() const {

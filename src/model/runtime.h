@@ -28,7 +28,8 @@ void set_cpu_threads(int n);
 
 /// LibTorch's OpenMP threads and OpenBLAS's own threads share the cores, and by default each
 /// pool keeps spinning for a while after its work, while the other pool's work waits for a core
-/// (on 2 cores the native decoder took 2.4x as long as with passive pools, the encoder 1.4x).
+/// (on 2 cores a SAM 2.1-t run at 16x16 took twice as long as with passive pools,
+/// docs/performance.md).
 /// Both read how to wait from the environment when their libraries load, before main, so this
 /// sets OMP_WAIT_POLICY=PASSIVE and OPENBLAS_THREAD_TIMEOUT=4 and starts the process again with
 /// `argv`, once; it does nothing when the user set either variable (or when the restart is not

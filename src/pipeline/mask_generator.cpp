@@ -65,9 +65,9 @@ std::vector<std::pair<std::string, std::string>> MaskGenerator::execution_paths(
       {"preprocess", impl_->model.preprocesses_on_device() ? "device (fast mode)" : "cpu, in the decode workers"},
       {"postprocess", enum_name(impl_->post->mode())},
       {"postprocess_kernel", impl_->post->kernel(impl_->model.device())},
-          {"decoder", decoder.str()},
-          {"decoder_graph", decoder.cuda_graph ? "cuda graph (" + std::to_string(decoder.graph_replays) + " replays)"
-                                               : "eager"}};
+      {"decoder", decoder.str()},
+      {"decoder_graph",
+       decoder.cuda_graph ? "cuda graph (" + std::to_string(decoder.graph_replays) + " replays)" : "eager"}};
   if (!decoder.not_native.empty()) paths.emplace_back("decoder_not_native", decoder.not_native);
   return paths;
 }

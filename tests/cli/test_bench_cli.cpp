@@ -67,6 +67,10 @@ TEST_CASE("A model run restarts with passive thread pools unless their wait was 
   r = f.capture("env OMP_WAIT_POLICY=active " + f.command("-v --input " + f.images + " --out " + f.file("b.json")));
   REQUIRE(r.rc == 0);
   CHECK(r.err.find("pools spinning") != std::string::npos);
+  // OpenMP reads the policy in any case; so does the runtime line.
+  r = f.capture("env OMP_WAIT_POLICY=Passive " + f.command("-v --input " + f.images + " --out " + f.file("d.json")));
+  REQUIRE(r.rc == 0);
+  CHECK(r.err.find("pools passive") != std::string::npos);
   r = f.capture(unset + f.command("-v --threads 1 --input " + f.images + " --out " + f.file("c.json")));
   REQUIRE(r.rc == 0);
   CHECK(r.err.find(", 1 CPU threads (") != std::string::npos);
